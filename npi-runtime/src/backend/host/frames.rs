@@ -1,0 +1,43 @@
+//! Per-thread facts the registrar needs: which module callbacks are on this thread's stack, and
+//! the simulated IRQL.
+
+use std::cell::{Cell, RefCell};
+use std::vec::Vec;
+
+use super::report::Irql;
+
+std::thread_local! {
+    static FRAMES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    static IRQL: Cell<Irql> = const { Cell::new(Irql::Passive) };
+}
+
+/// Marks a module callback for binding `handle` as running on this thread until dropped.
+pub(super) struct Frame(());
+
+impl Frame {
+    pub(super) fn enter(binding: usize) -> Self {
+        FRAMES.with(|f| f.borrow_mut().push(binding));
+        Frame(())
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        FRAMES.with(|f| {
+            f.borrow_mut().pop();
+        });
+    }
+}
+
+/// The bindings whose callbacks are on this thread's stack, innermost last.
+pub(super) fn active_bindings() -> Vec<usize> {
+    FRAMES.with(|f| f.borrow().clone())
+}
+
+pub(super) fn irql() -> Irql {
+    IRQL.with(Cell::get)
+}
+
+pub(super) fn set_irql(level: Irql) -> Irql {
+    IRQL.with(|c| c.replace(level))
+}

@@ -1,0 +1,1179 @@
+//! The in-process NMR: `spec/nmr-contract.md` (R1–R35, §7) implemented behind the nine `Nmr*`
+//! functions.
+//!
+//! One lock guards all registrar state and is never held while a module callback runs (R32), so
+//! modules may call back into the NMR from any callback. Every transition is a short critical
+//! section that reads or writes the tables below and returns what the caller must invoke next;
+//! the callbacks then run unlocked on the calling thread.
+//!
+//! Handles are `(serial << 2) | tag`: never NULL, never reused (serials only grow), and the tag
+//! tells client, provider and binding handles apart so that a handle of the wrong kind is an
+//! error, not a mix-up (OQ-17). Serial order is also registration order (OQ-2).
+
+pub(crate) mod abi;
+mod frames;
+pub(crate) mod report;
+mod sync;
+
+use core::ffi::c_void;
+use core::ptr;
+use std::collections::BTreeSet;
+use std::format;
+use std::string::String;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+
+use rustc_hash::FxBuildHasher;
+
+pub(crate) use report::Role;
+use report::{
+    BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, StuckWait, Violation,
+    ViolationKind,
+};
+use sync::{Condvar, Mutex};
+
+use crate::sys::{
+    GUID, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
+    NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
+    STATUS_PENDING, STATUS_SUCCESS,
+};
+
+type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
+type FxHashSet<T> = std::collections::HashSet<T, FxBuildHasher>;
+
+const TAG_CLIENT: usize = 1;
+const TAG_PROVIDER: usize = 2;
+const TAG_BINDING: usize = 3;
+const TAG_MASK: usize = 3;
+
+/// How often an unbounded `NmrWaitFor*` that makes no progress prints what it waits for.
+const DEFAULT_REPORT_INTERVAL_MS: u64 = 10_000;
+
+/// The process-wide NMR behind the nine `Nmr*` functions.
+pub(crate) fn nmr() -> &'static Registrar {
+    static NMR: LazyLock<Registrar> = LazyLock::new(Registrar::new);
+    &NMR
+}
+
+/// One registration's characteristics, by pointer (R2: the NMR keeps pointers, not copies).
+#[derive(Clone, Copy)]
+enum Chars {
+    Client(*const NPI_CLIENT_CHARACTERISTICS),
+    Provider(*const NPI_PROVIDER_CHARACTERISTICS),
+}
+
+impl Chars {
+    /// The embedded registration instance: the very pointer the peer's attach callback gets.
+    fn instance(self) -> *const NPI_REGISTRATION_INSTANCE {
+        match self {
+            // SAFETY: the pointer was validated non-NULL at registration and stays valid until
+            // the registration's wait returns (R2); `&raw const` reads nothing.
+            Chars::Client(c) => unsafe { &raw const (*c).ClientRegistrationInstance },
+            // SAFETY: as above.
+            Chars::Provider(p) => unsafe { &raw const (*p).ProviderRegistrationInstance },
+        }
+    }
+}
+
+struct Registration {
+    role: Role,
+    chars: Chars,
+    context: *mut c_void,
+    npi: GUID,
+    deregistering: bool,
+    waiting: bool,
+    /// Bindings holding this registration: attaches in flight included (R28).
+    bindings: FxHashSet<usize>,
+}
+
+/// One side's share of a detach. `early` records a `*DetachComplete` that arrived before the
+/// callback returned `STATUS_PENDING` (R21, OQ-11).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Half {
+    Attached { early: bool },
+    Running { early: bool },
+    Pending,
+    Done { completed: bool },
+}
+
+impl Half {
+    fn is_done(self) -> bool {
+        matches!(self, Half::Done { .. })
+    }
+
+    fn public(self) -> HalfState {
+        match self {
+            Half::Attached { .. } => HalfState::Attached,
+            Half::Running { .. } => HalfState::Detaching,
+            Half::Pending => HalfState::Pending,
+            Half::Done { .. } => HalfState::Done,
+        }
+    }
+
+    fn begin_detach(&mut self) {
+        if let Half::Attached { early } = *self {
+            *self = Half::Running { early };
+        }
+    }
+}
+
+struct Binding {
+    npi: GUID,
+    client: usize,
+    provider: usize,
+    state: BindingState,
+    client_context: *mut c_void,
+    provider_context: *mut c_void,
+    client_half: Half,
+    provider_half: Half,
+    /// False while unwinding a provider whose client failed after it accepted (OQ-7): the
+    /// client considers itself unattached and gets no detach or cleanup callback.
+    client_attached: bool,
+}
+
+impl Binding {
+    fn begin_detach(&mut self) {
+        self.state = BindingState::Detaching;
+        self.client_half.begin_detach();
+        self.provider_half.begin_detach();
+    }
+
+    fn half_mut(&mut self, role: Role) -> &mut Half {
+        match role {
+            Role::Client => &mut self.client_half,
+            Role::Provider => &mut self.provider_half,
+        }
+    }
+}
+
+#[derive(Default)]
+struct NpiEntry {
+    clients: BTreeSet<usize>,
+    providers: BTreeSet<usize>,
+}
+
+#[derive(Default)]
+struct State {
+    next_serial: usize,
+    registrations: FxHashMap<usize, Registration>,
+    bindings: FxHashMap<usize, Binding>,
+    /// Active (not deregistering) registrations per NPI id, in registration order.
+    npis: FxHashMap<GUID, NpiEntry>,
+}
+
+// SAFETY: the raw pointers in `State` are addresses the modules gave us; the registrar only
+// dereferences them to call a module or read its characteristics, which the contract keeps
+// valid from any thread (R2, R33). Access to the tables themselves is serialised by the mutex.
+unsafe impl Send for State {}
+
+impl State {
+    fn issue(&mut self, tag: usize) -> usize {
+        self.next_serial += 1;
+        (self.next_serial << 2) | tag
+    }
+
+    /// Unlinks a finished binding; wakes waiters whose registration just emptied.
+    fn remove_binding(&mut self, handle: usize) -> bool {
+        let Some(b) = self.bindings.remove(&handle) else {
+            return false;
+        };
+        let mut wake = false;
+        for reg in [b.client, b.provider] {
+            if let Some(r) = self.registrations.get_mut(&reg) {
+                r.bindings.remove(&handle);
+                wake |= r.deregistering && r.bindings.is_empty();
+            }
+        }
+        wake
+    }
+
+    fn module_id(&self, reg: usize) -> NPI_MODULEID {
+        self.registrations.get(&reg).map_or(NPI_MODULEID::from_guid(GUID::default()), |r| {
+            // SAFETY: validated non-NULL at registration and valid until the wait returns (R2).
+            unsafe { *(*r.chars.instance()).ModuleId }
+        })
+    }
+
+    fn registration_info(&self, handle: usize, r: &Registration) -> RegistrationInfo {
+        // SAFETY: as in `module_id`.
+        let number = unsafe { (*r.chars.instance()).Number };
+        RegistrationInfo {
+            handle,
+            role: r.role,
+            npi: r.npi,
+            module_id: self.module_id(handle),
+            number,
+            deregistering: r.deregistering,
+            bindings: r.bindings.len(),
+        }
+    }
+
+    fn binding_info(&self, handle: usize, b: &Binding) -> BindingInfo {
+        BindingInfo {
+            handle,
+            npi: b.npi,
+            client: b.client,
+            client_module: self.module_id(b.client),
+            provider: b.provider,
+            provider_module: self.module_id(b.provider),
+            state: b.state,
+            client_half: b.client_half.public(),
+            provider_half: b.provider_half.public(),
+        }
+    }
+}
+
+/// What must run after a binding's last half completed: both cleanup callbacks, then unlink.
+struct Cleanup {
+    binding: usize,
+    client: Option<(unsafe extern "system" fn(*mut c_void), *mut c_void)>,
+    provider: Option<(unsafe extern "system" fn(*mut c_void), *mut c_void)>,
+}
+
+#[derive(Default)]
+struct Diagnostics {
+    violations: Vec<Violation>,
+    strict: FxHashSet<GUID>,
+}
+
+/// Why a bounded wait did not return `STATUS_SUCCESS`.
+pub(crate) enum WaitFailure {
+    Status(NTSTATUS),
+    Stuck(StuckWait),
+}
+
+pub(crate) struct Registrar {
+    state: Mutex<State>,
+    /// Signalled when a deregistering registration loses its last binding.
+    emptied: Condvar,
+    diagnostics: Mutex<Diagnostics>,
+    report_interval_ms: AtomicU64,
+}
+
+fn role_of_tag(handle: usize) -> Option<Role> {
+    match handle & TAG_MASK {
+        TAG_CLIENT => Some(Role::Client),
+        TAG_PROVIDER => Some(Role::Provider),
+        _ => None,
+    }
+}
+
+fn as_handle(value: usize) -> HANDLE {
+    ptr::without_provenance_mut(value)
+}
+
+impl Registrar {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            emptied: Condvar::new(),
+            diagnostics: Mutex::new(Diagnostics::default()),
+            report_interval_ms: AtomicU64::new(DEFAULT_REPORT_INTERVAL_MS),
+        }
+    }
+
+    // ----- diagnostics ---------------------------------------------------------------------
+
+    /// Records a violation. In strict mode for the NPI (and for anything that is not a mere
+    /// warning) the process stops here, as Driver Verifier would bugcheck.
+    pub(crate) fn violation(
+        &self,
+        kind: ViolationKind,
+        npi: Option<GUID>,
+        handle: usize,
+        function: &'static str,
+        detail: String,
+    ) {
+        let v = Violation { kind, npi, handle, function, detail };
+        let mut d = sync::lock(&self.diagnostics);
+        let strict = npi.is_some_and(|n| d.strict.contains(&n));
+        let warning = matches!(
+            kind,
+            ViolationKind::NonZeroCharacteristicsVersion | ViolationKind::CompleteBeforeDetach
+        );
+        d.violations.push(v.clone());
+        drop(d);
+        if strict && !warning {
+            std::eprintln!(
+                "npi host NMR: contract violation in strict mode, stopping like a bugcheck:\n  {v}"
+            );
+            std::process::abort();
+        }
+    }
+
+    pub(crate) fn violations(&self) -> Vec<Violation> {
+        sync::lock(&self.diagnostics).violations.clone()
+    }
+
+    pub(crate) fn take_violations(&self, npi: Option<&GUID>) -> Vec<Violation> {
+        let mut d = sync::lock(&self.diagnostics);
+        let (taken, kept) =
+            d.violations.drain(..).partition(|v| npi.is_none() || v.npi.as_ref() == npi);
+        d.violations = kept;
+        taken
+    }
+
+    pub(crate) fn set_strict(&self, npi: GUID, strict: bool) {
+        let mut d = sync::lock(&self.diagnostics);
+        if strict {
+            d.strict.insert(npi);
+        } else {
+            d.strict.remove(&npi);
+        }
+    }
+
+    fn is_strict(&self, npi: &GUID) -> bool {
+        sync::lock(&self.diagnostics).strict.contains(npi)
+    }
+
+    pub(crate) fn set_report_interval(&self, interval: Duration) {
+        let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.report_interval_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn registrations(&self) -> Vec<RegistrationInfo> {
+        let st = sync::lock(&self.state);
+        let mut out: Vec<_> =
+            st.registrations.iter().map(|(h, r)| st.registration_info(*h, r)).collect();
+        out.sort_by_key(|r| r.handle);
+        out
+    }
+
+    pub(crate) fn bindings(&self) -> Vec<BindingInfo> {
+        let st = sync::lock(&self.state);
+        let mut out: Vec<_> = st.bindings.iter().map(|(h, b)| st.binding_info(*h, b)).collect();
+        out.sort_by_key(|b| b.handle);
+        out
+    }
+
+    fn check_irql(&self, max: Irql, function: &'static str, npi: Option<GUID>, handle: usize) -> bool {
+        let now = frames::irql();
+        if now > max {
+            self.violation(
+                ViolationKind::IrqlTooHigh,
+                npi,
+                handle,
+                function,
+                format!("called at {now:?}; the limit is {max:?}"),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Reports a handle that does not name a live registration of `role`.
+    fn bad_registration_handle(&self, st: &State, role: Role, handle: usize, function: &'static str) {
+        let (kind, detail) = match st.registrations.get(&handle) {
+            Some(r) => (
+                ViolationKind::WrongHandleKind,
+                format!("this is a {:?} registration handle, not a {role:?} one", r.role),
+            ),
+            None if st.bindings.contains_key(&handle) => (
+                ViolationKind::WrongHandleKind,
+                format!("this is a binding handle, not a {role:?} registration handle"),
+            ),
+            None => (
+                ViolationKind::BadHandle,
+                String::from("not a live registration handle (never issued, or already waited for)"),
+            ),
+        };
+        let npi = st.registrations.get(&handle).map(|r| r.npi);
+        self.violation(kind, npi, handle, function, detail);
+    }
+
+    // ----- registration (R1–R8) --------------------------------------------------------------
+
+    /// `NmrRegisterClient` / `NmrRegisterProvider`.
+    ///
+    /// # Safety
+    /// `chars` (client or provider characteristics per `role`), everything it points to and
+    /// `context` must stay valid until the registration's wait returns; `out` must be writable
+    /// or NULL.
+    pub(crate) unsafe fn register(
+        &self,
+        role: Role,
+        chars: *const c_void,
+        context: *mut c_void,
+        out: *mut HANDLE,
+    ) -> NTSTATUS {
+        let function = match role {
+            Role::Client => "NmrRegisterClient",
+            Role::Provider => "NmrRegisterProvider",
+        };
+        // SAFETY: forwarded from this function's contract.
+        let validated = unsafe { self.validate_characteristics(role, chars, out, function) };
+        let (chars, npi) = match validated {
+            Ok(v) => v,
+            Err(status) => return status,
+        };
+        if !self.check_irql(Irql::Passive, function, Some(npi), 0) {
+            return STATUS_INVALID_DEVICE_STATE;
+        }
+
+        let (handle, peers) = {
+            let mut st = sync::lock(&self.state);
+            let handle = st.issue(match role {
+                Role::Client => TAG_CLIENT,
+                Role::Provider => TAG_PROVIDER,
+            });
+            st.registrations.insert(
+                handle,
+                Registration {
+                    role,
+                    chars,
+                    context,
+                    npi,
+                    deregistering: false,
+                    waiting: false,
+                    bindings: FxHashSet::default(),
+                },
+            );
+            let entry = st.npis.entry(npi).or_default();
+            // The index insert and the peer snapshot happen under one lock, so of any two
+            // registrations of one NPI exactly one sees the other: each pair is proposed once.
+            let peers: Vec<usize> = match role {
+                Role::Client => {
+                    entry.clients.insert(handle);
+                    entry.providers.iter().copied().collect()
+                }
+                Role::Provider => {
+                    entry.providers.insert(handle);
+                    entry.clients.iter().copied().collect()
+                }
+            };
+            (handle, peers)
+        };
+        // The handle is the caller's before any callback runs, so an attach callback may use a
+        // module-global handle variable (to deregister, say).
+        // SAFETY: `out` was checked non-NULL and is writable per the contract.
+        unsafe { out.write(as_handle(handle)) };
+
+        for peer in peers {
+            let (client, provider) = match role {
+                Role::Client => (handle, peer),
+                Role::Provider => (peer, handle),
+            };
+            if !self.propose(client, provider, handle) {
+                break;
+            }
+        }
+        STATUS_SUCCESS
+    }
+
+    /// Checks what `NmrRegister*` was given before anything else happens (R1, OQ-6).
+    ///
+    /// # Safety
+    /// As [`Registrar::register`].
+    unsafe fn validate_characteristics(
+        &self,
+        role: Role,
+        chars: *const c_void,
+        out: *mut HANDLE,
+        function: &'static str,
+    ) -> Result<(Chars, GUID), NTSTATUS> {
+        let invalid = |npi: Option<GUID>, detail: &str| {
+            self.violation(
+                ViolationKind::InvalidCharacteristics,
+                npi,
+                0,
+                function,
+                String::from(detail),
+            );
+            Err(STATUS_INVALID_PARAMETER)
+        };
+        if chars.is_null() {
+            return invalid(None, "the characteristics pointer is NULL");
+        }
+        if out.is_null() {
+            return invalid(None, "the handle out-pointer is NULL");
+        }
+        // SAFETY: non-NULL, and the caller promises it points to characteristics of `role`.
+        // Both layouts share the header; `Length` is read before the rest, so a short struct is
+        // refused before its missing fields are touched.
+        let (version, length) = unsafe {
+            let c = chars.cast::<NPI_CLIENT_CHARACTERISTICS>();
+            ((*c).Version, (*c).Length)
+        };
+        let (c, attach_missing, detach_missing) = match role {
+            Role::Client => {
+                let c = chars.cast::<NPI_CLIENT_CHARACTERISTICS>();
+                if usize::from(length) < size_of::<NPI_CLIENT_CHARACTERISTICS>() {
+                    return invalid(None, "Length is smaller than sizeof(NPI_CLIENT_CHARACTERISTICS)");
+                }
+                // SAFETY: the full struct is there (Length checked).
+                let (a, d) = unsafe {
+                    ((*c).ClientAttachProvider.is_none(), (*c).ClientDetachProvider.is_none())
+                };
+                (Chars::Client(c), a, d)
+            }
+            Role::Provider => {
+                let c = chars.cast::<NPI_PROVIDER_CHARACTERISTICS>();
+                if usize::from(length) < size_of::<NPI_PROVIDER_CHARACTERISTICS>() {
+                    return invalid(
+                        None,
+                        "Length is smaller than sizeof(NPI_PROVIDER_CHARACTERISTICS)",
+                    );
+                }
+                // SAFETY: the full struct is there (Length checked).
+                let (a, d) = unsafe {
+                    ((*c).ProviderAttachClient.is_none(), (*c).ProviderDetachClient.is_none())
+                };
+                (Chars::Provider(c), a, d)
+            }
+        };
+        // SAFETY: the instance is embedded in the characteristics checked above.
+        let inst = unsafe { &*c.instance() };
+        if inst.NpiId.is_null() {
+            return invalid(None, "the registration instance's NpiId is NULL");
+        }
+        // SAFETY: non-NULL; the caller keeps it valid (R2).
+        let npi = unsafe { *inst.NpiId };
+        if attach_missing {
+            return invalid(Some(npi), "the attach callback is NULL");
+        }
+        if detach_missing {
+            return invalid(Some(npi), "the detach callback is NULL");
+        }
+        if usize::from(inst.Size) < size_of::<NPI_REGISTRATION_INSTANCE>() {
+            return invalid(Some(npi), "Size is smaller than sizeof(NPI_REGISTRATION_INSTANCE)");
+        }
+        if inst.ModuleId.is_null() {
+            return invalid(Some(npi), "the registration instance's ModuleId is NULL");
+        }
+        if version != 0 {
+            self.violation(
+                ViolationKind::NonZeroCharacteristicsVersion,
+                Some(npi),
+                0,
+                function,
+                format!("characteristics Version is {version}; the documentation says 0"),
+            );
+            if self.is_strict(&npi) {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+        }
+        Ok((c, npi))
+    }
+
+    /// Proposes one (client, provider) pair on the registering thread (R4, R5, R7).
+    /// Returns false once the registering registration itself is deregistering (R6).
+    fn propose(&self, client: usize, provider: usize, registering: usize) -> bool {
+        let (binding, attach, context, peer_instance) = {
+            let mut st = sync::lock(&self.state);
+            match st.registrations.get(&registering) {
+                Some(r) if !r.deregistering => {}
+                _ => return false,
+            }
+            let (Some(c), Some(p)) = (st.registrations.get(&client), st.registrations.get(&provider))
+            else {
+                return true;
+            };
+            if c.deregistering || p.deregistering {
+                return true;
+            }
+            let Chars::Client(cc) = c.chars else { return true };
+            // SAFETY: validated at registration, valid until its wait returns (R2).
+            let attach = unsafe { (*cc).ClientAttachProvider };
+            let (context, npi, peer_instance) = (c.context, c.npi, p.chars.instance());
+            let binding = st.issue(TAG_BINDING);
+            st.bindings.insert(
+                binding,
+                Binding {
+                    npi,
+                    client,
+                    provider,
+                    state: BindingState::Proposed,
+                    client_context: ptr::null_mut(),
+                    provider_context: ptr::null_mut(),
+                    client_half: Half::Attached { early: false },
+                    provider_half: Half::Attached { early: false },
+                    client_attached: true,
+                },
+            );
+            for reg in [client, provider] {
+                if let Some(r) = st.registrations.get_mut(&reg) {
+                    r.bindings.insert(binding);
+                }
+            }
+            (binding, attach, context, peer_instance)
+        };
+        let status = match attach {
+            Some(f) => {
+                let _frame = frames::Frame::enter(binding);
+                // SAFETY: the module registered this callback with this signature; its context
+                // and the peer's registration instance are valid while both are registered.
+                unsafe { f(as_handle(binding), context, peer_instance) }
+            }
+            None => crate::sys::STATUS_NOINTERFACE,
+        };
+        self.after_client_attach(binding, status);
+        true
+    }
+
+    /// Settles a proposal once `ClientAttachProvider` returned (R10, R11, OQ-7, OQ-8, R28).
+    fn after_client_attach(&self, binding: usize, status: NTSTATUS) {
+        let mut st = sync::lock(&self.state);
+        let Some(b) = st.bindings.get_mut(&binding) else { return };
+        let (npi, state) = (b.npi, b.state);
+        match state {
+            BindingState::Attached if status == STATUS_SUCCESS => {
+                b.state = BindingState::Established;
+                let (client, provider) = (b.client, b.provider);
+                let late = [client, provider]
+                    .iter()
+                    .any(|r| st.registrations.get(r).is_some_and(|r| r.deregistering));
+                if late {
+                    // R28: a deregistration began while this attach ran; detach it at once.
+                    if let Some(b) = st.bindings.get_mut(&binding) {
+                        b.begin_detach();
+                    }
+                    drop(st);
+                    self.run_detach(binding);
+                }
+            }
+            BindingState::Attached => {
+                b.state = BindingState::Detaching;
+                b.client_attached = false;
+                b.client_half = Half::Done { completed: false };
+                b.provider_half.begin_detach();
+                drop(st);
+                self.violation(
+                    ViolationKind::FailureAfterProviderAccepted,
+                    Some(npi),
+                    binding,
+                    "ClientAttachProvider",
+                    format!(
+                        "returned {status:#x} after NmrClientAttachProvider succeeded; the \
+                         provider side is detached and cleaned up, the client gets no callbacks"
+                    ),
+                );
+                self.run_detach(binding);
+            }
+            BindingState::Proposed => {
+                let wake = st.remove_binding(binding);
+                drop(st);
+                if wake {
+                    self.emptied.notify_all();
+                }
+                if status == STATUS_SUCCESS {
+                    self.violation(
+                        ViolationKind::SuccessWithoutAttach,
+                        Some(npi),
+                        binding,
+                        "ClientAttachProvider",
+                        String::from(
+                            "returned STATUS_SUCCESS without a successful NmrClientAttachProvider; \
+                             no binding exists",
+                        ),
+                    );
+                }
+            }
+            other => {
+                drop(st);
+                self.violation(
+                    ViolationKind::Internal,
+                    Some(npi),
+                    binding,
+                    "ClientAttachProvider",
+                    format!("binding in state {other:?} when its attach callback returned"),
+                );
+            }
+        }
+    }
+
+    // ----- attach (R9–R14) ------------------------------------------------------------------
+
+    /// `NmrClientAttachProvider`.
+    ///
+    /// # Safety
+    /// The out-pointers are writable or NULL; context and dispatch stay valid while bound.
+    pub(crate) unsafe fn client_attach_provider(
+        &self,
+        binding: usize,
+        client_context: *mut c_void,
+        client_dispatch: *const c_void,
+        out_context: *mut *mut c_void,
+        out_dispatch: *mut *const c_void,
+    ) -> NTSTATUS {
+        const F: &str = "NmrClientAttachProvider";
+        let (attach, provider_context, client_instance) = {
+            let mut st = sync::lock(&self.state);
+            let Some(b) = st.bindings.get(&binding) else {
+                drop(st);
+                self.violation(
+                    ViolationKind::AttachOutsideCallback,
+                    None,
+                    binding,
+                    F,
+                    String::from("not the handle of a running ClientAttachProvider callback"),
+                );
+                return STATUS_INVALID_PARAMETER;
+            };
+            let npi = b.npi;
+            let refused = match b.state {
+                BindingState::Proposed => None,
+                BindingState::Attached => Some((
+                    ViolationKind::AttachAfterSuccess,
+                    "NmrClientAttachProvider already succeeded for this binding",
+                )),
+                _ => Some((
+                    ViolationKind::AttachOutsideCallback,
+                    "called outside the ClientAttachProvider callback of this binding",
+                )),
+            };
+            if let Some((kind, detail)) = refused {
+                drop(st);
+                self.violation(kind, Some(npi), binding, F, String::from(detail));
+                return STATUS_INVALID_PARAMETER;
+            }
+            if out_context.is_null() || out_dispatch.is_null() {
+                drop(st);
+                self.violation(
+                    ViolationKind::AttachNullOutParameter,
+                    Some(npi),
+                    binding,
+                    F,
+                    String::from("ProviderBindingContext or ProviderDispatch is NULL"),
+                );
+                return STATUS_INVALID_PARAMETER;
+            }
+            if !self.check_irql(Irql::Passive, F, Some(npi), binding) {
+                return STATUS_INVALID_DEVICE_STATE;
+            }
+            let (client, provider) = (b.client, b.provider);
+            let (Some(c), Some(p)) = (st.registrations.get(&client), st.registrations.get(&provider))
+            else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            let Chars::Provider(pc) = p.chars else { return STATUS_INVALID_PARAMETER };
+            // SAFETY: validated at registration, valid until its wait returns (R2).
+            let attach = unsafe { (*pc).ProviderAttachClient };
+            let found = (attach, p.context, c.chars.instance());
+            if let Some(b) = st.bindings.get_mut(&binding) {
+                b.state = BindingState::ProviderAttaching;
+                b.client_context = client_context;
+            }
+            found
+        };
+        let mut provider_binding_context: *mut c_void = ptr::null_mut();
+        let mut provider_dispatch: *const c_void = ptr::null();
+        let status = match attach {
+            Some(f) => {
+                let _frame = frames::Frame::enter(binding);
+                // SAFETY: the provider registered this callback with this signature; every
+                // pointer passed is valid for the call (R2, R9).
+                unsafe {
+                    f(
+                        as_handle(binding),
+                        provider_context,
+                        client_instance,
+                        client_context,
+                        client_dispatch,
+                        &raw mut provider_binding_context,
+                        &raw mut provider_dispatch,
+                    )
+                }
+            }
+            None => crate::sys::STATUS_NOINTERFACE,
+        };
+        {
+            let mut st = sync::lock(&self.state);
+            if let Some(b) = st.bindings.get_mut(&binding) {
+                if status == STATUS_SUCCESS {
+                    b.state = BindingState::Attached;
+                    b.provider_context = provider_binding_context;
+                } else {
+                    // R12: the client may try again within the same callback.
+                    b.state = BindingState::Proposed;
+                }
+            }
+        }
+        if status == STATUS_SUCCESS {
+            // SAFETY: both checked non-NULL above and writable per the contract. On failure the
+            // client's variables stay untouched (R10).
+            unsafe {
+                out_context.write(provider_binding_context);
+                out_dispatch.write(provider_dispatch);
+            }
+        }
+        status
+    }
+
+    // ----- detach (R17–R23) -----------------------------------------------------------------
+
+    /// `NmrDeregister*`: stop proposals, start detaching every established binding, return
+    /// `STATUS_PENDING` without waiting for anything (R24).
+    pub(crate) fn deregister(&self, role: Role, handle: usize) -> NTSTATUS {
+        let function = match role {
+            Role::Client => "NmrDeregisterClient",
+            Role::Provider => "NmrDeregisterProvider",
+        };
+        let mut to_detach = {
+            let mut st = sync::lock(&self.state);
+            let r = match st.registrations.get_mut(&handle) {
+                Some(r) if r.role == role => r,
+                _ => {
+                    self.bad_registration_handle(&st, role, handle, function);
+                    return STATUS_INVALID_PARAMETER;
+                }
+            };
+            let npi = r.npi;
+            if r.deregistering {
+                drop(st);
+                self.violation(
+                    ViolationKind::DeregisterTwice,
+                    Some(npi),
+                    handle,
+                    function,
+                    String::from("this registration is already deregistering"),
+                );
+                return STATUS_INVALID_PARAMETER;
+            }
+            r.deregistering = true;
+            let bindings: Vec<usize> = r.bindings.iter().copied().collect();
+            if let Some(e) = st.npis.get_mut(&npi) {
+                e.clients.remove(&handle);
+                e.providers.remove(&handle);
+                if e.clients.is_empty() && e.providers.is_empty() {
+                    st.npis.remove(&npi);
+                }
+            }
+            let mut to_detach = Vec::new();
+            for h in bindings {
+                if let Some(b) = st.bindings.get_mut(&h)
+                    && b.state == BindingState::Established
+                {
+                    b.begin_detach();
+                    to_detach.push(h);
+                }
+            }
+            to_detach
+        };
+        to_detach.sort_unstable();
+        for binding in to_detach {
+            self.run_detach(binding);
+        }
+        STATUS_PENDING
+    }
+
+    /// Calls both detach callbacks of a binding already marked `Detaching`, client first
+    /// (OQ-3), then settles each half; runs the cleanups if this thread finished the pair.
+    fn run_detach(&self, binding: usize) {
+        let (client, provider) = {
+            let st = sync::lock(&self.state);
+            let Some(b) = st.bindings.get(&binding) else { return };
+            let detach_of = |reg: usize| {
+                st.registrations.get(&reg).and_then(|r| match r.chars {
+                    // SAFETY: validated at registration, valid until its wait returns (R2).
+                    Chars::Client(c) => unsafe { (*c).ClientDetachProvider },
+                    // SAFETY: as above.
+                    Chars::Provider(p) => unsafe { (*p).ProviderDetachClient },
+                })
+            };
+            let client = if b.client_attached {
+                detach_of(b.client).map(|f| (f, b.client_context))
+            } else {
+                None
+            };
+            (client, detach_of(b.provider).map(|f| (f, b.provider_context)))
+        };
+        for (role, callback) in [(Role::Client, client), (Role::Provider, provider)] {
+            let Some((f, context)) = callback else { continue };
+            let status = {
+                let _frame = frames::Frame::enter(binding);
+                // SAFETY: registered callback, called with the binding context its module gave
+                // at attach; both stay valid until cleanup (R14, R22).
+                unsafe { f(context) }
+            };
+            if let Some(cleanup) = self.detach_returned(binding, role, status) {
+                self.run_cleanup(cleanup);
+            }
+        }
+    }
+
+    /// Settles one half after its detach callback returned `status` (R20, R21, OQ-10).
+    fn detach_returned(&self, binding: usize, role: Role, status: NTSTATUS) -> Option<Cleanup> {
+        let mut st = sync::lock(&self.state);
+        let b = st.bindings.get_mut(&binding)?;
+        let npi = b.npi;
+        let half = b.half_mut(role);
+        let Half::Running { early } = *half else {
+            return None;
+        };
+        let mut complaint = None;
+        *half = match status {
+            STATUS_PENDING if early => Half::Done { completed: true },
+            STATUS_PENDING => Half::Pending,
+            STATUS_SUCCESS => {
+                if early {
+                    complaint = Some((
+                        ViolationKind::CompleteAfterSuccess,
+                        String::from("completed the detach and then also returned STATUS_SUCCESS"),
+                    ));
+                }
+                Half::Done { completed: early }
+            }
+            other => {
+                complaint = Some((
+                    ViolationKind::BadDetachStatus,
+                    format!("returned {other:#x}; only STATUS_SUCCESS or STATUS_PENDING are allowed; treated as SUCCESS"),
+                ));
+                Half::Done { completed: early }
+            }
+        };
+        let cleanup = self.take_cleanup(&mut st, binding);
+        drop(st);
+        if let Some((kind, detail)) = complaint {
+            let function = match role {
+                Role::Client => "ClientDetachProvider",
+                Role::Provider => "ProviderDetachClient",
+            };
+            self.violation(kind, Some(npi), binding, function, detail);
+        }
+        cleanup
+    }
+
+    /// `Nmr*DetachComplete` (R20, R21, R30, OQ-11).
+    pub(crate) fn detach_complete(&self, role: Role, binding: usize) {
+        let function = match role {
+            Role::Client => "NmrClientDetachProviderComplete",
+            Role::Provider => "NmrProviderDetachClientComplete",
+        };
+        let mut st = sync::lock(&self.state);
+        let Some(b) = st.bindings.get_mut(&binding) else {
+            let kind = if st.registrations.contains_key(&binding) {
+                ViolationKind::WrongHandleKind
+            } else {
+                ViolationKind::BadHandle
+            };
+            drop(st);
+            self.violation(
+                kind,
+                None,
+                binding,
+                function,
+                String::from("not a live binding handle; ignored"),
+            );
+            return;
+        };
+        let npi = b.npi;
+        let client_attached = b.client_attached;
+        let half = b.half_mut(role);
+        let mut complaint = None;
+        match *half {
+            Half::Attached { early: false } => {
+                *half = Half::Attached { early: true };
+                complaint = Some((
+                    ViolationKind::CompleteBeforeDetach,
+                    "completion before the binding's detach began; it counts if the detach \
+                     callback later returns STATUS_PENDING",
+                ));
+            }
+            Half::Running { early: false } => *half = Half::Running { early: true },
+            Half::Pending => *half = Half::Done { completed: true },
+            Half::Attached { early: true } | Half::Running { early: true } => {
+                complaint =
+                    Some((ViolationKind::CompleteTwice, "second completion for this half; ignored"));
+            }
+            Half::Done { completed: true } => {
+                complaint =
+                    Some((ViolationKind::CompleteTwice, "this half is already complete; ignored"));
+            }
+            Half::Done { completed: false } => {
+                complaint = Some((
+                    ViolationKind::CompleteAfterSuccess,
+                    if role == Role::Client && !client_attached {
+                        "the client never attached this binding; ignored"
+                    } else {
+                        "the detach callback returned STATUS_SUCCESS; ignored"
+                    },
+                ));
+            }
+        }
+        let cleanup = self.take_cleanup(&mut st, binding);
+        drop(st);
+        if let Some((kind, detail)) = complaint {
+            self.violation(kind, Some(npi), binding, function, String::from(detail));
+        }
+        if let Some(cleanup) = cleanup {
+            self.run_cleanup(cleanup);
+        }
+    }
+
+    /// If both halves are done, moves the binding to `CleaningUp` and returns what to call.
+    /// Exactly one thread sees this transition, so cleanups run once (R22).
+    fn take_cleanup(&self, st: &mut State, binding: usize) -> Option<Cleanup> {
+        let b = st.bindings.get(&binding)?;
+        if b.state != BindingState::Detaching || !b.client_half.is_done() || !b.provider_half.is_done()
+        {
+            return None;
+        }
+        let cleanup_of = |reg: usize| {
+            st.registrations.get(&reg).and_then(|r| match r.chars {
+                // SAFETY: validated at registration, valid until its wait returns (R2).
+                Chars::Client(c) => unsafe { (*c).ClientCleanupBindingContext },
+                // SAFETY: as above.
+                Chars::Provider(p) => unsafe { (*p).ProviderCleanupBindingContext },
+            })
+        };
+        let client = if b.client_attached {
+            cleanup_of(b.client).map(|f| (f, b.client_context))
+        } else {
+            None
+        };
+        let provider = cleanup_of(b.provider).map(|f| (f, b.provider_context));
+        if let Some(b) = st.bindings.get_mut(&binding) {
+            b.state = BindingState::CleaningUp;
+        }
+        Some(Cleanup { binding, client, provider })
+    }
+
+    /// Runs the cleanup callbacks, client first, then forgets the binding (R22, OQ-5).
+    fn run_cleanup(&self, cleanup: Cleanup) {
+        for (f, context) in [cleanup.client, cleanup.provider].into_iter().flatten() {
+            let _frame = frames::Frame::enter(cleanup.binding);
+            // SAFETY: registered cleanup callback with the binding context its module gave.
+            unsafe { f(context) };
+        }
+        let wake = sync::lock(&self.state).remove_binding(cleanup.binding);
+        if wake {
+            self.emptied.notify_all();
+        }
+    }
+
+    // ----- wait (R25, R26, R31) -------------------------------------------------------------
+
+    pub(crate) fn wait_status(&self, role: Role, handle: usize) -> NTSTATUS {
+        match self.wait(role, handle, None) {
+            Ok(()) => STATUS_SUCCESS,
+            Err(WaitFailure::Status(s)) => s,
+            Err(WaitFailure::Stuck(_)) => crate::sys::STATUS_TIMEOUT,
+        }
+    }
+
+    /// `NmrWaitFor*DeregisterComplete`, optionally bounded. After success the handle is dead.
+    pub(crate) fn wait(
+        &self,
+        role: Role,
+        handle: usize,
+        limit: Option<Duration>,
+    ) -> Result<(), WaitFailure> {
+        let function = match role {
+            Role::Client => "NmrWaitForClientDeregisterComplete",
+            Role::Provider => "NmrWaitForProviderDeregisterComplete",
+        };
+        let mut st = sync::lock(&self.state);
+        let (npi, deregistering, waiting) = match st.registrations.get(&handle) {
+            Some(r) if r.role == role => (r.npi, r.deregistering, r.waiting),
+            _ => {
+                self.bad_registration_handle(&st, role, handle, function);
+                return Err(WaitFailure::Status(STATUS_INVALID_PARAMETER));
+            }
+        };
+        if !deregistering || waiting {
+            drop(st);
+            self.violation(
+                ViolationKind::WaitWithoutDeregister,
+                Some(npi),
+                handle,
+                function,
+                String::from(if waiting {
+                    "another thread is already waiting for this registration"
+                } else {
+                    "NmrDeregister* has not been called for this handle"
+                }),
+            );
+            return Err(WaitFailure::Status(STATUS_INVALID_PARAMETER));
+        }
+        if !self.check_irql(Irql::Apc, function, Some(npi), handle) {
+            return Err(WaitFailure::Status(STATUS_INVALID_DEVICE_STATE));
+        }
+        let on_stack = frames::active_bindings().into_iter().find(|b| {
+            st.bindings.get(b).is_some_and(|b| b.client == handle || b.provider == handle)
+        });
+        if let Some(b) = on_stack {
+            drop(st);
+            self.violation(
+                ViolationKind::WaitWouldDeadlock,
+                Some(npi),
+                handle,
+                function,
+                format!(
+                    "called from inside a callback of binding {b:#x}, which this wait would wait \
+                     for forever"
+                ),
+            );
+            return Err(WaitFailure::Status(STATUS_INVALID_DEVICE_STATE));
+        }
+        if let Some(r) = st.registrations.get_mut(&handle) {
+            r.waiting = true;
+        }
+        let start = Instant::now();
+        let mut last_report = start;
+        loop {
+            let empty = st.registrations.get(&handle).is_none_or(|r| r.bindings.is_empty());
+            if empty {
+                st.registrations.remove(&handle);
+                return Ok(());
+            }
+            let interval =
+                Duration::from_millis(self.report_interval_ms.load(Ordering::Relaxed));
+            let now = Instant::now();
+            if let Some(limit) = limit
+                && now >= start + limit
+            {
+                let stuck = self.stuck_report(&st, handle);
+                if let Some(r) = st.registrations.get_mut(&handle) {
+                    r.waiting = false;
+                }
+                return Err(WaitFailure::Stuck(stuck));
+            }
+            if limit.is_none() && now >= last_report + interval {
+                std::eprintln!("npi host NMR: {}", self.stuck_report(&st, handle));
+                last_report = now;
+            }
+            let mut slice = (last_report + interval).saturating_duration_since(now);
+            if let Some(limit) = limit {
+                slice = slice.min((start + limit).saturating_duration_since(now));
+            }
+            st = sync::wait_timeout(&self.emptied, st, slice.max(Duration::from_millis(1)));
+        }
+    }
+
+    fn stuck_report(&self, st: &State, handle: usize) -> StuckWait {
+        let registration = st.registrations.get(&handle).map_or_else(
+            || RegistrationInfo {
+                handle,
+                role: Role::Client,
+                npi: GUID::default(),
+                module_id: NPI_MODULEID::from_guid(GUID::default()),
+                number: 0,
+                deregistering: true,
+                bindings: 0,
+            },
+            |r| st.registration_info(handle, r),
+        );
+        let mut bindings: Vec<BindingInfo> = st
+            .registrations
+            .get(&handle)
+            .map(|r| r.bindings.iter().filter_map(|b| Some(st.binding_info(*b, st.bindings.get(b)?))).collect())
+            .unwrap_or_default();
+        bindings.sort_by_key(|b| b.handle);
+        StuckWait { registration, bindings }
+    }
+}
+
+/// Public access for [`crate::host`].
+pub(crate) fn role_of_handle(handle: usize) -> Option<Role> {
+    role_of_tag(handle)
+}
+
+pub(crate) fn current_irql() -> Irql {
+    frames::irql()
+}
+
+pub(crate) fn set_irql(level: Irql) -> Irql {
+    frames::set_irql(level)
+}

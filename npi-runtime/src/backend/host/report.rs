@@ -1,0 +1,245 @@
+//! What the host NMR tells a test: violations, listings and stuck-wait reports.
+
+use std::fmt;
+use std::string::String;
+use std::vec::Vec;
+
+use crate::sys::{GUID, NPI_MODULEID};
+
+/// A breach of the NMR contract by a module (or a bad argument), as Driver Verifier would flag it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ViolationKind {
+    /// `NmrRegister*` got NULL or short characteristics, a NULL id or callback (OQ-6).
+    InvalidCharacteristics,
+    /// Characteristics `Version` is not 0: accepted with this warning, rejected in strict mode.
+    NonZeroCharacteristicsVersion,
+    /// A handle that is NULL, was never issued, or is no longer live.
+    BadHandle,
+    /// A handle of the wrong kind: a client handle given to a provider function, and so on.
+    WrongHandleKind,
+    /// `NmrDeregister*` called a second time for one registration (OQ-14).
+    DeregisterTwice,
+    /// `NmrWaitFor*DeregisterComplete` before `NmrDeregister*`, or while another wait runs.
+    WaitWithoutDeregister,
+    /// `NmrWaitFor*DeregisterComplete` from inside a callback of a binding it waits for (R31).
+    WaitWouldDeadlock,
+    /// `NmrClientAttachProvider` outside the `ClientAttachProvider` callback of its handle (OQ-9).
+    AttachOutsideCallback,
+    /// `NmrClientAttachProvider` again after it succeeded for the handle (R12).
+    AttachAfterSuccess,
+    /// `NmrClientAttachProvider` with NULL out-parameters.
+    AttachNullOutParameter,
+    /// `ClientAttachProvider` returned success without an attached binding (OQ-8).
+    SuccessWithoutAttach,
+    /// `ClientAttachProvider` failed after the provider accepted; the provider side is unwound
+    /// (OQ-7).
+    FailureAfterProviderAccepted,
+    /// A detach callback returned something other than SUCCESS or PENDING (OQ-10).
+    BadDetachStatus,
+    /// `*DetachComplete` called for a half that was already complete (OQ-11).
+    CompleteTwice,
+    /// `*DetachComplete` after the detach callback returned SUCCESS (R20).
+    CompleteAfterSuccess,
+    /// `*DetachComplete` before the binding's detach began; counted if the callback then pends.
+    CompleteBeforeDetach,
+    /// An NMR function called above its IRQL limit (simulated IRQL, R34).
+    IrqlTooHigh,
+    /// The host NMR itself failed; always a bug in npi.
+    Internal,
+}
+
+/// One recorded violation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// What went wrong.
+    pub kind: ViolationKind,
+    /// The NPI concerned, when the handle or characteristics name one.
+    pub npi: Option<GUID>,
+    /// The handle the call was given (0 if none).
+    pub handle: usize,
+    /// The NMR function or callback at fault, e.g. `"NmrClientDetachProviderComplete"`.
+    pub function: &'static str,
+    /// A sentence a driver author can act on.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} in {}: {}", self.kind, self.function, self.detail)?;
+        if let Some(npi) = self.npi {
+            write!(f, " (NPI {npi})")?;
+        }
+        if self.handle != 0 {
+            write!(f, " [handle {:#x}]", self.handle)?;
+        }
+        Ok(())
+    }
+}
+
+/// Client or provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Registered with `NmrRegisterClient`.
+    Client,
+    /// Registered with `NmrRegisterProvider`.
+    Provider,
+}
+
+/// A registration as the host NMR sees it.
+#[derive(Clone, Debug)]
+pub struct RegistrationInfo {
+    /// The registration handle value.
+    pub handle: usize,
+    /// Client or provider.
+    pub role: Role,
+    /// `*NpiId`.
+    pub npi: GUID,
+    /// `*ModuleId`.
+    pub module_id: NPI_MODULEID,
+    /// `Number`.
+    pub number: u32,
+    /// `NmrDeregister*` has been called.
+    pub deregistering: bool,
+    /// Bindings (including attaches in flight) that still hold the registration.
+    pub bindings: usize,
+}
+
+/// One side's share of a detach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HalfState {
+    /// Detach has not begun.
+    Attached,
+    /// The detach callback is running or about to run.
+    Detaching,
+    /// The callback returned `STATUS_PENDING`; `*DetachComplete` has not come yet.
+    Pending,
+    /// This side's detach is complete.
+    Done,
+}
+
+/// Where a binding is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindingState {
+    /// `ClientAttachProvider` is running.
+    Proposed,
+    /// `ProviderAttachClient` is running inside `NmrClientAttachProvider`.
+    ProviderAttaching,
+    /// `NmrClientAttachProvider` succeeded; `ClientAttachProvider` has not returned yet.
+    Attached,
+    /// Attached on both sides.
+    Established,
+    /// Detach has begun; see the halves.
+    Detaching,
+    /// Both halves are done; cleanup callbacks are running.
+    CleaningUp,
+}
+
+/// A binding as the host NMR sees it.
+#[derive(Clone, Debug)]
+pub struct BindingInfo {
+    /// The binding handle value.
+    pub handle: usize,
+    /// The NPI.
+    pub npi: GUID,
+    /// The client registration handle.
+    pub client: usize,
+    /// The client's module id.
+    pub client_module: NPI_MODULEID,
+    /// The provider registration handle.
+    pub provider: usize,
+    /// The provider's module id.
+    pub provider_module: NPI_MODULEID,
+    /// Overall state.
+    pub state: BindingState,
+    /// The client's half of the detach.
+    pub client_half: HalfState,
+    /// The provider's half of the detach.
+    pub provider_half: HalfState,
+}
+
+/// Returned by a bounded wait that ran out of time: what it is still waiting for.
+#[derive(Clone, Debug)]
+pub struct StuckWait {
+    /// The registration being waited for.
+    pub registration: RegistrationInfo,
+    /// Its bindings that are not gone yet.
+    pub bindings: Vec<BindingInfo>,
+}
+
+impl fmt::Display for BindingInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "binding {:#x} of NPI {}: {:?}; client {:#x} (module {:?}) half {:?}, provider {:#x} \
+             (module {:?}) half {:?}",
+            self.handle,
+            self.npi,
+            self.state,
+            self.client,
+            ModuleIdShort(&self.client_module),
+            self.client_half,
+            self.provider,
+            ModuleIdShort(&self.provider_module),
+            self.provider_half,
+        )
+    }
+}
+
+impl fmt::Display for StuckWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.registration;
+        write!(
+            f,
+            "wait for {:?} registration {:#x} (NPI {}, module {:?}) is stuck on {} binding(s)",
+            r.role,
+            r.handle,
+            r.npi,
+            ModuleIdShort(&r.module_id),
+            self.bindings.len()
+        )?;
+        for b in &self.bindings {
+            write!(f, "\n  {b}")?;
+            let waiting_on: &[(&str, HalfState)] =
+                &[("client", b.client_half), ("provider", b.provider_half)];
+            for (side, half) in waiting_on {
+                if *half == HalfState::Pending {
+                    write!(
+                        f,
+                        "\n    waiting for the {side} to call Nmr{}Complete",
+                        if *side == "client" {
+                            "ClientDetachProvider"
+                        } else {
+                            "ProviderDetachClient"
+                        }
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ModuleIdShort<'a>(&'a NPI_MODULEID);
+
+impl fmt::Debug for ModuleIdShort<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0.guid(), self.0.if_luid()) {
+            (Some(g), _) => write!(f, "{g}"),
+            (_, Some(l)) => write!(f, "luid {:#x}:{:#x}", l.HighPart, l.LowPart),
+            _ => write!(f, "type {}", self.0.Type),
+        }
+    }
+}
+
+/// The simulated IRQL of the calling thread (R34). Only the levels the NMR contract names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Irql {
+    /// `PASSIVE_LEVEL`, the default.
+    #[default]
+    Passive,
+    /// `APC_LEVEL`.
+    Apc,
+    /// `DISPATCH_LEVEL`.
+    Dispatch,
+}

@@ -1,0 +1,158 @@
+//! The in-process NMR's extras for tests, traces and examples.
+//!
+//! The NMR itself is reached only through the nine functions in [`crate::sys`], exactly as on
+//! Windows. This module adds what a test needs on top and the kernel has no equivalent for:
+//!
+//! - **Violations.** Every breach of the NMR contract (completing a detach twice, attaching
+//!   outside the attach callback, a bad or wrong-kind handle, …) is recorded as a [`Violation`]
+//!   naming the NPI, the handle and the function. Tests read them with [`violations_of`] or
+//!   [`take_violations_of`]. Each test should use its own NPI id: the NMR is process-wide, like
+//!   the real one, and tests run in parallel.
+//! - **Strict mode** ([`set_strict`]) turns a violation of that NPI into a process abort with the
+//!   diagnostic, the way Driver Verifier bugchecks, so no test can miss it. Warnings
+//!   ([`ViolationKind::NonZeroCharacteristicsVersion`], [`ViolationKind::CompleteBeforeDetach`])
+//!   never abort; in strict mode a non-zero characteristics `Version` is rejected instead.
+//! - **Listings** of registrations and bindings with their NPI ids, module ids and states.
+//! - **Bounded waits** that return a [`StuckWait`] report (which binding, which side, which
+//!   modules) instead of hanging. An unbounded `NmrWaitFor*` prints the same report to stderr
+//!   every [`set_stuck_report_interval`] while it makes no progress.
+//! - **Simulated IRQL** per thread (R34): an NMR call above its limit is a violation and fails
+//!   with `STATUS_INVALID_DEVICE_STATE`.
+//!
+//! # Where the host NMR differs from Windows on purpose
+//! Windows bugchecks or deadlocks where this NMR returns an error: a bad handle or parameter is
+//! `STATUS_INVALID_PARAMETER`; a wait from inside a callback it would wait for, and a call above
+//! the IRQL limit, are `STATUS_INVALID_DEVICE_STATE`. All are recorded as violations.
+
+use core::time::Duration;
+use std::vec::Vec;
+
+use crate::backend::host::{self as imp, Role, WaitFailure, nmr};
+pub use crate::backend::host::report::{
+    BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as RegistrationRole,
+    StuckWait, Violation, ViolationKind,
+};
+use crate::sys::{GUID, HANDLE, NTSTATUS};
+
+/// Every violation recorded so far, oldest first.
+#[must_use]
+pub fn violations() -> Vec<Violation> {
+    nmr().violations()
+}
+
+/// The violations recorded for one NPI, oldest first.
+#[must_use]
+pub fn violations_of(npi: &GUID) -> Vec<Violation> {
+    nmr().violations().into_iter().filter(|v| v.npi.as_ref() == Some(npi)).collect()
+}
+
+/// Removes and returns the violations recorded for one NPI.
+pub fn take_violations_of(npi: &GUID) -> Vec<Violation> {
+    nmr().take_violations(Some(npi))
+}
+
+/// Strict mode for one NPI: any violation concerning it (other than a warning) aborts the
+/// process with the diagnostic on stderr, like a Driver Verifier bugcheck.
+pub fn set_strict(npi: &GUID, strict: bool) {
+    nmr().set_strict(*npi, strict);
+}
+
+/// All live registrations, in registration order.
+#[must_use]
+pub fn registrations() -> Vec<RegistrationInfo> {
+    nmr().registrations()
+}
+
+/// The live registrations of one NPI, in registration order.
+#[must_use]
+pub fn registrations_of(npi: &GUID) -> Vec<RegistrationInfo> {
+    registrations().into_iter().filter(|r| r.npi == *npi).collect()
+}
+
+/// All bindings that exist (attaches in flight included), oldest first.
+#[must_use]
+pub fn bindings() -> Vec<BindingInfo> {
+    nmr().bindings()
+}
+
+/// The bindings of one NPI, oldest first.
+#[must_use]
+pub fn bindings_of(npi: &GUID) -> Vec<BindingInfo> {
+    bindings().into_iter().filter(|b| b.npi == *npi).collect()
+}
+
+/// Why a bounded wait returned without success.
+#[derive(Debug)]
+pub enum WaitError {
+    /// The wait was refused with this status (bad handle, not deregistered, …); see
+    /// [`violations`].
+    Status(NTSTATUS),
+    /// The time ran out; this is what the wait still waits for. The handle stays valid and the
+    /// wait may be repeated.
+    Stuck(StuckWait),
+}
+
+impl core::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WaitError::Status(s) => write!(f, "wait refused with status {s:#x}"),
+            WaitError::Stuck(s) => s.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
+
+/// `NmrWaitForClientDeregisterComplete` or `NmrWaitForProviderDeregisterComplete` (picked by
+/// the handle), giving up after `limit`.
+///
+/// # Errors
+/// [`WaitError::Stuck`] if bindings remain after `limit`; [`WaitError::Status`] if the handle is
+/// not a registration that was deregistered.
+pub fn wait_for_deregister_complete(handle: HANDLE, limit: Duration) -> Result<(), WaitError> {
+    let h = handle.addr();
+    let Some(role) = imp::role_of_handle(h) else {
+        // Let the registrar classify and record the bad handle.
+        return match nmr().wait(Role::Client, h, Some(limit)) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(convert(e)),
+        };
+    };
+    nmr().wait(role, h, Some(limit)).map_err(convert)
+}
+
+fn convert(e: WaitFailure) -> WaitError {
+    match e {
+        WaitFailure::Status(s) => WaitError::Status(s),
+        WaitFailure::Stuck(s) => WaitError::Stuck(s),
+    }
+}
+
+/// How often an unbounded `NmrWaitFor*` that makes no progress prints its [`StuckWait`] report
+/// to stderr (default 10 s).
+pub fn set_stuck_report_interval(interval: Duration) {
+    nmr().set_report_interval(interval);
+}
+
+/// The calling thread's simulated IRQL.
+#[must_use]
+pub fn irql() -> Irql {
+    imp::current_irql()
+}
+
+/// Sets the calling thread's simulated IRQL and returns the previous one.
+pub fn set_irql(level: Irql) -> Irql {
+    imp::set_irql(level)
+}
+
+/// Runs `f` at the simulated IRQL `level` on this thread, then restores the previous level.
+pub fn at_irql<R>(level: Irql, f: impl FnOnce() -> R) -> R {
+    struct Restore(Irql);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            imp::set_irql(self.0);
+        }
+    }
+    let _restore = Restore(imp::set_irql(level));
+    f()
+}

@@ -1,0 +1,355 @@
+//! `netiodef.h` / `netioddk.h` types, verbatim C names and layouts.
+//!
+//! Nothing here depends on a backend: the host NMR and the NETIO imports both build on these.
+#![allow(non_camel_case_types, non_snake_case)]
+
+use core::ffi::c_void;
+use core::fmt;
+
+/// `NTSTATUS`: negative values are errors (`NT_SUCCESS(s)` is `s >= 0`).
+pub type NTSTATUS = i32;
+/// `HANDLE`: an opaque, pointer-sized value.
+pub type HANDLE = *mut c_void;
+
+/// `GUID` as laid out by `guiddef.h`: 16 bytes, alignment 4.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, PartialOrd, Ord)]
+pub struct GUID {
+    /// First 32 bits, stored in native (little-endian on Windows) order.
+    pub data1: u32,
+    /// Next 16 bits.
+    pub data2: u16,
+    /// Next 16 bits.
+    pub data3: u16,
+    /// Last 64 bits, stored as bytes in string order.
+    pub data4: [u8; 8],
+}
+
+impl GUID {
+    /// The GUID whose registry form is the 128-bit number `value`, most significant digit first:
+    /// `GUID::from_u128(0x2227E803_8D8B_11D4_ABAD_009027719E09)` is
+    /// `{2227E803-8D8B-11D4-ABAD-009027719E09}`.
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)] // each field takes exactly its own bits
+    pub const fn from_u128(value: u128) -> Self {
+        let d4 = (value as u64).to_be_bytes();
+        Self {
+            data1: (value >> 96) as u32,
+            data2: (value >> 80) as u16,
+            data3: (value >> 64) as u16,
+            data4: d4,
+        }
+    }
+
+    /// The inverse of [`GUID::from_u128`].
+    #[must_use]
+    pub const fn to_u128(&self) -> u128 {
+        ((self.data1 as u128) << 96)
+            | ((self.data2 as u128) << 80)
+            | ((self.data3 as u128) << 64)
+            | u64::from_be_bytes(self.data4) as u128
+    }
+}
+
+impl fmt::Display for GUID {
+    /// Registry form, upper case, with braces: `{2227E803-8D8B-11D4-ABAD-009027719E09}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.data4;
+        write!(
+            f,
+            "{{{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}}}",
+            self.data1, self.data2, self.data3, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]
+        )
+    }
+}
+
+/// `NPIID`: the GUID that names a Network Programming Interface.
+pub type NPIID = GUID;
+
+/// `NPI_MODULEID_TYPE`, a C enum (an `int`).
+pub type NPI_MODULEID_TYPE = i32;
+/// The module id is a GUID.
+pub const MIT_GUID: NPI_MODULEID_TYPE = 1;
+/// The module id is an interface LUID.
+pub const MIT_IF_LUID: NPI_MODULEID_TYPE = 2;
+
+/// `LUID`: a locally unique 64-bit id split in two 32-bit halves (alignment 4).
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct LUID {
+    /// Low 32 bits.
+    pub LowPart: u32,
+    /// High 32 bits.
+    pub HighPart: i32,
+}
+
+/// The anonymous union inside `NPI_MODULEID`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union NPI_MODULEID_0 {
+    /// Valid when `Type == MIT_GUID`.
+    pub Guid: GUID,
+    /// Valid when `Type == MIT_IF_LUID`.
+    pub IfLuid: LUID,
+}
+
+/// `NPI_MODULEID`: identifies a network module (24 bytes on every target).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NPI_MODULEID {
+    /// `sizeof(NPI_MODULEID)`.
+    pub Length: u16,
+    /// [`MIT_GUID`] or [`MIT_IF_LUID`].
+    pub Type: NPI_MODULEID_TYPE,
+    /// The id itself, selected by `Type`.
+    pub Anonymous: NPI_MODULEID_0,
+}
+
+impl NPI_MODULEID {
+    /// A `MIT_GUID` module id with the correct `Length`, as every documented module declares it.
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)] // 24 fits in a u16
+    pub const fn from_guid(guid: GUID) -> Self {
+        Self {
+            Length: size_of::<Self>() as u16,
+            Type: MIT_GUID,
+            Anonymous: NPI_MODULEID_0 { Guid: guid },
+        }
+    }
+
+    /// The GUID, if this is a `MIT_GUID` module id.
+    #[must_use]
+    pub const fn guid(&self) -> Option<GUID> {
+        if self.Type == MIT_GUID {
+            // SAFETY: `Type == MIT_GUID` says the union holds a GUID; both members are plain
+            // integers, so any bit pattern is a valid value anyway.
+            Some(unsafe { self.Anonymous.Guid })
+        } else {
+            None
+        }
+    }
+
+    /// The LUID, if this is a `MIT_IF_LUID` module id.
+    #[must_use]
+    pub const fn if_luid(&self) -> Option<LUID> {
+        if self.Type == MIT_IF_LUID {
+            // SAFETY: as in `guid`: the tag selects the member and every bit pattern is valid.
+            Some(unsafe { self.Anonymous.IfLuid })
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Debug for NPI_MODULEID {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("NPI_MODULEID");
+        s.field("Length", &self.Length).field("Type", &self.Type);
+        match (self.guid(), self.if_luid()) {
+            (Some(g), _) => s.field("Guid", &format_args!("{g}")),
+            (_, Some(l)) => s.field("IfLuid", &l),
+            _ => s.field("Anonymous", &format_args!("<unknown type>")),
+        };
+        s.finish()
+    }
+}
+
+/// `NmrIsEqualNpiModuleId` from `netiodef.h`: equal types and byte-equal ids; `Length` is
+/// ignored and an unknown `Type` never compares equal.
+#[must_use]
+pub fn NmrIsEqualNpiModuleId(a: &NPI_MODULEID, b: &NPI_MODULEID) -> bool {
+    if a.Type != b.Type {
+        return false;
+    }
+    match a.Type {
+        MIT_GUID => a.guid() == b.guid(),
+        MIT_IF_LUID => a.if_luid() == b.if_luid(),
+        _ => false,
+    }
+}
+
+/// `NPI_REGISTRATION_INSTANCE`: what a module tells its peers about itself.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NPI_REGISTRATION_INSTANCE {
+    /// Documented as 0; several Microsoft NPIs put their own version here (XDP uses 1).
+    pub Version: u16,
+    /// `sizeof(NPI_REGISTRATION_INSTANCE)`.
+    pub Size: u16,
+    /// The NPI this registration implements; matched by value.
+    pub NpiId: *const NPIID,
+    /// The module's id; opaque to the NMR.
+    pub ModuleId: *const NPI_MODULEID,
+    /// Implementation number when a module registers several; opaque to the NMR.
+    pub Number: u32,
+    /// NPI-defined data, or NULL.
+    pub NpiSpecificCharacteristics: *const c_void,
+}
+
+/// `NPI_CLIENT_ATTACH_PROVIDER_FN *`.
+pub type PNPI_CLIENT_ATTACH_PROVIDER_FN = Option<
+    unsafe extern "system" fn(
+        NmrBindingHandle: HANDLE,
+        ClientContext: *mut c_void,
+        ProviderRegistrationInstance: *const NPI_REGISTRATION_INSTANCE,
+    ) -> NTSTATUS,
+>;
+/// `NPI_CLIENT_DETACH_PROVIDER_FN *`.
+pub type PNPI_CLIENT_DETACH_PROVIDER_FN =
+    Option<unsafe extern "system" fn(ClientBindingContext: *mut c_void) -> NTSTATUS>;
+/// `NPI_CLIENT_CLEANUP_BINDING_CONTEXT_FN *`.
+pub type PNPI_CLIENT_CLEANUP_BINDING_CONTEXT_FN =
+    Option<unsafe extern "system" fn(ClientBindingContext: *mut c_void)>;
+/// `NPI_PROVIDER_ATTACH_CLIENT_FN *`.
+pub type PNPI_PROVIDER_ATTACH_CLIENT_FN = Option<
+    unsafe extern "system" fn(
+        NmrBindingHandle: HANDLE,
+        ProviderContext: *mut c_void,
+        ClientRegistrationInstance: *const NPI_REGISTRATION_INSTANCE,
+        ClientBindingContext: *mut c_void,
+        ClientDispatch: *const c_void,
+        ProviderBindingContext: *mut *mut c_void,
+        ProviderDispatch: *mut *const c_void,
+    ) -> NTSTATUS,
+>;
+/// `NPI_PROVIDER_DETACH_CLIENT_FN *`.
+pub type PNPI_PROVIDER_DETACH_CLIENT_FN =
+    Option<unsafe extern "system" fn(ProviderBindingContext: *mut c_void) -> NTSTATUS>;
+/// `NPI_PROVIDER_CLEANUP_BINDING_CONTEXT_FN *`.
+pub type PNPI_PROVIDER_CLEANUP_BINDING_CONTEXT_FN =
+    Option<unsafe extern "system" fn(ProviderBindingContext: *mut c_void)>;
+
+/// `NPI_CLIENT_CHARACTERISTICS`: passed to `NmrRegisterClient`, kept by pointer until the
+/// deregistration wait returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NPI_CLIENT_CHARACTERISTICS {
+    /// 0.
+    pub Version: u16,
+    /// `sizeof(NPI_CLIENT_CHARACTERISTICS)`.
+    pub Length: u16,
+    /// Required.
+    pub ClientAttachProvider: PNPI_CLIENT_ATTACH_PROVIDER_FN,
+    /// Required.
+    pub ClientDetachProvider: PNPI_CLIENT_DETACH_PROVIDER_FN,
+    /// Optional (NULL when the client has nothing to release).
+    pub ClientCleanupBindingContext: PNPI_CLIENT_CLEANUP_BINDING_CONTEXT_FN,
+    /// Embedded, not a pointer.
+    pub ClientRegistrationInstance: NPI_REGISTRATION_INSTANCE,
+}
+
+/// `NPI_PROVIDER_CHARACTERISTICS`: same layout as the client's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NPI_PROVIDER_CHARACTERISTICS {
+    /// 0.
+    pub Version: u16,
+    /// `sizeof(NPI_PROVIDER_CHARACTERISTICS)`.
+    pub Length: u16,
+    /// Required.
+    pub ProviderAttachClient: PNPI_PROVIDER_ATTACH_CLIENT_FN,
+    /// Required.
+    pub ProviderDetachClient: PNPI_PROVIDER_DETACH_CLIENT_FN,
+    /// Optional (NULL when the provider has nothing to release).
+    pub ProviderCleanupBindingContext: PNPI_PROVIDER_CLEANUP_BINDING_CONTEXT_FN,
+    /// Embedded, not a pointer.
+    pub ProviderRegistrationInstance: NPI_REGISTRATION_INSTANCE,
+}
+
+/// `NPI` from `netioddk.h`: a handle plus dispatch table (no NMR function takes it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NPI {
+    /// Opaque handle.
+    pub Handle: HANDLE,
+    /// Dispatch table.
+    pub Dispatch: *const c_void,
+}
+
+// `ntstatus.h` values the NMR contract uses. The `as` casts reinterpret the documented hex bit
+// patterns as the signed NTSTATUS, which is exactly what the C macros do.
+/// The operation completed successfully.
+pub const STATUS_SUCCESS: NTSTATUS = 0;
+/// The operation continues asynchronously.
+pub const STATUS_PENDING: NTSTATUS = 0x0000_0103;
+/// A wait timed out.
+pub const STATUS_TIMEOUT: NTSTATUS = 0x0000_0102;
+/// Generic failure.
+pub const STATUS_UNSUCCESSFUL: NTSTATUS = 0xC000_0001_u32 as i32;
+/// An invalid handle was specified.
+pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32 as i32;
+/// An invalid parameter was passed.
+pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
+/// Not enough virtual memory.
+pub const STATUS_NO_MEMORY: NTSTATUS = 0xC000_0017_u32 as i32;
+/// Insufficient system resources.
+pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32 as i32;
+/// The device is not ready.
+pub const STATUS_DEVICE_NOT_READY: NTSTATUS = 0xC000_00A3_u32 as i32;
+/// The request is not supported.
+pub const STATUS_NOT_SUPPORTED: NTSTATUS = 0xC000_00BB_u32 as i32;
+/// The device is in a state that does not allow the request.
+pub const STATUS_INVALID_DEVICE_STATE: NTSTATUS = 0xC000_0184_u32 as i32;
+/// The requested interface is not supported (an attach was declined).
+pub const STATUS_NOINTERFACE: NTSTATUS = 0xC000_02B9_u32 as i32;
+
+/// `NT_SUCCESS(status)`.
+#[must_use]
+pub const fn NT_SUCCESS(status: NTSTATUS) -> bool {
+    status >= 0
+}
+
+// Layout checks against `spec/nmr-contract.md` §3, on every target this crate is built for.
+// The 32-bit numbers are checked by the i686 kernel build, not compiled out.
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<GUID>() == 16 && align_of::<GUID>() == 4);
+    assert!(size_of::<LUID>() == 8 && align_of::<LUID>() == 4);
+    assert!(size_of::<NPI_MODULEID>() == 24 && align_of::<NPI_MODULEID>() == 4);
+    assert!(offset_of!(NPI_MODULEID, Length) == 0);
+    assert!(offset_of!(NPI_MODULEID, Type) == 4);
+    assert!(offset_of!(NPI_MODULEID, Anonymous) == 8);
+
+    #[cfg(target_pointer_width = "64")]
+    {
+        assert!(size_of::<NPI_REGISTRATION_INSTANCE>() == 40);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, Size) == 2);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, NpiId) == 8);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, ModuleId) == 16);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, Number) == 24);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, NpiSpecificCharacteristics) == 32);
+        assert!(size_of::<NPI_CLIENT_CHARACTERISTICS>() == 72);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, Length) == 2);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientAttachProvider) == 8);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientDetachProvider) == 16);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientCleanupBindingContext) == 24);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientRegistrationInstance) == 32);
+        assert!(size_of::<NPI_PROVIDER_CHARACTERISTICS>() == 72);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderAttachClient) == 8);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderDetachClient) == 16);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderCleanupBindingContext) == 24);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderRegistrationInstance) == 32);
+        assert!(size_of::<NPI>() == 16);
+    }
+    #[cfg(target_pointer_width = "32")]
+    {
+        assert!(size_of::<NPI_REGISTRATION_INSTANCE>() == 20);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, Size) == 2);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, NpiId) == 4);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, ModuleId) == 8);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, Number) == 12);
+        assert!(offset_of!(NPI_REGISTRATION_INSTANCE, NpiSpecificCharacteristics) == 16);
+        assert!(size_of::<NPI_CLIENT_CHARACTERISTICS>() == 36);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, Length) == 2);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientAttachProvider) == 4);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientDetachProvider) == 8);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientCleanupBindingContext) == 12);
+        assert!(offset_of!(NPI_CLIENT_CHARACTERISTICS, ClientRegistrationInstance) == 16);
+        assert!(size_of::<NPI_PROVIDER_CHARACTERISTICS>() == 36);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderAttachClient) == 4);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderDetachClient) == 8);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderCleanupBindingContext) == 12);
+        assert!(offset_of!(NPI_PROVIDER_CHARACTERISTICS, ProviderRegistrationInstance) == 16);
+        assert!(size_of::<NPI>() == 8);
+    }
+};
