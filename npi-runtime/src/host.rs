@@ -27,11 +27,11 @@
 use core::time::Duration;
 use std::vec::Vec;
 
-use crate::backend::host::{self as imp, Role, WaitFailure, nmr};
 pub use crate::backend::host::report::{
     BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as RegistrationRole,
     StuckWait, Violation, ViolationKind,
 };
+use crate::backend::host::{self as imp, Role, WaitFailure, nmr};
 use crate::sys::{GUID, HANDLE, NTSTATUS};
 
 /// Every violation recorded so far, oldest first.
@@ -43,7 +43,11 @@ pub fn violations() -> Vec<Violation> {
 /// The violations recorded for one NPI, oldest first.
 #[must_use]
 pub fn violations_of(npi: &GUID) -> Vec<Violation> {
-    nmr().violations().into_iter().filter(|v| v.npi.as_ref() == Some(npi)).collect()
+    nmr()
+        .violations()
+        .into_iter()
+        .filter(|v| v.npi.as_ref() == Some(npi))
+        .collect()
 }
 
 /// Removes and returns the violations recorded for one NPI.
@@ -66,7 +70,10 @@ pub fn registrations() -> Vec<RegistrationInfo> {
 /// The live registrations of one NPI, in registration order.
 #[must_use]
 pub fn registrations_of(npi: &GUID) -> Vec<RegistrationInfo> {
-    registrations().into_iter().filter(|r| r.npi == *npi).collect()
+    registrations()
+        .into_iter()
+        .filter(|r| r.npi == *npi)
+        .collect()
 }
 
 /// All bindings that exist (attaches in flight included), oldest first.

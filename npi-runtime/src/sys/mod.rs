@@ -17,12 +17,12 @@ pub use types::*;
 #[cfg(npi_host)]
 pub use crate::backend::host::abi::{
     NmrClientAttachProvider, NmrClientDetachProviderComplete, NmrDeregisterClient,
-    NmrDeregisterProvider, NmrProviderDetachClientComplete, NmrRegisterClient,
-    NmrRegisterProvider, NmrWaitForClientDeregisterComplete, NmrWaitForProviderDeregisterComplete,
+    NmrDeregisterProvider, NmrProviderDetachClientComplete, NmrRegisterClient, NmrRegisterProvider,
+    NmrWaitForClientDeregisterComplete, NmrWaitForProviderDeregisterComplete,
 };
 #[cfg(not(npi_host))]
 pub use crate::backend::netio::{
     NmrClientAttachProvider, NmrClientDetachProviderComplete, NmrDeregisterClient,
-    NmrDeregisterProvider, NmrProviderDetachClientComplete, NmrRegisterClient,
-    NmrRegisterProvider, NmrWaitForClientDeregisterComplete, NmrWaitForProviderDeregisterComplete,
+    NmrDeregisterProvider, NmrProviderDetachClientComplete, NmrRegisterClient, NmrRegisterProvider,
+    NmrWaitForClientDeregisterComplete, NmrWaitForProviderDeregisterComplete,
 };

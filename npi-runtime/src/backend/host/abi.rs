@@ -10,8 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::report::ViolationKind;
 use super::{Registrar, Role, nmr};
 use crate::sys::{
-    HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_PROVIDER_CHARACTERISTICS, NTSTATUS,
-    STATUS_UNSUCCESSFUL,
+    HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_PROVIDER_CHARACTERISTICS, NTSTATUS, STATUS_UNSUCCESSFUL,
 };
 
 fn shielded<T>(function: &'static str, fallback: T, f: impl FnOnce(&Registrar) -> T) -> T {

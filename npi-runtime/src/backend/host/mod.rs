@@ -6,13 +6,14 @@
 //! section that reads or writes the tables below and returns what the caller must invoke next;
 //! the callbacks then run unlocked on the calling thread.
 //!
-//! Handles are `(serial << 2) | tag`: never NULL, never reused (serials only grow), and the tag
+//! Handles are `HANDLE_BASE + serial * 4 + tag`: never NULL, never reused (serials only grow), and the tag
 //! tells client, provider and binding handles apart so that a handle of the wrong kind is an
 //! error, not a mix-up (OQ-17). Serial order is also registration order (OQ-2).
 
 pub(crate) mod abi;
 mod frames;
 pub(crate) mod report;
+mod slab;
 mod sync;
 
 use core::ffi::c_void;
@@ -47,6 +48,9 @@ const TAG_CLIENT: usize = 1;
 const TAG_PROVIDER: usize = 2;
 const TAG_BINDING: usize = 3;
 const TAG_MASK: usize = 3;
+/// Handles start far from small integers, so a made-up value such as `1` or `0x1234` is never
+/// mistaken for a live handle. A multiple of 4, so the tag bits stay free and order is kept.
+const HANDLE_BASE: usize = 0x4E50_0000;
 
 /// How often an unbounded `NmrWaitFor*` that makes no progress prints what it waits for.
 const DEFAULT_REPORT_INTERVAL_MS: u64 = 10_000;
@@ -84,8 +88,12 @@ struct Registration {
     npi: GUID,
     deregistering: bool,
     waiting: bool,
-    /// Bindings holding this registration: attaches in flight included (R28).
-    bindings: FxHashSet<usize>,
+    /// Handles of the bindings this registration took part in, oldest first. Entries of
+    /// bindings that are gone are skipped when read and dropped in bulk (see
+    /// `State::remove_binding`), so ending a binding costs no search here.
+    bindings: Vec<usize>,
+    /// Bindings (attaches in flight included, R28) not yet gone: what the wait waits for.
+    live: usize,
 }
 
 /// One side's share of a detach. `early` records a `*DetachComplete` that arrived before the
@@ -119,7 +127,12 @@ impl Half {
     }
 }
 
+type DetachFn = unsafe extern "system" fn(*mut c_void) -> NTSTATUS;
+type CleanupFn = unsafe extern "system" fn(*mut c_void);
+
 struct Binding {
+    /// Creation order, for listings (slab handles are not ordered).
+    serial: usize,
     npi: GUID,
     client: usize,
     provider: usize,
@@ -131,6 +144,13 @@ struct Binding {
     /// False while unwinding a provider whose client failed after it accepted (OQ-7): the
     /// client considers itself unattached and gets no detach or cleanup callback.
     client_attached: bool,
+    // The detach and cleanup callbacks, read from the characteristics when the binding is
+    // proposed. The characteristics must not change while registered (R2), so this is the
+    // same value the NMR would read later, without a registration lookup on every transition.
+    client_detach: Option<DetachFn>,
+    client_cleanup: Option<CleanupFn>,
+    provider_detach: Option<DetachFn>,
+    provider_cleanup: Option<CleanupFn>,
 }
 
 impl Binding {
@@ -138,6 +158,18 @@ impl Binding {
         self.state = BindingState::Detaching;
         self.client_half.begin_detach();
         self.provider_half.begin_detach();
+    }
+
+    /// The detach callbacks to run for a binding just marked `Detaching`.
+    fn detach_job(&self, binding: usize) -> DetachJob {
+        DetachJob {
+            binding,
+            client: self
+                .client_detach
+                .filter(|_| self.client_attached)
+                .map(|f| (f, self.client_context)),
+            provider: self.provider_detach.map(|f| (f, self.provider_context)),
+        }
     }
 
     fn half_mut(&mut self, role: Role) -> &mut Half {
@@ -154,11 +186,10 @@ struct NpiEntry {
     providers: BTreeSet<usize>,
 }
 
-#[derive(Default)]
 struct State {
     next_serial: usize,
     registrations: FxHashMap<usize, Registration>,
-    bindings: FxHashMap<usize, Binding>,
+    bindings: slab::Slab<Binding>,
     /// Active (not deregistering) registrations per NPI id, in registration order.
     npis: FxHashMap<GUID, NpiEntry>,
 }
@@ -169,12 +200,25 @@ struct State {
 unsafe impl Send for State {}
 
 impl State {
-    fn issue(&mut self, tag: usize) -> usize {
-        self.next_serial += 1;
-        (self.next_serial << 2) | tag
+    fn new() -> Self {
+        Self {
+            next_serial: 0,
+            registrations: FxHashMap::default(),
+            bindings: slab::Slab::new(HANDLE_BASE, TAG_BINDING),
+            npis: FxHashMap::default(),
+        }
     }
 
-    /// Unlinks a finished binding; wakes waiters whose registration just emptied.
+    /// A fresh handle, or `None` once the handle space is used up (never reuse one: OQ-17).
+    fn issue(&mut self, tag: usize) -> Option<usize> {
+        let serial = self.next_serial.checked_add(1)?;
+        let handle = serial.checked_mul(4)?.checked_add(HANDLE_BASE)? | tag;
+        self.next_serial = serial;
+        Some(handle)
+    }
+
+    /// Unlinks a finished binding; true if a deregistering registration just lost its last
+    /// binding, so its waiter must be woken.
     fn remove_binding(&mut self, handle: usize) -> bool {
         let Some(b) = self.bindings.remove(&handle) else {
             return false;
@@ -182,18 +226,33 @@ impl State {
         let mut wake = false;
         for reg in [b.client, b.provider] {
             if let Some(r) = self.registrations.get_mut(&reg) {
-                r.bindings.remove(&handle);
-                wake |= r.deregistering && r.bindings.is_empty();
+                r.live -= 1;
+                wake |= r.deregistering && r.live == 0;
+                // Drop the dead entries once they outnumber the live ones: amortised O(1).
+                if r.bindings.len() > 2 * r.live + 16 {
+                    let bindings = &self.bindings;
+                    r.bindings.retain(|h| bindings.contains_key(h));
+                }
             }
         }
         wake
     }
 
+    /// The live bindings of a registration, oldest first.
+    fn live_bindings(&self, reg: &Registration) -> impl Iterator<Item = usize> {
+        reg.bindings
+            .iter()
+            .copied()
+            .filter(|h| self.bindings.contains_key(h))
+    }
+
     fn module_id(&self, reg: usize) -> NPI_MODULEID {
-        self.registrations.get(&reg).map_or(NPI_MODULEID::from_guid(GUID::default()), |r| {
-            // SAFETY: validated non-NULL at registration and valid until the wait returns (R2).
-            unsafe { *(*r.chars.instance()).ModuleId }
-        })
+        self.registrations
+            .get(&reg)
+            .map_or(NPI_MODULEID::from_guid(GUID::default()), |r| {
+                // SAFETY: validated non-NULL at registration and valid until the wait returns (R2).
+                unsafe { *(*r.chars.instance()).ModuleId }
+            })
     }
 
     fn registration_info(&self, handle: usize, r: &Registration) -> RegistrationInfo {
@@ -206,7 +265,7 @@ impl State {
             module_id: self.module_id(handle),
             number,
             deregistering: r.deregistering,
-            bindings: r.bindings.len(),
+            bindings: r.live,
         }
     }
 
@@ -228,8 +287,15 @@ impl State {
 /// What must run after a binding's last half completed: both cleanup callbacks, then unlink.
 struct Cleanup {
     binding: usize,
-    client: Option<(unsafe extern "system" fn(*mut c_void), *mut c_void)>,
-    provider: Option<(unsafe extern "system" fn(*mut c_void), *mut c_void)>,
+    client: Option<(CleanupFn, *mut c_void)>,
+    provider: Option<(CleanupFn, *mut c_void)>,
+}
+
+/// The detach callbacks of a binding that has been marked `Detaching`, client first (OQ-3).
+struct DetachJob {
+    binding: usize,
+    client: Option<(DetachFn, *mut c_void)>,
+    provider: Option<(DetachFn, *mut c_void)>,
 }
 
 #[derive(Default)]
@@ -267,7 +333,7 @@ fn as_handle(value: usize) -> HANDLE {
 impl Registrar {
     fn new() -> Self {
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new()),
             emptied: Condvar::new(),
             diagnostics: Mutex::new(Diagnostics::default()),
             report_interval_ms: AtomicU64::new(DEFAULT_REPORT_INTERVAL_MS),
@@ -286,7 +352,13 @@ impl Registrar {
         function: &'static str,
         detail: String,
     ) {
-        let v = Violation { kind, npi, handle, function, detail };
+        let v = Violation {
+            kind,
+            npi,
+            handle,
+            function,
+            detail,
+        };
         let mut d = sync::lock(&self.diagnostics);
         let strict = npi.is_some_and(|n| d.strict.contains(&n));
         let warning = matches!(
@@ -309,8 +381,10 @@ impl Registrar {
 
     pub(crate) fn take_violations(&self, npi: Option<&GUID>) -> Vec<Violation> {
         let mut d = sync::lock(&self.diagnostics);
-        let (taken, kept) =
-            d.violations.drain(..).partition(|v| npi.is_none() || v.npi.as_ref() == npi);
+        let (taken, kept) = d
+            .violations
+            .drain(..)
+            .partition(|v| npi.is_none() || v.npi.as_ref() == npi);
         d.violations = kept;
         taken
     }
@@ -329,26 +403,41 @@ impl Registrar {
     }
 
     pub(crate) fn set_report_interval(&self, interval: Duration) {
-        let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ms = u64::try_from(interval.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self.report_interval_ms.store(ms, Ordering::Relaxed);
     }
 
     pub(crate) fn registrations(&self) -> Vec<RegistrationInfo> {
         let st = sync::lock(&self.state);
-        let mut out: Vec<_> =
-            st.registrations.iter().map(|(h, r)| st.registration_info(*h, r)).collect();
+        let mut out: Vec<_> = st
+            .registrations
+            .iter()
+            .map(|(h, r)| st.registration_info(*h, r))
+            .collect();
         out.sort_by_key(|r| r.handle);
         out
     }
 
     pub(crate) fn bindings(&self) -> Vec<BindingInfo> {
         let st = sync::lock(&self.state);
-        let mut out: Vec<_> = st.bindings.iter().map(|(h, b)| st.binding_info(*h, b)).collect();
-        out.sort_by_key(|b| b.handle);
-        out
+        let mut out: Vec<_> = st
+            .bindings
+            .iter()
+            .map(|(h, b)| (b.serial, st.binding_info(h, b)))
+            .collect();
+        out.sort_by_key(|(serial, _)| *serial);
+        out.into_iter().map(|(_, b)| b).collect()
     }
 
-    fn check_irql(&self, max: Irql, function: &'static str, npi: Option<GUID>, handle: usize) -> bool {
+    fn check_irql(
+        &self,
+        max: Irql,
+        function: &'static str,
+        npi: Option<GUID>,
+        handle: usize,
+    ) -> bool {
         let now = frames::irql();
         if now > max {
             self.violation(
@@ -364,11 +453,20 @@ impl Registrar {
     }
 
     /// Reports a handle that does not name a live registration of `role`.
-    fn bad_registration_handle(&self, st: &State, role: Role, handle: usize, function: &'static str) {
+    fn bad_registration_handle(
+        &self,
+        st: &State,
+        role: Role,
+        handle: usize,
+        function: &'static str,
+    ) {
         let (kind, detail) = match st.registrations.get(&handle) {
             Some(r) => (
                 ViolationKind::WrongHandleKind,
-                format!("this is a {:?} registration handle, not a {role:?} one", r.role),
+                format!(
+                    "this is a {:?} registration handle, not a {role:?} one",
+                    r.role
+                ),
             ),
             None if st.bindings.contains_key(&handle) => (
                 ViolationKind::WrongHandleKind,
@@ -376,7 +474,9 @@ impl Registrar {
             ),
             None => (
                 ViolationKind::BadHandle,
-                String::from("not a live registration handle (never issued, or already waited for)"),
+                String::from(
+                    "not a live registration handle (never issued, or already waited for)",
+                ),
             ),
         };
         let npi = st.registrations.get(&handle).map(|r| r.npi);
@@ -414,10 +514,12 @@ impl Registrar {
 
         let (handle, peers) = {
             let mut st = sync::lock(&self.state);
-            let handle = st.issue(match role {
+            let Some(handle) = st.issue(match role {
                 Role::Client => TAG_CLIENT,
                 Role::Provider => TAG_PROVIDER,
-            });
+            }) else {
+                return crate::sys::STATUS_INSUFFICIENT_RESOURCES;
+            };
             st.registrations.insert(
                 handle,
                 Registration {
@@ -427,7 +529,8 @@ impl Registrar {
                     npi,
                     deregistering: false,
                     waiting: false,
-                    bindings: FxHashSet::default(),
+                    bindings: Vec::new(),
+                    live: 0,
                 },
             );
             let entry = st.npis.entry(npi).or_default();
@@ -500,11 +603,17 @@ impl Registrar {
             Role::Client => {
                 let c = chars.cast::<NPI_CLIENT_CHARACTERISTICS>();
                 if usize::from(length) < size_of::<NPI_CLIENT_CHARACTERISTICS>() {
-                    return invalid(None, "Length is smaller than sizeof(NPI_CLIENT_CHARACTERISTICS)");
+                    return invalid(
+                        None,
+                        "Length is smaller than sizeof(NPI_CLIENT_CHARACTERISTICS)",
+                    );
                 }
                 // SAFETY: the full struct is there (Length checked).
                 let (a, d) = unsafe {
-                    ((*c).ClientAttachProvider.is_none(), (*c).ClientDetachProvider.is_none())
+                    (
+                        (*c).ClientAttachProvider.is_none(),
+                        (*c).ClientDetachProvider.is_none(),
+                    )
                 };
                 (Chars::Client(c), a, d)
             }
@@ -518,7 +627,10 @@ impl Registrar {
                 }
                 // SAFETY: the full struct is there (Length checked).
                 let (a, d) = unsafe {
-                    ((*c).ProviderAttachClient.is_none(), (*c).ProviderDetachClient.is_none())
+                    (
+                        (*c).ProviderAttachClient.is_none(),
+                        (*c).ProviderDetachClient.is_none(),
+                    )
                 };
                 (Chars::Provider(c), a, d)
             }
@@ -537,7 +649,10 @@ impl Registrar {
             return invalid(Some(npi), "the detach callback is NULL");
         }
         if usize::from(inst.Size) < size_of::<NPI_REGISTRATION_INSTANCE>() {
-            return invalid(Some(npi), "Size is smaller than sizeof(NPI_REGISTRATION_INSTANCE)");
+            return invalid(
+                Some(npi),
+                "Size is smaller than sizeof(NPI_REGISTRATION_INSTANCE)",
+            );
         }
         if inst.ModuleId.is_null() {
             return invalid(Some(npi), "the registration instance's ModuleId is NULL");
@@ -566,35 +681,54 @@ impl Registrar {
                 Some(r) if !r.deregistering => {}
                 _ => return false,
             }
-            let (Some(c), Some(p)) = (st.registrations.get(&client), st.registrations.get(&provider))
-            else {
+            let (Some(c), Some(p)) = (
+                st.registrations.get(&client),
+                st.registrations.get(&provider),
+            ) else {
                 return true;
             };
             if c.deregistering || p.deregistering {
                 return true;
             }
-            let Chars::Client(cc) = c.chars else { return true };
-            // SAFETY: validated at registration, valid until its wait returns (R2).
-            let attach = unsafe { (*cc).ClientAttachProvider };
+            let (Chars::Client(cc), Chars::Provider(pc)) = (c.chars, p.chars) else {
+                return true;
+            };
+            // SAFETY: both validated at registration, valid and unchanged until their waits
+            // return (R2).
+            let (attach, client_detach, client_cleanup, provider_detach, provider_cleanup) = unsafe {
+                (
+                    (*cc).ClientAttachProvider,
+                    (*cc).ClientDetachProvider,
+                    (*cc).ClientCleanupBindingContext,
+                    (*pc).ProviderDetachClient,
+                    (*pc).ProviderCleanupBindingContext,
+                )
+            };
             let (context, npi, peer_instance) = (c.context, c.npi, p.chars.instance());
-            let binding = st.issue(TAG_BINDING);
-            st.bindings.insert(
-                binding,
-                Binding {
-                    npi,
-                    client,
-                    provider,
-                    state: BindingState::Proposed,
-                    client_context: ptr::null_mut(),
-                    provider_context: ptr::null_mut(),
-                    client_half: Half::Attached { early: false },
-                    provider_half: Half::Attached { early: false },
-                    client_attached: true,
-                },
-            );
+            st.next_serial += 1;
+            let serial = st.next_serial;
+            let Some(binding) = st.bindings.insert_with(|_| Binding {
+                serial,
+                npi,
+                client,
+                provider,
+                state: BindingState::Proposed,
+                client_context: ptr::null_mut(),
+                provider_context: ptr::null_mut(),
+                client_half: Half::Attached { early: false },
+                provider_half: Half::Attached { early: false },
+                client_attached: true,
+                client_detach,
+                client_cleanup,
+                provider_detach,
+                provider_cleanup,
+            }) else {
+                return false;
+            };
             for reg in [client, provider] {
                 if let Some(r) = st.registrations.get_mut(&reg) {
-                    r.bindings.insert(binding);
+                    r.bindings.push(binding);
+                    r.live += 1;
                 }
             }
             (binding, attach, context, peer_instance)
@@ -615,7 +749,9 @@ impl Registrar {
     /// Settles a proposal once `ClientAttachProvider` returned (R10, R11, OQ-7, OQ-8, R28).
     fn after_client_attach(&self, binding: usize, status: NTSTATUS) {
         let mut st = sync::lock(&self.state);
-        let Some(b) = st.bindings.get_mut(&binding) else { return };
+        let Some(b) = st.bindings.get_mut(&binding) else {
+            return;
+        };
         let (npi, state) = (b.npi, b.state);
         match state {
             BindingState::Attached if status == STATUS_SUCCESS => {
@@ -624,13 +760,12 @@ impl Registrar {
                 let late = [client, provider]
                     .iter()
                     .any(|r| st.registrations.get(r).is_some_and(|r| r.deregistering));
-                if late {
+                if late && let Some(b) = st.bindings.get_mut(&binding) {
                     // R28: a deregistration began while this attach ran; detach it at once.
-                    if let Some(b) = st.bindings.get_mut(&binding) {
-                        b.begin_detach();
-                    }
+                    b.begin_detach();
+                    let job = b.detach_job(binding);
                     drop(st);
-                    self.run_detach(binding);
+                    self.run_detach(job);
                 }
             }
             BindingState::Attached => {
@@ -638,6 +773,7 @@ impl Registrar {
                 b.client_attached = false;
                 b.client_half = Half::Done { completed: false };
                 b.provider_half.begin_detach();
+                let job = b.detach_job(binding);
                 drop(st);
                 self.violation(
                     ViolationKind::FailureAfterProviderAccepted,
@@ -649,7 +785,7 @@ impl Registrar {
                          provider side is detached and cleaned up, the client gets no callbacks"
                     ),
                 );
-                self.run_detach(binding);
+                self.run_detach(job);
             }
             BindingState::Proposed => {
                 let wake = st.remove_binding(binding);
@@ -743,11 +879,15 @@ impl Registrar {
                 return STATUS_INVALID_DEVICE_STATE;
             }
             let (client, provider) = (b.client, b.provider);
-            let (Some(c), Some(p)) = (st.registrations.get(&client), st.registrations.get(&provider))
-            else {
+            let (Some(c), Some(p)) = (
+                st.registrations.get(&client),
+                st.registrations.get(&provider),
+            ) else {
                 return STATUS_INVALID_PARAMETER;
             };
-            let Chars::Provider(pc) = p.chars else { return STATUS_INVALID_PARAMETER };
+            let Chars::Provider(pc) = p.chars else {
+                return STATUS_INVALID_PARAMETER;
+            };
             // SAFETY: validated at registration, valid until its wait returns (R2).
             let attach = unsafe { (*pc).ProviderAttachClient };
             let found = (attach, p.context, c.chars.instance());
@@ -810,7 +950,7 @@ impl Registrar {
             Role::Client => "NmrDeregisterClient",
             Role::Provider => "NmrDeregisterProvider",
         };
-        let mut to_detach = {
+        let jobs = {
             let mut st = sync::lock(&self.state);
             let r = match st.registrations.get_mut(&handle) {
                 Some(r) if r.role == role => r,
@@ -832,7 +972,7 @@ impl Registrar {
                 return STATUS_INVALID_PARAMETER;
             }
             r.deregistering = true;
-            let bindings: Vec<usize> = r.bindings.iter().copied().collect();
+            let bindings = core::mem::take(&mut r.bindings);
             if let Some(e) = st.npis.get_mut(&npi) {
                 e.clients.remove(&handle);
                 e.providers.remove(&handle);
@@ -840,92 +980,103 @@ impl Registrar {
                     st.npis.remove(&npi);
                 }
             }
-            let mut to_detach = Vec::new();
+            // Oldest binding first; the list is in creation order already.
+            let mut jobs = Vec::new();
+            let mut kept = Vec::with_capacity(bindings.len());
             for h in bindings {
-                if let Some(b) = st.bindings.get_mut(&h)
-                    && b.state == BindingState::Established
-                {
-                    b.begin_detach();
-                    to_detach.push(h);
+                if let Some(b) = st.bindings.get_mut(&h) {
+                    kept.push(h);
+                    if b.state == BindingState::Established {
+                        b.begin_detach();
+                        jobs.push(b.detach_job(h));
+                    }
                 }
             }
-            to_detach
+            if let Some(r) = st.registrations.get_mut(&handle) {
+                r.bindings = kept;
+            }
+            jobs
         };
-        to_detach.sort_unstable();
-        for binding in to_detach {
-            self.run_detach(binding);
+        for job in jobs {
+            self.run_detach(job);
         }
         STATUS_PENDING
     }
 
     /// Calls both detach callbacks of a binding already marked `Detaching`, client first
-    /// (OQ-3), then settles each half; runs the cleanups if this thread finished the pair.
-    fn run_detach(&self, binding: usize) {
-        let (client, provider) = {
-            let st = sync::lock(&self.state);
-            let Some(b) = st.bindings.get(&binding) else { return };
-            let detach_of = |reg: usize| {
-                st.registrations.get(&reg).and_then(|r| match r.chars {
-                    // SAFETY: validated at registration, valid until its wait returns (R2).
-                    Chars::Client(c) => unsafe { (*c).ClientDetachProvider },
-                    // SAFETY: as above.
-                    Chars::Provider(p) => unsafe { (*p).ProviderDetachClient },
-                })
-            };
-            let client = if b.client_attached {
-                detach_of(b.client).map(|f| (f, b.client_context))
-            } else {
-                None
-            };
-            (client, detach_of(b.provider).map(|f| (f, b.provider_context)))
+    /// (OQ-3), then settles the halves; runs the cleanups if this thread finished the pair.
+    fn run_detach(&self, job: DetachJob) {
+        let call = |(f, context): (DetachFn, *mut c_void)| {
+            let _frame = frames::Frame::enter(job.binding);
+            // SAFETY: registered callback, called with the binding context its module gave at
+            // attach; both stay valid until cleanup (R14, R22).
+            unsafe { f(context) }
         };
-        for (role, callback) in [(Role::Client, client), (Role::Provider, provider)] {
-            let Some((f, context)) = callback else { continue };
-            let status = {
-                let _frame = frames::Frame::enter(binding);
-                // SAFETY: registered callback, called with the binding context its module gave
-                // at attach; both stay valid until cleanup (R14, R22).
-                unsafe { f(context) }
-            };
-            if let Some(cleanup) = self.detach_returned(binding, role, status) {
+        let mut client = job.client.map(call);
+        // A client half that pends must be recorded before the provider runs, since its
+        // completion may come at any moment. One that succeeded cannot change any more, so it
+        // is settled together with the provider's half, under one lock.
+        if let Some(status) = client.filter(|s| *s != STATUS_SUCCESS) {
+            client = None;
+            if let Some(cleanup) = self.detach_returned(job.binding, Some(status), None) {
                 self.run_cleanup(cleanup);
+                return;
             }
+        }
+        let provider = job.provider.map(call);
+        if let Some(cleanup) = self.detach_returned(job.binding, client, provider) {
+            self.run_cleanup(cleanup);
         }
     }
 
-    /// Settles one half after its detach callback returned `status` (R20, R21, OQ-10).
-    fn detach_returned(&self, binding: usize, role: Role, status: NTSTATUS) -> Option<Cleanup> {
+    /// Settles the halves whose detach callbacks returned these statuses (R20, R21, OQ-10).
+    fn detach_returned(
+        &self,
+        binding: usize,
+        client: Option<NTSTATUS>,
+        provider: Option<NTSTATUS>,
+    ) -> Option<Cleanup> {
         let mut st = sync::lock(&self.state);
         let b = st.bindings.get_mut(&binding)?;
         let npi = b.npi;
-        let half = b.half_mut(role);
-        let Half::Running { early } = *half else {
-            return None;
-        };
-        let mut complaint = None;
-        *half = match status {
-            STATUS_PENDING if early => Half::Done { completed: true },
-            STATUS_PENDING => Half::Pending,
-            STATUS_SUCCESS => {
-                if early {
-                    complaint = Some((
-                        ViolationKind::CompleteAfterSuccess,
-                        String::from("completed the detach and then also returned STATUS_SUCCESS"),
-                    ));
+        let mut complaints = Vec::new();
+        for (role, status) in [(Role::Client, client), (Role::Provider, provider)] {
+            let Some(status) = status else { continue };
+            let half = b.half_mut(role);
+            let Half::Running { early } = *half else {
+                continue;
+            };
+            *half = match status {
+                STATUS_PENDING if early => Half::Done { completed: true },
+                STATUS_PENDING => Half::Pending,
+                STATUS_SUCCESS => {
+                    if early {
+                        complaints.push((
+                            role,
+                            ViolationKind::CompleteAfterSuccess,
+                            String::from(
+                                "completed the detach and then also returned STATUS_SUCCESS",
+                            ),
+                        ));
+                    }
+                    Half::Done { completed: early }
                 }
-                Half::Done { completed: early }
-            }
-            other => {
-                complaint = Some((
-                    ViolationKind::BadDetachStatus,
-                    format!("returned {other:#x}; only STATUS_SUCCESS or STATUS_PENDING are allowed; treated as SUCCESS"),
-                ));
-                Half::Done { completed: early }
-            }
-        };
-        let cleanup = self.take_cleanup(&mut st, binding);
+                other => {
+                    complaints.push((
+                        role,
+                        ViolationKind::BadDetachStatus,
+                        format!(
+                            "returned {other:#x}; only STATUS_SUCCESS or STATUS_PENDING are \
+                             allowed; treated as STATUS_SUCCESS"
+                        ),
+                    ));
+                    Half::Done { completed: early }
+                }
+            };
+        }
+        let cleanup = take_cleanup(&mut st, binding);
         drop(st);
-        if let Some((kind, detail)) = complaint {
+        for (role, kind, detail) in complaints {
             let function = match role {
                 Role::Client => "ClientDetachProvider",
                 Role::Provider => "ProviderDetachClient",
@@ -974,12 +1125,16 @@ impl Registrar {
             Half::Running { early: false } => *half = Half::Running { early: true },
             Half::Pending => *half = Half::Done { completed: true },
             Half::Attached { early: true } | Half::Running { early: true } => {
-                complaint =
-                    Some((ViolationKind::CompleteTwice, "second completion for this half; ignored"));
+                complaint = Some((
+                    ViolationKind::CompleteTwice,
+                    "second completion for this half; ignored",
+                ));
             }
             Half::Done { completed: true } => {
-                complaint =
-                    Some((ViolationKind::CompleteTwice, "this half is already complete; ignored"));
+                complaint = Some((
+                    ViolationKind::CompleteTwice,
+                    "this half is already complete; ignored",
+                ));
             }
             Half::Done { completed: false } => {
                 complaint = Some((
@@ -992,7 +1147,7 @@ impl Registrar {
                 ));
             }
         }
-        let cleanup = self.take_cleanup(&mut st, binding);
+        let cleanup = take_cleanup(&mut st, binding);
         drop(st);
         if let Some((kind, detail)) = complaint {
             self.violation(kind, Some(npi), binding, function, String::from(detail));
@@ -1000,34 +1155,6 @@ impl Registrar {
         if let Some(cleanup) = cleanup {
             self.run_cleanup(cleanup);
         }
-    }
-
-    /// If both halves are done, moves the binding to `CleaningUp` and returns what to call.
-    /// Exactly one thread sees this transition, so cleanups run once (R22).
-    fn take_cleanup(&self, st: &mut State, binding: usize) -> Option<Cleanup> {
-        let b = st.bindings.get(&binding)?;
-        if b.state != BindingState::Detaching || !b.client_half.is_done() || !b.provider_half.is_done()
-        {
-            return None;
-        }
-        let cleanup_of = |reg: usize| {
-            st.registrations.get(&reg).and_then(|r| match r.chars {
-                // SAFETY: validated at registration, valid until its wait returns (R2).
-                Chars::Client(c) => unsafe { (*c).ClientCleanupBindingContext },
-                // SAFETY: as above.
-                Chars::Provider(p) => unsafe { (*p).ProviderCleanupBindingContext },
-            })
-        };
-        let client = if b.client_attached {
-            cleanup_of(b.client).map(|f| (f, b.client_context))
-        } else {
-            None
-        };
-        let provider = cleanup_of(b.provider).map(|f| (f, b.provider_context));
-        if let Some(b) = st.bindings.get_mut(&binding) {
-            b.state = BindingState::CleaningUp;
-        }
-        Some(Cleanup { binding, client, provider })
     }
 
     /// Runs the cleanup callbacks, client first, then forgets the binding (R22, OQ-5).
@@ -1091,7 +1218,9 @@ impl Registrar {
             return Err(WaitFailure::Status(STATUS_INVALID_DEVICE_STATE));
         }
         let on_stack = frames::active_bindings().into_iter().find(|b| {
-            st.bindings.get(b).is_some_and(|b| b.client == handle || b.provider == handle)
+            st.bindings
+                .get(b)
+                .is_some_and(|b| b.client == handle || b.provider == handle)
         });
         if let Some(b) = on_stack {
             drop(st);
@@ -1113,13 +1242,12 @@ impl Registrar {
         let start = Instant::now();
         let mut last_report = start;
         loop {
-            let empty = st.registrations.get(&handle).is_none_or(|r| r.bindings.is_empty());
+            let empty = st.registrations.get(&handle).is_none_or(|r| r.live == 0);
             if empty {
                 st.registrations.remove(&handle);
                 return Ok(());
             }
-            let interval =
-                Duration::from_millis(self.report_interval_ms.load(Ordering::Relaxed));
+            let interval = Duration::from_millis(self.report_interval_ms.load(Ordering::Relaxed));
             let now = Instant::now();
             if let Some(limit) = limit
                 && now >= start + limit
@@ -1155,14 +1283,39 @@ impl Registrar {
             },
             |r| st.registration_info(handle, r),
         );
-        let mut bindings: Vec<BindingInfo> = st
+        let bindings: Vec<BindingInfo> = st
             .registrations
             .get(&handle)
-            .map(|r| r.bindings.iter().filter_map(|b| Some(st.binding_info(*b, st.bindings.get(b)?))).collect())
+            .map(|r| {
+                st.live_bindings(r)
+                    .filter_map(|h| Some(st.binding_info(h, st.bindings.get(&h)?)))
+                    .collect()
+            })
             .unwrap_or_default();
-        bindings.sort_by_key(|b| b.handle);
-        StuckWait { registration, bindings }
+        StuckWait {
+            registration,
+            bindings,
+        }
     }
+}
+
+/// If both halves are done, moves the binding to `CleaningUp` and returns what to call.
+/// Exactly one thread sees this transition, so cleanups run once (R22).
+fn take_cleanup(st: &mut State, binding: usize) -> Option<Cleanup> {
+    let b = st.bindings.get_mut(&binding)?;
+    if b.state != BindingState::Detaching || !b.client_half.is_done() || !b.provider_half.is_done()
+    {
+        return None;
+    }
+    b.state = BindingState::CleaningUp;
+    Some(Cleanup {
+        binding,
+        client: b
+            .client_cleanup
+            .filter(|_| b.client_attached)
+            .map(|f| (f, b.client_context)),
+        provider: b.provider_cleanup.map(|f| (f, b.provider_context)),
+    })
 }
 
 /// Public access for [`crate::host`].

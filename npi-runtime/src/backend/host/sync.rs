@@ -6,10 +6,10 @@
 //! reach us (callbacks are `extern "system"`, which aborts on unwind), so a poisoned lock still
 //! guards consistent state.
 
-#[cfg(not(loom))]
-pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// `Mutex::lock`, ignoring poison (see the module comment).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
