@@ -131,11 +131,7 @@ unsafe extern "system" fn client_attach<A: Attach>(
 unsafe extern "system" fn client_detach(ctx: *mut c_void) -> NTSTATUS {
     // SAFETY: our binding context.
     let b = unsafe { &*ctx.cast::<ClientBinding>() };
-    if b.calls_in_flight.load(Ordering::Acquire) == 0 {
-        STATUS_SUCCESS
-    } else {
-        STATUS_PENDING
-    }
+    if b.calls_in_flight.load(Ordering::Acquire) == 0 { STATUS_SUCCESS } else { STATUS_PENDING }
 }
 
 unsafe extern "system" fn client_cleanup(ctx: *mut c_void) {
@@ -153,11 +149,7 @@ unsafe extern "system" fn provider_attach(
     out_ctx: *mut *mut c_void,
     out_dispatch: *mut *const c_void,
 ) -> NTSTATUS {
-    let b = Box::new(ProviderBinding {
-        client_context,
-        client_dispatch,
-        handle: h,
-    });
+    let b = Box::new(ProviderBinding { client_context, client_dispatch, handle: h });
     // SAFETY: out-pointers from the NMR (or the baseline driver).
     unsafe {
         *out_ctx = Box::into_raw(b).cast();
@@ -244,11 +236,7 @@ fn through_nmr(clients: usize) -> Duration {
         }
     }
     let elapsed = start.elapsed();
-    assert_eq!(
-        LIVE.load(Ordering::Relaxed),
-        0,
-        "every binding context was freed"
-    );
+    assert_eq!(LIVE.load(Ordering::Relaxed), 0, "every binding context was freed");
     elapsed
 }
 
@@ -263,11 +251,7 @@ fn direct(clients: usize) -> Duration {
     unsafe {
         for c in &client_cs {
             for p in &providers {
-                let pair = Pair {
-                    provider: p,
-                    provider_context: ptr::null_mut(),
-                    client: c,
-                };
+                let pair = Pair { provider: p, provider_context: ptr::null_mut(), client: c };
                 let h: HANDLE = (&raw const pair).cast_mut().cast();
                 let before = LIVE.load(Ordering::Relaxed);
                 assert_eq!(
@@ -310,13 +294,7 @@ fn main() {
     for clients in [10, 100, 1000] {
         let n = clients * PROVIDERS;
         let best = |f: fn(usize) -> Duration| {
-            (0..rounds)
-                .map(|_| f(clients))
-                .min()
-                .unwrap_or_default()
-                .as_secs_f64()
-                * 1e9
-                / n as f64
+            (0..rounds).map(|_| f(clients)).min().unwrap_or_default().as_secs_f64() * 1e9 / n as f64
         };
         let nmr = best(through_nmr);
         let base = best(direct);

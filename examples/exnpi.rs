@@ -92,10 +92,7 @@ static PENDING_DETACHES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 unsafe extern "system" fn ProviderFunction(binding: *mut c_void, value: u32) -> u32 {
     // SAFETY: the NMR hands back the binding context this provider created in attach.
     let b = unsafe { &*binding.cast::<ProviderBinding>() };
-    println!(
-        "  provider: ProviderFunction({value}) called by client #{}",
-        b.client_name
-    );
+    println!("  provider: ProviderFunction({value}) called by client #{}", b.client_name);
     // SAFETY: the client's dispatch and context stay valid while the binding exists.
     unsafe { ((*b.client_dispatch).ClientNotify)(b.client_context, value * 2) };
     value * 2
@@ -112,10 +109,7 @@ unsafe extern "system" fn ProviderAttachClient(
 ) -> NTSTATUS {
     // SAFETY: the NMR passes the client's registration instance, valid during the call.
     let inst = unsafe { &*ClientRegistrationInstance };
-    println!(
-        "  provider: ProviderAttachClient from client #{} -> accept",
-        inst.Number
-    );
+    println!("  provider: ProviderAttachClient from client #{} -> accept", inst.Number);
     let binding = Box::new(ProviderBinding {
         client_name: inst.Number,
         client_context: ClientBindingContext,
@@ -133,24 +127,15 @@ unsafe extern "system" fn ProviderAttachClient(
 unsafe extern "system" fn ProviderDetachClient(ProviderBindingContext: *mut c_void) -> NTSTATUS {
     // SAFETY: our own binding context; freed only in cleanup.
     let b = unsafe { &*ProviderBindingContext.cast::<ProviderBinding>() };
-    println!(
-        "  provider: ProviderDetachClient(client #{}) -> STATUS_PENDING",
-        b.client_name
-    );
-    PENDING_DETACHES
-        .lock()
-        .unwrap()
-        .push(b.binding_handle.addr());
+    println!("  provider: ProviderDetachClient(client #{}) -> STATUS_PENDING", b.client_name);
+    PENDING_DETACHES.lock().unwrap().push(b.binding_handle.addr());
     STATUS_PENDING
 }
 
 unsafe extern "system" fn ProviderCleanupBindingContext(ProviderBindingContext: *mut c_void) {
     // SAFETY: created by Box::into_raw in attach; the NMR calls cleanup exactly once.
     let b = unsafe { Box::from_raw(ProviderBindingContext.cast::<ProviderBinding>()) };
-    println!(
-        "  provider: ProviderCleanupBindingContext(client #{})",
-        b.client_name
-    );
+    println!("  provider: ProviderCleanupBindingContext(client #{})", b.client_name);
 }
 
 fn ProviderDriverEntry() -> NTSTATUS {
@@ -195,11 +180,8 @@ struct ClientBinding {
 static CLIENT_MODULE_ID: NPI_MODULEID =
     NPI_MODULEID::from_guid(GUID::from_u128(0x1B0E_58E1_0A8F_4E2A_8B6A_0D35_77B4_C9E0));
 
-static CLIENT_DISPATCH: EXNPI_CLIENT_DISPATCH = EXNPI_CLIENT_DISPATCH {
-    Version: 1,
-    Length: len::<EXNPI_CLIENT_DISPATCH>(),
-    ClientNotify,
-};
+static CLIENT_DISPATCH: EXNPI_CLIENT_DISPATCH =
+    EXNPI_CLIENT_DISPATCH { Version: 1, Length: len::<EXNPI_CLIENT_DISPATCH>(), ClientNotify };
 
 const fn client_characteristics(number: u32) -> NPI_CLIENT_CHARACTERISTICS {
     NPI_CLIENT_CHARACTERISTICS {
@@ -219,10 +201,8 @@ const fn client_characteristics(number: u32) -> NPI_CLIENT_CHARACTERISTICS {
     }
 }
 
-static CLIENT_CHARACTERISTICS: [Static<NPI_CLIENT_CHARACTERISTICS>; 2] = [
-    Static(client_characteristics(1)),
-    Static(client_characteristics(2)),
-];
+static CLIENT_CHARACTERISTICS: [Static<NPI_CLIENT_CHARACTERISTICS>; 2] =
+    [Static(client_characteristics(1)), Static(client_characteristics(2))];
 static CLIENT_HANDLES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 /// The client's attached bindings, so `main` can call through the provider's dispatch.
 static CLIENT_BINDINGS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
@@ -273,14 +253,8 @@ unsafe extern "system" fn ClientAttachProvider(
 unsafe extern "system" fn ClientDetachProvider(ClientBindingContext: *mut c_void) -> NTSTATUS {
     // SAFETY: our binding context, alive until cleanup.
     let b = unsafe { &*ClientBindingContext.cast::<ClientBinding>() };
-    println!(
-        "  client #{}: ClientDetachProvider -> STATUS_SUCCESS (no calls in flight)",
-        b.number
-    );
-    CLIENT_BINDINGS
-        .lock()
-        .unwrap()
-        .retain(|p| *p != ClientBindingContext.addr());
+    println!("  client #{}: ClientDetachProvider -> STATUS_SUCCESS (no calls in flight)", b.number);
+    CLIENT_BINDINGS.lock().unwrap().retain(|p| *p != ClientBindingContext.addr());
     STATUS_SUCCESS
 }
 

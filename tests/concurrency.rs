@@ -50,12 +50,7 @@ struct Ctx {
 
 fn new_ctx(side: usize, handle: HANDLE) -> *mut c_void {
     COUNTERS.attached[side].fetch_add(1, Ordering::Relaxed);
-    Box::into_raw(Box::new(Ctx {
-        side,
-        handle,
-        detaches: AtomicUsize::new(0),
-    }))
-    .cast()
+    Box::into_raw(Box::new(Ctx { side, handle, detaches: AtomicUsize::new(0) })).cast()
 }
 
 fn complete(side: usize, handle: usize) {
@@ -198,13 +193,8 @@ fn register(provider: bool) -> HANDLE {
 
 fn deregister_and_wait(provider: bool, h: HANDLE) {
     // SAFETY: a live registration handle of that role.
-    let status = unsafe {
-        if provider {
-            NmrDeregisterProvider(h)
-        } else {
-            NmrDeregisterClient(h)
-        }
-    };
+    let status =
+        unsafe { if provider { NmrDeregisterProvider(h) } else { NmrDeregisterClient(h) } };
     assert_eq!(status, STATUS_PENDING, "R24");
     if let Err(e) = host::wait_for_deregister_complete(h, WAIT_LIMIT) {
         panic!("wait did not finish: {e}");
@@ -243,7 +233,7 @@ fn r33_threads_register_and_deregister_with_pending_detaches() {
                 let mut held: Vec<(bool, HANDLE)> = Vec::new();
                 for _ in 0..CYCLES {
                     let r = xorshift(&mut rng);
-                    if held.len() < 3 && (held.is_empty() || r % 3 != 0) {
+                    if held.len() < 3 && (held.is_empty() || !r.is_multiple_of(3)) {
                         let provider = r & 8 != 0;
                         held.push((provider, register(provider)));
                     } else {
@@ -264,38 +254,16 @@ fn r33_threads_register_and_deregister_with_pending_detaches() {
     completer.join().unwrap();
 
     let c = &COUNTERS;
-    let attached = [
-        c.attached[0].load(Ordering::Relaxed),
-        c.attached[1].load(Ordering::Relaxed),
-    ];
+    let attached = [c.attached[0].load(Ordering::Relaxed), c.attached[1].load(Ordering::Relaxed)];
     eprintln!("bindings attached per side: {attached:?}");
     assert!(attached[CLIENT] > 10_000, "the run created many bindings: {attached:?}");
     for side in [CLIENT, PROVIDER] {
-        assert_eq!(
-            c.detached[side].load(Ordering::Relaxed),
-            attached[side],
-            "side {side}"
-        );
-        assert_eq!(
-            c.cleaned[side].load(Ordering::Relaxed),
-            attached[side],
-            "side {side}"
-        );
+        assert_eq!(c.detached[side].load(Ordering::Relaxed), attached[side], "side {side}");
+        assert_eq!(c.cleaned[side].load(Ordering::Relaxed), attached[side], "side {side}");
     }
-    assert_eq!(
-        attached[CLIENT], attached[PROVIDER],
-        "every binding has two sides"
-    );
-    assert_eq!(
-        c.errors.load(Ordering::Relaxed),
-        0,
-        "a detach or cleanup ran twice"
-    );
-    assert!(
-        host::violations_of(&NPI).is_empty(),
-        "{:?}",
-        host::violations_of(&NPI)
-    );
+    assert_eq!(attached[CLIENT], attached[PROVIDER], "every binding has two sides");
+    assert_eq!(c.errors.load(Ordering::Relaxed), 0, "a detach or cleanup ran twice");
+    assert!(host::violations_of(&NPI).is_empty(), "{:?}", host::violations_of(&NPI));
     assert!(host::registrations_of(&NPI).is_empty());
     assert!(host::bindings_of(&NPI).is_empty());
 }

@@ -43,11 +43,7 @@ pub fn violations() -> Vec<Violation> {
 /// The violations recorded for one NPI, oldest first.
 #[must_use]
 pub fn violations_of(npi: &GUID) -> Vec<Violation> {
-    nmr()
-        .violations()
-        .into_iter()
-        .filter(|v| v.npi.as_ref() == Some(npi))
-        .collect()
+    nmr().violations().into_iter().filter(|v| v.npi.as_ref() == Some(npi)).collect()
 }
 
 /// Removes and returns the violations recorded for one NPI.
@@ -70,10 +66,7 @@ pub fn registrations() -> Vec<RegistrationInfo> {
 /// The live registrations of one NPI, in registration order.
 #[must_use]
 pub fn registrations_of(npi: &GUID) -> Vec<RegistrationInfo> {
-    registrations()
-        .into_iter()
-        .filter(|r| r.npi == *npi)
-        .collect()
+    registrations().into_iter().filter(|r| r.npi == *npi).collect()
 }
 
 /// All bindings that exist (attaches in flight included), oldest first.

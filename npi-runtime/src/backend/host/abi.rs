@@ -43,12 +43,7 @@ pub unsafe extern "system" fn NmrRegisterClient(
     shielded("NmrRegisterClient", STATUS_UNSUCCESSFUL, |n| {
         // SAFETY: forwarded from this function's own contract.
         unsafe {
-            n.register(
-                Role::Client,
-                ClientCharacteristics.cast(),
-                ClientContext,
-                NmrClientHandle,
-            )
+            n.register(Role::Client, ClientCharacteristics.cast(), ClientContext, NmrClientHandle)
         }
     })
 }
@@ -102,11 +97,9 @@ pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -
 pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
     NmrClientHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded(
-        "NmrWaitForClientDeregisterComplete",
-        STATUS_UNSUCCESSFUL,
-        |n| n.wait_status(Role::Client, NmrClientHandle.addr()),
-    )
+    shielded("NmrWaitForClientDeregisterComplete", STATUS_UNSUCCESSFUL, |n| {
+        n.wait_status(Role::Client, NmrClientHandle.addr())
+    })
 }
 
 /// Blocks until every binding of a deregistering provider is gone, cleanups included.
@@ -116,11 +109,9 @@ pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
 pub unsafe extern "system" fn NmrWaitForProviderDeregisterComplete(
     NmrProviderHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded(
-        "NmrWaitForProviderDeregisterComplete",
-        STATUS_UNSUCCESSFUL,
-        |n| n.wait_status(Role::Provider, NmrProviderHandle.addr()),
-    )
+    shielded("NmrWaitForProviderDeregisterComplete", STATUS_UNSUCCESSFUL, |n| {
+        n.wait_status(Role::Provider, NmrProviderHandle.addr())
+    })
 }
 
 /// Attaches the client to the provider proposed to its `ClientAttachProvider` callback.

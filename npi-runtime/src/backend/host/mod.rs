@@ -240,19 +240,14 @@ impl State {
 
     /// The live bindings of a registration, oldest first.
     fn live_bindings(&self, reg: &Registration) -> impl Iterator<Item = usize> {
-        reg.bindings
-            .iter()
-            .copied()
-            .filter(|h| self.bindings.contains_key(h))
+        reg.bindings.iter().copied().filter(|h| self.bindings.contains_key(h))
     }
 
     fn module_id(&self, reg: usize) -> NPI_MODULEID {
-        self.registrations
-            .get(&reg)
-            .map_or(NPI_MODULEID::from_guid(GUID::default()), |r| {
-                // SAFETY: validated non-NULL at registration and valid until the wait returns (R2).
-                unsafe { *(*r.chars.instance()).ModuleId }
-            })
+        self.registrations.get(&reg).map_or(NPI_MODULEID::from_guid(GUID::default()), |r| {
+            // SAFETY: validated non-NULL at registration and valid until the wait returns (R2).
+            unsafe { *(*r.chars.instance()).ModuleId }
+        })
     }
 
     fn registration_info(&self, handle: usize, r: &Registration) -> RegistrationInfo {
@@ -352,13 +347,7 @@ impl Registrar {
         function: &'static str,
         detail: String,
     ) {
-        let v = Violation {
-            kind,
-            npi,
-            handle,
-            function,
-            detail,
-        };
+        let v = Violation { kind, npi, handle, function, detail };
         let mut d = sync::lock(&self.diagnostics);
         let strict = npi.is_some_and(|n| d.strict.contains(&n));
         let warning = matches!(
@@ -381,10 +370,8 @@ impl Registrar {
 
     pub(crate) fn take_violations(&self, npi: Option<&GUID>) -> Vec<Violation> {
         let mut d = sync::lock(&self.diagnostics);
-        let (taken, kept) = d
-            .violations
-            .drain(..)
-            .partition(|v| npi.is_none() || v.npi.as_ref() == npi);
+        let (taken, kept) =
+            d.violations.drain(..).partition(|v| npi.is_none() || v.npi.as_ref() == npi);
         d.violations = kept;
         taken
     }
@@ -403,30 +390,22 @@ impl Registrar {
     }
 
     pub(crate) fn set_report_interval(&self, interval: Duration) {
-        let ms = u64::try_from(interval.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
         self.report_interval_ms.store(ms, Ordering::Relaxed);
     }
 
     pub(crate) fn registrations(&self) -> Vec<RegistrationInfo> {
         let st = sync::lock(&self.state);
-        let mut out: Vec<_> = st
-            .registrations
-            .iter()
-            .map(|(h, r)| st.registration_info(*h, r))
-            .collect();
+        let mut out: Vec<_> =
+            st.registrations.iter().map(|(h, r)| st.registration_info(*h, r)).collect();
         out.sort_by_key(|r| r.handle);
         out
     }
 
     pub(crate) fn bindings(&self) -> Vec<BindingInfo> {
         let st = sync::lock(&self.state);
-        let mut out: Vec<_> = st
-            .bindings
-            .iter()
-            .map(|(h, b)| (b.serial, st.binding_info(h, b)))
-            .collect();
+        let mut out: Vec<_> =
+            st.bindings.iter().map(|(h, b)| (b.serial, st.binding_info(h, b))).collect();
         out.sort_by_key(|(serial, _)| *serial);
         out.into_iter().map(|(_, b)| b).collect()
     }
@@ -463,10 +442,7 @@ impl Registrar {
         let (kind, detail) = match st.registrations.get(&handle) {
             Some(r) => (
                 ViolationKind::WrongHandleKind,
-                format!(
-                    "this is a {:?} registration handle, not a {role:?} one",
-                    r.role
-                ),
+                format!("this is a {:?} registration handle, not a {role:?} one", r.role),
             ),
             None if st.bindings.contains_key(&handle) => (
                 ViolationKind::WrongHandleKind,
@@ -610,10 +586,7 @@ impl Registrar {
                 }
                 // SAFETY: the full struct is there (Length checked).
                 let (a, d) = unsafe {
-                    (
-                        (*c).ClientAttachProvider.is_none(),
-                        (*c).ClientDetachProvider.is_none(),
-                    )
+                    ((*c).ClientAttachProvider.is_none(), (*c).ClientDetachProvider.is_none())
                 };
                 (Chars::Client(c), a, d)
             }
@@ -627,10 +600,7 @@ impl Registrar {
                 }
                 // SAFETY: the full struct is there (Length checked).
                 let (a, d) = unsafe {
-                    (
-                        (*c).ProviderAttachClient.is_none(),
-                        (*c).ProviderDetachClient.is_none(),
-                    )
+                    ((*c).ProviderAttachClient.is_none(), (*c).ProviderDetachClient.is_none())
                 };
                 (Chars::Provider(c), a, d)
             }
@@ -649,10 +619,7 @@ impl Registrar {
             return invalid(Some(npi), "the detach callback is NULL");
         }
         if usize::from(inst.Size) < size_of::<NPI_REGISTRATION_INSTANCE>() {
-            return invalid(
-                Some(npi),
-                "Size is smaller than sizeof(NPI_REGISTRATION_INSTANCE)",
-            );
+            return invalid(Some(npi), "Size is smaller than sizeof(NPI_REGISTRATION_INSTANCE)");
         }
         if inst.ModuleId.is_null() {
             return invalid(Some(npi), "the registration instance's ModuleId is NULL");
@@ -681,10 +648,9 @@ impl Registrar {
                 Some(r) if !r.deregistering => {}
                 _ => return false,
             }
-            let (Some(c), Some(p)) = (
-                st.registrations.get(&client),
-                st.registrations.get(&provider),
-            ) else {
+            let (Some(c), Some(p)) =
+                (st.registrations.get(&client), st.registrations.get(&provider))
+            else {
                 return true;
             };
             if c.deregistering || p.deregistering {
@@ -879,10 +845,9 @@ impl Registrar {
                 return STATUS_INVALID_DEVICE_STATE;
             }
             let (client, provider) = (b.client, b.provider);
-            let (Some(c), Some(p)) = (
-                st.registrations.get(&client),
-                st.registrations.get(&provider),
-            ) else {
+            let (Some(c), Some(p)) =
+                (st.registrations.get(&client), st.registrations.get(&provider))
+            else {
                 return STATUS_INVALID_PARAMETER;
             };
             let Chars::Provider(pc) = p.chars else {
@@ -1131,10 +1096,8 @@ impl Registrar {
                 ));
             }
             Half::Done { completed: true } => {
-                complaint = Some((
-                    ViolationKind::CompleteTwice,
-                    "this half is already complete; ignored",
-                ));
+                complaint =
+                    Some((ViolationKind::CompleteTwice, "this half is already complete; ignored"));
             }
             Half::Done { completed: false } => {
                 complaint = Some((
@@ -1218,9 +1181,7 @@ impl Registrar {
             return Err(WaitFailure::Status(STATUS_INVALID_DEVICE_STATE));
         }
         let on_stack = frames::active_bindings().into_iter().find(|b| {
-            st.bindings
-                .get(b)
-                .is_some_and(|b| b.client == handle || b.provider == handle)
+            st.bindings.get(b).is_some_and(|b| b.client == handle || b.provider == handle)
         });
         if let Some(b) = on_stack {
             drop(st);
@@ -1292,10 +1253,7 @@ impl Registrar {
                     .collect()
             })
             .unwrap_or_default();
-        StuckWait {
-            registration,
-            bindings,
-        }
+        StuckWait { registration, bindings }
     }
 }
 
@@ -1310,10 +1268,7 @@ fn take_cleanup(st: &mut State, binding: usize) -> Option<Cleanup> {
     b.state = BindingState::CleaningUp;
     Some(Cleanup {
         binding,
-        client: b
-            .client_cleanup
-            .filter(|_| b.client_attached)
-            .map(|f| (f, b.client_context)),
+        client: b.client_cleanup.filter(|_| b.client_attached).map(|f| (f, b.client_context)),
         provider: b.provider_cleanup.map(|f| (f, b.provider_context)),
     })
 }

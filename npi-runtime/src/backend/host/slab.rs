@@ -31,12 +31,7 @@ pub(super) struct Slab<T> {
 
 impl<T> Slab<T> {
     pub(super) const fn new(base: usize, tag: usize) -> Self {
-        Self {
-            slots: Vec::new(),
-            free: Vec::new(),
-            base,
-            tag,
-        }
+        Self { slots: Vec::new(), free: Vec::new(), base, tag }
     }
 
     fn encode(&self, index: usize, generation: usize) -> usize {
@@ -63,10 +58,7 @@ impl<T> Slab<T> {
                 if i > INDEX_MASK {
                     return None;
                 }
-                self.slots.push(Slot {
-                    generation: 0,
-                    value: None,
-                });
+                self.slots.push(Slot { generation: 0, value: None });
                 i
             }
         };
@@ -80,21 +72,13 @@ impl<T> Slab<T> {
     pub(super) fn get(&self, handle: &usize) -> Option<&T> {
         let (index, generation) = self.decode(*handle)?;
         let slot = self.slots.get(index)?;
-        if slot.generation == generation {
-            slot.value.as_ref()
-        } else {
-            None
-        }
+        if slot.generation == generation { slot.value.as_ref() } else { None }
     }
 
     pub(super) fn get_mut(&mut self, handle: &usize) -> Option<&mut T> {
         let (index, generation) = self.decode(*handle)?;
         let slot = self.slots.get_mut(index)?;
-        if slot.generation == generation {
-            slot.value.as_mut()
-        } else {
-            None
-        }
+        if slot.generation == generation { slot.value.as_mut() } else { None }
     }
 
     pub(super) fn contains_key(&self, handle: &usize) -> bool {
