@@ -1,18 +1,47 @@
 //! npi: the Windows Network Module Registrar (NMR) for Rust.
 //!
 //! - [`sys`] is the raw ABI (`netioddk.h`), C names verbatim, with the nine `Nmr*` functions.
-//! - On a Windows kernel build those functions are imports from `NETIO.SYS` and this crate is
-//!   `#![no_std]` with no other code. On every other target, and on Windows with the `host`
-//!   feature, they are a faithful in-process NMR ([`host`]) so a driver's NPI code runs in
-//!   `cargo test` unchanged.
+//!   On a Windows kernel build those functions are imports from `NETIO.SYS` and this crate is
+//!   `#![no_std]` (plus `alloc` for binding contexts). On every other target, and on Windows
+//!   with the `host` feature, they are a faithful in-process NMR ([`host`]) so a driver's NPI
+//!   code runs in `cargo test` unchanged.
+//! - The safe layer: an NPI is a type implementing [`Npi`]; a module is a registration-context
+//!   type implementing [`Client`] or [`Provider`]; [`Registration`] registers it and, when
+//!   dropped, deregisters and waits. Binding contexts are owned by the runtime from attach to
+//!   cleanup ([`Binding`], [`BindingRef`]); a pending detach is a [`PendingDetach`] value
+//!   completed exactly once.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+extern crate alloc;
 #[cfg(npi_host)]
 extern crate std;
 
 mod backend;
+mod binding;
+mod module;
+mod npi;
+mod registration;
 pub mod sys;
+mod unwind;
 
 #[cfg(npi_host)]
 pub mod host;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use binding::{
+    AsClient, AsProvider, Binding, BindingRef, Detach, DetachRequest, PeerCall, PendingDetach,
+    Side,
+};
+pub use module::{
+    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientModule, ClientOffer,
+    ClientPendingDetach, ClientVTable, PeerRegistration, Provider, ProviderBinding,
+    ProviderBindingRef, ProviderDetach, ProviderModule, ProviderOffer, ProviderPendingDetach,
+    ProviderVTable, Refused,
+};
+pub use npi::{Npi, NpiData, Peer};
+pub use registration::{
+    ClientRegistration, ModuleRef, ProviderRegistration, Registration, RegistrationBuilder, Role,
+};

@@ -45,6 +45,9 @@ pub enum ViolationKind {
     CompleteBeforeDetach,
     /// An NMR function called above its IRQL limit (simulated IRQL, R34).
     IrqlTooHigh,
+    /// Module code panicked inside a callback; the safe layer caught it at the `extern "system"`
+    /// boundary and answered with an error status (attach) or as if the callback had finished.
+    ModulePanic,
     /// The host NMR itself failed; always a bug in npi.
     Internal,
 }

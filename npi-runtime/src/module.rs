@@ -1,0 +1,525 @@
+//! Client and provider modules: the traits a module implements, the attach offers it answers,
+//! and the `extern "system"` callbacks the NMR calls, written once here for every module.
+
+use alloc::sync::Arc;
+use core::ffi::c_void;
+use core::fmt;
+use core::ptr;
+
+use crate::binding::{AsClient, AsProvider, Binding, Detach, DetachRequest, Record, Side};
+use crate::npi::{Npi, NpiData, data_ptr, data_ref};
+use crate::sys::{
+    self, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
+    NPI_REGISTRATION_INSTANCE, NT_SUCCESS, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE,
+    STATUS_SUCCESS,
+};
+
+/// The declarations `#[npi_client]` generates for a registration-context type: which NPI it
+/// serves and the characteristics it registers with.
+///
+/// # Safety
+/// Implemented by `#[npi_client]` only: [`ClientModule::characteristics`] must return
+/// characteristics whose callbacks are this runtime's client callbacks for `Self`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an NPI client module",
+    label = "needs `#[npi_client(...)]`",
+    note = "put `#[npi_runtime::npi_client(npi = ..., module_id = \"...\")]` on the struct"
+)]
+pub unsafe trait ClientModule: Sync + Sized + 'static {
+    /// The NPI this module is a client of.
+    type Npi: Npi;
+    /// The module id (`NPI_MODULEID`), unless supplied per registration.
+    const MODULE_ID: NPI_MODULEID;
+    /// The registration instance's `Number`.
+    const NUMBER: u32;
+    /// The registration instance's `Version`.
+    const REGISTRATION_VERSION: u16;
+    /// The NPI-specific characteristics published by default, if any.
+    const CHARACTERISTICS: Option<&'static <Self::Npi as Npi>::ClientCharacteristics>;
+    /// The `'static` read-only characteristics, built at compile time.
+    fn characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS;
+}
+
+/// The declarations `#[npi_provider]` generates; see [`ClientModule`].
+///
+/// # Safety
+/// Implemented by `#[npi_provider]` only.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an NPI provider module",
+    label = "needs `#[npi_provider(...)]`",
+    note = "put `#[npi_runtime::npi_provider(npi = ..., module_id = \"...\")]` on the struct"
+)]
+pub unsafe trait ProviderModule: Sync + Sized + 'static {
+    /// The NPI this module provides.
+    type Npi: Npi;
+    /// The module id (`NPI_MODULEID`), unless supplied per registration.
+    const MODULE_ID: NPI_MODULEID;
+    /// The registration instance's `Number`.
+    const NUMBER: u32;
+    /// The registration instance's `Version`.
+    const REGISTRATION_VERSION: u16;
+    /// The NPI-specific characteristics published by default, if any.
+    const CHARACTERISTICS: Option<&'static <Self::Npi as Npi>::ProviderCharacteristics>;
+    /// The `'static` read-only characteristics, built at compile time.
+    fn characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS;
+}
+
+/// A client module's behaviour: `ClientAttachProvider`, `ClientDetachProvider` and
+/// `ClientCleanupBindingContext`, with typed arguments. `self` is the registration context.
+pub trait Client: ClientModule {
+    /// This client's per-binding value, owned by the runtime from attach until cleanup.
+    type Binding: Send + Sync + 'static;
+
+    /// A provider of the NPI is available: accept it with [`ProviderOffer::accept`] or decline.
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach;
+
+    /// The binding must end. Answer [`DetachRequest::done`] or [`DetachRequest::pend`]. Calls
+    /// into the provider must not start from now on; [`Binding::peer`] returns `None`.
+    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+        let _ = binding;
+        request.done()
+    }
+
+    /// Both sides have detached; release what the binding holds. The value itself is dropped by
+    /// the runtime once nothing refers to it any more.
+    fn cleanup(&self, binding: &Self::Binding) {
+        let _ = binding;
+    }
+}
+
+/// A provider module's behaviour; see [`Client`].
+pub trait Provider: ProviderModule {
+    /// This provider's per-binding value, owned by the runtime from attach until cleanup.
+    type Binding: Send + Sync + 'static;
+
+    /// A client asks to attach: accept with [`ClientOffer::accept`] or decline.
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach;
+
+    /// The binding must end; see [`Client::detach`].
+    fn detach(
+        &self,
+        binding: &ProviderBinding<'_, Self>,
+        request: ProviderDetach<'_, Self>,
+    ) -> Detach {
+        let _ = binding;
+        request.done()
+    }
+
+    /// Both sides have detached; see [`Client::cleanup`].
+    fn cleanup(&self, binding: &Self::Binding) {
+        let _ = binding;
+    }
+}
+
+type ClientNpi<T> = <T as ClientModule>::Npi;
+type ProviderNpi<T> = <T as ProviderModule>::Npi;
+
+impl<T: Client> Side for AsClient<T> {
+    type Module = T;
+    type Value = T::Binding;
+    type PeerDispatch = <ClientNpi<T> as Npi>::ProviderDispatch;
+    const NPI_ID: crate::sys::GUID = <ClientNpi<T> as Npi>::ID;
+    unsafe fn complete(handle: HANDLE) {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrClientDetachProviderComplete(handle) }
+    }
+}
+
+impl<T: Provider> Side for AsProvider<T> {
+    type Module = T;
+    type Value = T::Binding;
+    type PeerDispatch = <ProviderNpi<T> as Npi>::ClientDispatch;
+    const NPI_ID: crate::sys::GUID = <ProviderNpi<T> as Npi>::ID;
+    unsafe fn complete(handle: HANDLE) {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrProviderDetachClientComplete(handle) }
+    }
+}
+
+/// A client's view of one of its bindings.
+pub type ClientBinding<'a, T> = Binding<'a, AsClient<T>>;
+/// A provider's view of one of its bindings.
+pub type ProviderBinding<'a, T> = Binding<'a, AsProvider<T>>;
+/// A client's detach request.
+pub type ClientDetach<'a, T> = DetachRequest<'a, AsClient<T>>;
+/// A provider's detach request.
+pub type ProviderDetach<'a, T> = DetachRequest<'a, AsProvider<T>>;
+/// A client's binding reference.
+pub type ClientBindingRef<T> = crate::binding::BindingRef<AsClient<T>>;
+/// A provider's binding reference.
+pub type ProviderBindingRef<T> = crate::binding::BindingRef<AsProvider<T>>;
+/// A client's pending detach.
+pub type ClientPendingDetach<T> = crate::binding::PendingDetach<AsClient<T>>;
+/// A provider's pending detach.
+pub type ProviderPendingDetach<T> = crate::binding::PendingDetach<AsProvider<T>>;
+
+/// The answer to an attach offer: only [`ProviderOffer`] and [`ClientOffer`] make one, so a
+/// module cannot report success without having attached (OQ-8), nor fail after it did (OQ-7).
+#[must_use]
+pub struct Attach {
+    status: NTSTATUS,
+}
+
+impl fmt::Debug for Attach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Attach({:#x})", self.status)
+    }
+}
+
+/// What the peer registered: its module id, `Number`, `Version` and NPI-specific
+/// characteristics as the NPI's own type. Valid during the attach callback (OQ-19).
+pub struct PeerRegistration<'a, C: NpiData> {
+    instance: &'a NPI_REGISTRATION_INSTANCE,
+    _c: core::marker::PhantomData<&'a C>,
+}
+
+impl<'a, C: NpiData> PeerRegistration<'a, C> {
+    /// # Safety
+    /// `p` is the peer's registration instance the NMR passed to an attach callback.
+    unsafe fn new(p: *const NPI_REGISTRATION_INSTANCE) -> Self {
+        // SAFETY: per the caller, valid for the callback.
+        Self { instance: unsafe { &*p }, _c: core::marker::PhantomData }
+    }
+
+    /// The peer's module id.
+    #[must_use]
+    pub fn module_id(&self) -> &'a NPI_MODULEID {
+        // SAFETY: the NMR validated it non-NULL at registration; valid while registered (R2).
+        unsafe { &*self.instance.ModuleId }
+    }
+
+    /// The registration instance's `Number`.
+    #[must_use]
+    pub fn number(&self) -> u32 {
+        self.instance.Number
+    }
+
+    /// The registration instance's `Version`.
+    #[must_use]
+    pub fn version(&self) -> u16 {
+        self.instance.Version
+    }
+
+    /// The peer's NPI-specific characteristics, if it published any.
+    #[must_use]
+    pub fn characteristics(&self) -> Option<&'a C> {
+        // SAFETY: the NPI's definition fixes the type the peer publishes (the `Npi` contract).
+        unsafe { data_ref(self.instance.NpiSpecificCharacteristics) }
+    }
+
+    /// The raw registration instance, exactly as the NMR passed it.
+    #[must_use]
+    pub fn raw(&self) -> &'a NPI_REGISTRATION_INSTANCE {
+        self.instance
+    }
+}
+
+impl<C: NpiData> fmt::Debug for PeerRegistration<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerRegistration")
+            .field("module_id", self.module_id())
+            .field("number", &self.number())
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provider proposed to a client (inside `ClientAttachProvider`).
+pub struct ProviderOffer<'a, T: Client> {
+    handle: HANDLE,
+    provider: PeerRegistration<'a, <ClientNpi<T> as Npi>::ProviderCharacteristics>,
+    module: &'a T,
+}
+
+/// An attach that did not happen: the status the provider (or the NMR) returned, the offer back
+/// for another try (WSK-style version retry, R12) and the binding value, if it could be
+/// recovered.
+pub struct Refused<'a, T: Client> {
+    /// The status `NmrClientAttachProvider` returned.
+    pub status: NTSTATUS,
+    /// The offer, for another [`ProviderOffer::accept`] or a decline.
+    pub offer: ProviderOffer<'a, T>,
+    /// The binding value that was offered, unless the provider kept a reference to it.
+    pub binding: Option<T::Binding>,
+}
+
+impl<T: Client> fmt::Debug for Refused<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Refused({:#x})", self.status)
+    }
+}
+
+impl<'a, T: Client> ProviderOffer<'a, T> {
+    /// The provider's registration.
+    #[must_use]
+    pub fn provider(&self) -> &PeerRegistration<'a, <ClientNpi<T> as Npi>::ProviderCharacteristics> {
+        &self.provider
+    }
+
+    /// The binding handle the NMR assigned to this proposal.
+    #[must_use]
+    pub fn handle(&self) -> HANDLE {
+        self.handle
+    }
+
+    /// The registration context.
+    #[must_use]
+    pub fn module(&self) -> &'a T {
+        self.module
+    }
+
+    /// Attaches (`NmrClientAttachProvider`) with this binding value and client dispatch table.
+    ///
+    /// # Errors
+    /// [`Refused`] with the provider's status and the offer back, so the client can try again
+    /// with another table or decline.
+    pub fn accept(
+        self,
+        binding: T::Binding,
+        dispatch: &'static <ClientNpi<T> as Npi>::ClientDispatch,
+    ) -> Result<Attach, Refused<'a, T>> {
+        let record = Record::<AsClient<T>>::new(self.module, self.handle, binding);
+        let keep = Arc::clone(&record);
+        let context = Record::into_context(record);
+        let mut provider_context: *mut c_void = ptr::null_mut();
+        let mut provider_dispatch: *const c_void = ptr::null();
+        // SAFETY: inside this proposal's ClientAttachProvider with its handle; the context is
+        // an Arc the NMR now co-owns until cleanup; the dispatch table is 'static.
+        let status = unsafe {
+            sys::NmrClientAttachProvider(
+                self.handle,
+                context,
+                data_ptr(dispatch),
+                &mut provider_context,
+                &mut provider_dispatch,
+            )
+        };
+        if status == STATUS_SUCCESS {
+            keep.attached(provider_context, provider_dispatch);
+            return Ok(Attach { status });
+        }
+        // Not attached: no cleanup will come (R10); take the NMR's reference back.
+        // SAFETY: `context` came from `into_context` above and the NMR does not own it.
+        drop(unsafe { Record::<AsClient<T>>::from_context(context) });
+        let binding = Arc::try_unwrap(keep).ok().map(Record::into_value);
+        Err(Refused { status, offer: self, binding })
+    }
+
+    /// Declines this provider (`STATUS_NOINTERFACE`).
+    pub fn decline(self) -> Attach {
+        Attach { status: STATUS_NOINTERFACE }
+    }
+
+    /// Fails the attach with an error status (a success status is turned into
+    /// `STATUS_NOINTERFACE`: only [`ProviderOffer::accept`] can attach).
+    pub fn fail(self, status: NTSTATUS) -> Attach {
+        Attach { status: if NT_SUCCESS(status) { STATUS_NOINTERFACE } else { status } }
+    }
+}
+
+/// A client asking a provider to attach (inside `ProviderAttachClient`).
+pub struct ClientOffer<'a, T: Provider> {
+    handle: HANDLE,
+    client: PeerRegistration<'a, <ProviderNpi<T> as Npi>::ClientCharacteristics>,
+    client_context: *mut c_void,
+    client_dispatch: *const c_void,
+    out_context: *mut *mut c_void,
+    out_dispatch: *mut *const c_void,
+    module: &'a T,
+}
+
+impl<'a, T: Provider> ClientOffer<'a, T> {
+    /// The client's registration.
+    #[must_use]
+    pub fn client(&self) -> &PeerRegistration<'a, <ProviderNpi<T> as Npi>::ClientCharacteristics> {
+        &self.client
+    }
+
+    /// The client's dispatch table, if it offered one.
+    #[must_use]
+    pub fn client_dispatch(&self) -> Option<&'a <ProviderNpi<T> as Npi>::ClientDispatch> {
+        // SAFETY: the NPI fixes the client's table type; valid while bound (R14).
+        unsafe { data_ref(self.client_dispatch) }
+    }
+
+    /// The binding handle.
+    #[must_use]
+    pub fn handle(&self) -> HANDLE {
+        self.handle
+    }
+
+    /// The registration context.
+    #[must_use]
+    pub fn module(&self) -> &'a T {
+        self.module
+    }
+
+    /// Accepts the client with this binding value and provider dispatch table.
+    pub fn accept(
+        self,
+        binding: T::Binding,
+        dispatch: &'static <ProviderNpi<T> as Npi>::ProviderDispatch,
+    ) -> Attach {
+        let record = Record::<AsProvider<T>>::new(self.module, self.handle, binding);
+        record.attached(self.client_context, self.client_dispatch);
+        // SAFETY: the out-pointers were checked non-NULL by the callback shim; the context is
+        // an Arc the NMR owns until cleanup.
+        unsafe {
+            self.out_context.write(Record::into_context(record));
+            self.out_dispatch.write(data_ptr(dispatch));
+        }
+        Attach { status: STATUS_SUCCESS }
+    }
+
+    /// Declines this client (`STATUS_NOINTERFACE`).
+    pub fn decline(self) -> Attach {
+        Attach { status: STATUS_NOINTERFACE }
+    }
+
+    /// Fails the attach with an error status (success turns into `STATUS_NOINTERFACE`).
+    pub fn fail(self, status: NTSTATUS) -> Attach {
+        Attach { status: if NT_SUCCESS(status) { STATUS_NOINTERFACE } else { status } }
+    }
+}
+
+// ----- the callbacks ------------------------------------------------------------------------
+
+/// `ClientAttachProvider` for every `T: Client`.
+pub(crate) unsafe extern "system" fn client_attach<T: Client>(
+    handle: HANDLE,
+    context: *mut c_void,
+    provider: *const NPI_REGISTRATION_INSTANCE,
+) -> NTSTATUS {
+    crate::unwind::guard(&<ClientNpi<T> as Npi>::ID, "ClientAttachProvider", STATUS_INVALID_PARAMETER, || {
+        // SAFETY: the registration passed `&T` as the registration context (see
+        // `Registration`), alive until the wait returns; the instance is valid for the call.
+        let (module, provider) = unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(provider)) };
+        module.attach(ProviderOffer { handle, provider, module }).status
+    })
+}
+
+/// `ClientDetachProvider` for every `T: Client`.
+pub(crate) unsafe extern "system" fn client_detach<T: Client>(context: *mut c_void) -> NTSTATUS {
+    // SAFETY: our binding context, alive until cleanup.
+    let record = unsafe { Record::<AsClient<T>>::borrow(context) };
+    detach_with(record, "ClientDetachProvider", |r| {
+        let _ = r.module().detach(&Binding::new(r), DetachRequest::new(r));
+    })
+}
+
+/// `ClientCleanupBindingContext` for every `T: Client`.
+pub(crate) unsafe extern "system" fn client_cleanup<T: Client>(context: *mut c_void) {
+    // SAFETY: our binding context; the NMR's reference ends here (R22).
+    let record = unsafe { Record::<AsClient<T>>::from_context(context) };
+    crate::unwind::guard(&<ClientNpi<T> as Npi>::ID, "ClientCleanupBindingContext", (), || record.module().cleanup(record.value()));
+}
+
+/// `ProviderAttachClient` for every `T: Provider`.
+pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
+    handle: HANDLE,
+    context: *mut c_void,
+    client: *const NPI_REGISTRATION_INSTANCE,
+    client_context: *mut c_void,
+    client_dispatch: *const c_void,
+    out_context: *mut *mut c_void,
+    out_dispatch: *mut *const c_void,
+) -> NTSTATUS {
+    if out_context.is_null() || out_dispatch.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    crate::unwind::guard(&<ProviderNpi<T> as Npi>::ID, "ProviderAttachClient", STATUS_INVALID_PARAMETER, || {
+        // SAFETY: as in `client_attach`.
+        let (module, client) = unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(client)) };
+        let offer = ClientOffer {
+            handle,
+            client,
+            client_context,
+            client_dispatch,
+            out_context,
+            out_dispatch,
+            module,
+        };
+        module.attach(offer).status
+    })
+}
+
+/// `ProviderDetachClient` for every `T: Provider`.
+pub(crate) unsafe extern "system" fn provider_detach<T: Provider>(context: *mut c_void) -> NTSTATUS {
+    // SAFETY: our binding context, alive until cleanup.
+    let record = unsafe { Record::<AsProvider<T>>::borrow(context) };
+    detach_with(record, "ProviderDetachClient", |r| {
+        let _ = r.module().detach(&Binding::new(r), DetachRequest::new(r));
+    })
+}
+
+/// `ProviderCleanupBindingContext` for every `T: Provider`.
+pub(crate) unsafe extern "system" fn provider_cleanup<T: Provider>(context: *mut c_void) {
+    // SAFETY: our binding context; the NMR's reference ends here (R22).
+    let record = unsafe { Record::<AsProvider<T>>::from_context(context) };
+    crate::unwind::guard(&<ProviderNpi<T> as Npi>::ID, "ProviderCleanupBindingContext", (), || {
+        record.module().cleanup(record.value());
+    });
+}
+
+fn detach_with<S: Side>(record: &Record<S>, name: &'static str, f: impl FnOnce(&Record<S>)) -> NTSTATUS {
+    record.begin_detach();
+    crate::unwind::guard(&S::NPI_ID, name, (), || f(record));
+    record.end_detach_callback()
+}
+
+/// The characteristics of `T`'s client registration, as a constant (the macro puts it in a
+/// `static`).
+pub struct ClientVTable<T>(core::marker::PhantomData<T>);
+
+impl<T: Client> ClientVTable<T> {
+    /// The characteristics: `Version` 0, `Length` and `Size` from `size_of`, the runtime's
+    /// callbacks for `T`, and the registration instance from `T`'s declarations.
+    pub const CHARACTERISTICS: NPI_CLIENT_CHARACTERISTICS = NPI_CLIENT_CHARACTERISTICS {
+        Version: 0,
+        Length: len::<NPI_CLIENT_CHARACTERISTICS>(),
+        ClientAttachProvider: Some(client_attach::<T>),
+        ClientDetachProvider: Some(client_detach::<T>),
+        ClientCleanupBindingContext: Some(client_cleanup::<T>),
+        ClientRegistrationInstance: NPI_REGISTRATION_INSTANCE {
+            Version: T::REGISTRATION_VERSION,
+            Size: len::<NPI_REGISTRATION_INSTANCE>(),
+            NpiId: &<T::Npi as Npi>::ID,
+            ModuleId: &T::MODULE_ID,
+            Number: T::NUMBER,
+            NpiSpecificCharacteristics: match T::CHARACTERISTICS {
+                Some(c) => ptr::from_ref(c).cast(),
+                None => ptr::null(),
+            },
+        },
+    };
+}
+
+/// The characteristics of `T`'s provider registration; see [`ClientVTable`].
+pub struct ProviderVTable<T>(core::marker::PhantomData<T>);
+
+impl<T: Provider> ProviderVTable<T> {
+    /// As [`ClientVTable::CHARACTERISTICS`].
+    pub const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS = NPI_PROVIDER_CHARACTERISTICS {
+        Version: 0,
+        Length: len::<NPI_PROVIDER_CHARACTERISTICS>(),
+        ProviderAttachClient: Some(provider_attach::<T>),
+        ProviderDetachClient: Some(provider_detach::<T>),
+        ProviderCleanupBindingContext: Some(provider_cleanup::<T>),
+        ProviderRegistrationInstance: NPI_REGISTRATION_INSTANCE {
+            Version: T::REGISTRATION_VERSION,
+            Size: len::<NPI_REGISTRATION_INSTANCE>(),
+            NpiId: &<T::Npi as Npi>::ID,
+            ModuleId: &T::MODULE_ID,
+            Number: T::NUMBER,
+            NpiSpecificCharacteristics: match T::CHARACTERISTICS {
+                Some(c) => ptr::from_ref(c).cast(),
+                None => ptr::null(),
+            },
+        },
+    };
+}
+
+#[allow(clippy::cast_possible_truncation)] // the NMR structs are 72 bytes at most
+const fn len<T>() -> u16 {
+    size_of::<T>() as u16
+}

@@ -1,0 +1,173 @@
+//! The safe layer without the macros: an NPI, a client and a provider implemented by hand the
+//! way the macros expand, run end to end on the host NMR.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use npi_runtime::__private::Static;
+use npi_runtime::sys::*;
+use npi_runtime::*;
+
+struct TestNpi;
+// SAFETY: the tables below are #[repr(C)] and are exactly what both sides use.
+unsafe impl Npi for TestNpi {
+    const ID: GUID = GUID::from_u128(0x11AA_22BB_33CC_44DD_8000_0000_0000_0001);
+    const NAME: &'static str = "TestNpi";
+    type ClientCharacteristics = ();
+    type ProviderCharacteristics = ProviderInfo;
+    type ClientDispatch = ClientTable;
+    type ProviderDispatch = ProviderTable;
+}
+
+#[repr(C)]
+struct ProviderInfo {
+    highest: u16,
+}
+// SAFETY: #[repr(C)] plain data.
+unsafe impl NpiData for ProviderInfo {}
+
+#[repr(C)]
+struct ProviderTable {
+    double: unsafe extern "system" fn(*mut std::ffi::c_void, u32) -> u32,
+}
+// SAFETY: #[repr(C)] table of fn pointers.
+unsafe impl NpiData for ProviderTable {}
+
+#[repr(C)]
+struct ClientTable {
+    notify: unsafe extern "system" fn(*mut std::ffi::c_void, u32),
+}
+// SAFETY: #[repr(C)] table of fn pointers.
+unsafe impl NpiData for ClientTable {}
+
+static PROVIDER_INFO: ProviderInfo = ProviderInfo { highest: 7 };
+
+// --- provider -------------------------------------------------------------------------------
+
+struct Prov {
+    log: Mutex<Vec<String>>,
+    pending: Mutex<Vec<ProviderPendingDetach<Prov>>>,
+}
+
+unsafe extern "system" fn double(ctx: *mut std::ffi::c_void, v: u32) -> u32 {
+    let _ = ctx;
+    v * 2
+}
+static PROVIDER_TABLE: ProviderTable = ProviderTable { double };
+
+// SAFETY: what #[npi_provider] emits: characteristics built by the runtime for Self.
+unsafe impl ProviderModule for Prov {
+    type Npi = TestNpi;
+    const MODULE_ID: NPI_MODULEID = NPI_MODULEID::from_guid(GUID::from_u128(0x51));
+    const NUMBER: u32 = 0;
+    const REGISTRATION_VERSION: u16 = 0;
+    const CHARACTERISTICS: Option<&'static ProviderInfo> = Some(&PROVIDER_INFO);
+    fn characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS {
+        static C: Static<NPI_PROVIDER_CHARACTERISTICS> =
+            Static(ProviderVTable::<Prov>::CHARACTERISTICS);
+        &C.0
+    }
+}
+
+impl Provider for Prov {
+    type Binding = u32;
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        let n = offer.client().number();
+        self.log.lock().unwrap().push(format!("P.attach #{n}"));
+        if let Some(t) = offer.client_dispatch() {
+            // SAFETY: the client's table, valid while it is being attached.
+            unsafe { (t.notify)(std::ptr::null_mut(), 1) };
+        }
+        offer.accept(n, &PROVIDER_TABLE)
+    }
+    fn detach(&self, binding: &ProviderBinding<'_, Self>, request: ProviderDetach<'_, Self>) -> Detach {
+        self.log.lock().unwrap().push(format!("P.detach #{}", **binding));
+        let (d, pending) = request.pend();
+        self.pending.lock().unwrap().push(pending);
+        d
+    }
+    fn cleanup(&self, binding: &u32) {
+        self.log.lock().unwrap().push(format!("P.cleanup #{binding}"));
+    }
+}
+
+// --- client ---------------------------------------------------------------------------------
+
+struct Cli {
+    log: Mutex<Vec<String>>,
+    bindings: Mutex<Vec<ClientBindingRef<Cli>>>,
+}
+
+static NOTIFIED: AtomicUsize = AtomicUsize::new(0);
+unsafe extern "system" fn notify(_ctx: *mut std::ffi::c_void, v: u32) {
+    NOTIFIED.fetch_add(v as usize, Ordering::SeqCst);
+}
+static CLIENT_TABLE: ClientTable = ClientTable { notify };
+
+// SAFETY: what #[npi_client] emits.
+unsafe impl ClientModule for Cli {
+    type Npi = TestNpi;
+    const MODULE_ID: NPI_MODULEID = NPI_MODULEID::from_guid(GUID::from_u128(0xC1));
+    const NUMBER: u32 = 3;
+    const REGISTRATION_VERSION: u16 = 0;
+    const CHARACTERISTICS: Option<&'static ()> = None;
+    fn characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS {
+        static C: Static<NPI_CLIENT_CHARACTERISTICS> = Static(ClientVTable::<Cli>::CHARACTERISTICS);
+        &C.0
+    }
+}
+
+impl Client for Cli {
+    type Binding = String;
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        let highest = offer.provider().characteristics().map(|c| c.highest);
+        self.log.lock().unwrap().push(format!("C.attach highest={highest:?}"));
+        match offer.accept(String::from("b"), &CLIENT_TABLE) {
+            Ok(a) => a,
+            Err(refused) => refused.offer.fail(refused.status),
+        }
+    }
+    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+        assert!(binding.peer().is_none(), "no calls into the peer after detach began (R23)");
+        self.log.lock().unwrap().push(format!("C.detach {}", **binding));
+        request.done()
+    }
+    fn cleanup(&self, binding: &String) {
+        self.log.lock().unwrap().push(format!("C.cleanup {binding}"));
+    }
+}
+
+#[test]
+fn client_and_provider_attach_call_detach_pending_and_clean_up() {
+    let prov = Arc::new(Prov { log: Mutex::default(), pending: Mutex::default() });
+    let cli: &'static Cli =
+        Box::leak(Box::new(Cli { log: Mutex::default(), bindings: Mutex::default() }));
+    let preg = ProviderRegistration::register(Arc::clone(&prov)).unwrap();
+    // Keep a reference to the binding from inside attach? Use the listing instead.
+    let creg = ClientRegistration::register(cli).unwrap();
+    assert_eq!(NOTIFIED.load(Ordering::SeqCst), 1, "the provider called the client's table");
+    assert_eq!(*cli.log.lock().unwrap(), ["C.attach highest=Some(7)"]);
+    assert_eq!(*prov.log.lock().unwrap(), ["P.attach #3"]);
+    assert!(cli.bindings.lock().unwrap().is_empty());
+
+    let bindings = npi_runtime::host::bindings_of(&TestNpi::ID);
+    assert_eq!(bindings.len(), 1);
+
+    // Deregister the provider on another thread: its detach pends until we complete it.
+    let t = std::thread::spawn(move || preg.deregister());
+    while prov.pending.lock().unwrap().is_empty() {
+        std::thread::yield_now();
+    }
+    assert_eq!(*cli.log.lock().unwrap(), ["C.attach highest=Some(7)", "C.detach b"]);
+    let pending = prov.pending.lock().unwrap().pop().unwrap();
+    pending.complete();
+    assert_eq!(t.join().unwrap(), Ok(()));
+    assert_eq!(
+        *cli.log.lock().unwrap(),
+        ["C.attach highest=Some(7)", "C.detach b", "C.cleanup b"]
+    );
+    assert_eq!(*prov.log.lock().unwrap(), ["P.attach #3", "P.detach #3", "P.cleanup #3"]);
+    drop(creg);
+    assert!(npi_runtime::host::violations_of(&TestNpi::ID).is_empty());
+    assert!(npi_runtime::host::registrations_of(&TestNpi::ID).is_empty());
+}
