@@ -1,50 +1,60 @@
-//! EXNPI, the example NPI of Microsoft's NMR documentation, written against the raw ABI exactly
-//! as the C samples are: a provider and a client, each with `DriverEntry`/`Unload`-shaped
-//! functions, calls through both dispatch tables, and a provider detach that pends and is
-//! completed from another thread. Runs on the built-in host NMR and prints the trace.
+//! EXNPI, the example NPI of Microsoft's NMR documentation, with npi's macros: the NPI and its
+//! two dispatch tables declared once, a provider and a client written in safe Rust,
+//! `DriverEntry`/`Unload`-shaped functions that register and deregister, calls through both
+//! tables, and a provider detach that pends until another thread completes it.
 //!
 //! ```text
 //! cargo run --example exnpi
 //! ```
-#![allow(non_snake_case)] // C names, as in the documentation samples
+//! `raw_exnpi.rs` is the same pair written against the raw ABI, as the C samples are.
 
 use std::ffi::c_void;
-use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
+use std::time::Duration;
 
-use npi_runtime::host;
-use npi_runtime::sys::*;
+use npi_runtime::sys::GUID;
+use npi_runtime::{
+    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
+    ClientOffer, ClientRegistration, Detach, Npi, Provider, ProviderBinding, ProviderDetach,
+    ProviderOffer, ProviderPendingDetach, ProviderRegistration, dispatch_table, host, npi,
+    npi_client, npi_provider,
+};
 
 // ---------------------------------------------------------------------------------------------
-// The NPI: id and the two dispatch tables both sides agree on.
+// The NPI: what both sides agree on.
 
-const NPI_EXNPI_ID: NPIID = GUID::from_u128(0xF0B3_5B9A_3E1C_4C55_9E0B_52A6_4D5E_71C2);
-
-/// What the provider offers: `ProviderFunction(ProviderBindingContext, value) -> value * 2`.
-#[repr(C)]
-struct EXNPI_PROVIDER_DISPATCH {
-    Version: u16,
-    Length: u16,
-    ProviderFunction: unsafe extern "system" fn(*mut c_void, u32) -> u32,
+/// What the provider offers its clients.
+#[dispatch_table]
+pub struct ExProviderDispatch {
+    /// Table version.
+    pub version: u16,
+    /// `sizeof` the table.
+    pub length: u16,
+    /// Doubles `value`, telling the calling client about it first.
+    pub provider_function: fn(#[context] binding: *mut c_void, value: u32) -> u32,
 }
 
-/// What the client offers: a notification the provider calls.
-#[repr(C)]
-struct EXNPI_CLIENT_DISPATCH {
-    Version: u16,
-    Length: u16,
-    ClientNotify: unsafe extern "system" fn(*mut c_void, u32),
+/// What a client offers its provider.
+#[dispatch_table]
+pub struct ExClientDispatch {
+    /// Table version.
+    pub version: u16,
+    /// `sizeof` the table.
+    pub length: u16,
+    /// The provider has news for this client.
+    pub client_notify: fn(#[context] binding: *mut c_void, value: u32),
 }
 
-/// Immutable statics that hold raw pointers: Sync by construction, as in C's `const` tables.
-#[repr(transparent)]
-struct Static<T>(T);
-// SAFETY: only ever read; the pointers inside point at other immutable statics.
-unsafe impl<T> Sync for Static<T> {}
+/// EXNPI.
+#[npi(
+    id = "F0B35B9A-3E1C-4C55-9E0B-52A64D5E71C2",
+    client_dispatch = ExClientDispatch,
+    provider_dispatch = ExProviderDispatch
+)]
+pub struct Exnpi;
 
-#[allow(clippy::cast_possible_truncation)] // the tables are a few bytes long
+#[allow(clippy::cast_possible_truncation)] // a few bytes
 const fn len<T>() -> u16 {
     size_of::<T>() as u16
 }
@@ -52,274 +62,149 @@ const fn len<T>() -> u16 {
 // ---------------------------------------------------------------------------------------------
 // The provider module.
 
-static PROVIDER_MODULE_ID: NPI_MODULEID =
-    NPI_MODULEID::from_guid(GUID::from_u128(0x6D6C_7F54_80C6_4A52_B0C8_4C9A_1D0E_3F21));
-
-struct ProviderBinding {
-    client_name: u32,
-    client_context: *mut c_void,
-    client_dispatch: *const EXNPI_CLIENT_DISPATCH,
-    binding_handle: HANDLE,
+#[npi_provider(npi = Exnpi, module_id = "6D6C7F54-80C6-4A52-B0C8-4C9A1D0E3F21")]
+struct ExProvider {
+    /// Detaches answered with "pending", for the worker to complete.
+    pending: Mutex<Vec<ProviderPendingDetach<ExProvider>>>,
 }
 
-static PROVIDER_DISPATCH: EXNPI_PROVIDER_DISPATCH = EXNPI_PROVIDER_DISPATCH {
-    Version: 1,
-    Length: len::<EXNPI_PROVIDER_DISPATCH>(),
-    ProviderFunction,
-};
-
-static PROVIDER_CHARACTERISTICS: Static<NPI_PROVIDER_CHARACTERISTICS> =
-    Static(NPI_PROVIDER_CHARACTERISTICS {
-        Version: 0,
-        Length: len::<NPI_PROVIDER_CHARACTERISTICS>(),
-        ProviderAttachClient: Some(ProviderAttachClient),
-        ProviderDetachClient: Some(ProviderDetachClient),
-        ProviderCleanupBindingContext: Some(ProviderCleanupBindingContext),
-        ProviderRegistrationInstance: NPI_REGISTRATION_INSTANCE {
-            Version: 0,
-            Size: len::<NPI_REGISTRATION_INSTANCE>(),
-            NpiId: &NPI_EXNPI_ID,
-            ModuleId: &PROVIDER_MODULE_ID,
-            Number: 0,
-            NpiSpecificCharacteristics: ptr::null(),
-        },
-    });
-
-static PROVIDER_HANDLE: AtomicUsize = AtomicUsize::new(0);
-/// Detaches the provider has answered with STATUS_PENDING, for the worker to complete.
-static PENDING_DETACHES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-
-unsafe extern "system" fn ProviderFunction(binding: *mut c_void, value: u32) -> u32 {
-    // SAFETY: the NMR hands back the binding context this provider created in attach.
-    let b = unsafe { &*binding.cast::<ProviderBinding>() };
-    println!("  provider: ProviderFunction({value}) called by client #{}", b.client_name);
-    // SAFETY: the client's dispatch and context stay valid while the binding exists.
-    unsafe { ((*b.client_dispatch).ClientNotify)(b.client_context, value * 2) };
-    value * 2
+/// The provider's per-binding state.
+struct ProviderBindingState {
+    client_number: u32,
 }
 
-unsafe extern "system" fn ProviderAttachClient(
-    NmrBindingHandle: HANDLE,
-    _ProviderContext: *mut c_void,
-    ClientRegistrationInstance: *const NPI_REGISTRATION_INSTANCE,
-    ClientBindingContext: *mut c_void,
-    ClientDispatch: *const c_void,
-    ProviderBindingContext: *mut *mut c_void,
-    ProviderDispatch: *mut *const c_void,
-) -> NTSTATUS {
-    // SAFETY: the NMR passes the client's registration instance, valid during the call.
-    let inst = unsafe { &*ClientRegistrationInstance };
-    println!("  provider: ProviderAttachClient from client #{} -> accept", inst.Number);
-    let binding = Box::new(ProviderBinding {
-        client_name: inst.Number,
-        client_context: ClientBindingContext,
-        client_dispatch: ClientDispatch.cast(),
-        binding_handle: NmrBindingHandle,
-    });
-    // SAFETY: out-pointers supplied by the NMR.
-    unsafe {
-        *ProviderBindingContext = Box::into_raw(binding).cast();
-        *ProviderDispatch = (&raw const PROVIDER_DISPATCH).cast();
+impl Provider for ExProvider {
+    type Binding = ProviderBindingState;
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        let client_number = offer.client().number();
+        println!("  provider: attach from client #{client_number} -> accept");
+        offer.accept(ProviderBindingState { client_number }, &PROVIDER_DISPATCH).into()
     }
-    STATUS_SUCCESS
+
+    fn detach(
+        &self,
+        binding: &ProviderBinding<'_, Self>,
+        request: ProviderDetach<'_, Self>,
+    ) -> Detach {
+        println!("  provider: detach client #{} -> pending", binding.client_number);
+        let (answer, pending) = request.pend();
+        self.pending.lock().unwrap().push(pending);
+        answer
+    }
+
+    fn cleanup(&self, binding: &ProviderBindingState) {
+        println!("  provider: cleanup binding of client #{}", binding.client_number);
+    }
 }
 
-unsafe extern "system" fn ProviderDetachClient(ProviderBindingContext: *mut c_void) -> NTSTATUS {
-    // SAFETY: our own binding context; freed only in cleanup.
-    let b = unsafe { &*ProviderBindingContext.cast::<ProviderBinding>() };
-    println!("  provider: ProviderDetachClient(client #{}) -> STATUS_PENDING", b.client_name);
-    PENDING_DETACHES.lock().unwrap().push(b.binding_handle.addr());
-    STATUS_PENDING
-}
+impl ExProviderDispatchImpl for ExProvider {
+    type Side = AsProvider<ExProvider>;
 
-unsafe extern "system" fn ProviderCleanupBindingContext(ProviderBindingContext: *mut c_void) {
-    // SAFETY: created by Box::into_raw in attach; the NMR calls cleanup exactly once.
-    let b = unsafe { Box::from_raw(ProviderBindingContext.cast::<ProviderBinding>()) };
-    println!("  provider: ProviderCleanupBindingContext(client #{})", b.client_name);
-}
-
-fn ProviderDriverEntry() -> NTSTATUS {
-    let mut handle: HANDLE = ptr::null_mut();
-    // SAFETY: the characteristics are 'static; the out-pointer is a local.
-    let status =
-        unsafe { NmrRegisterProvider(&PROVIDER_CHARACTERISTICS.0, ptr::null_mut(), &mut handle) };
-    PROVIDER_HANDLE.store(handle.addr(), Ordering::SeqCst);
-    status
-}
-
-fn ProviderUnload() {
-    let handle = ptr::without_provenance_mut(PROVIDER_HANDLE.load(Ordering::SeqCst));
-    // The detaches pend; a worker completes them a little later, as a driver draining
-    // in-flight requests would.
-    let worker = thread::spawn(|| {
-        thread::sleep(std::time::Duration::from_millis(50));
-        for h in PENDING_DETACHES.lock().unwrap().drain(..) {
-            println!("  provider worker: NmrProviderDetachClientComplete({h:#x})");
-            // SAFETY: a binding handle the NMR gave this provider, completed once.
-            unsafe { NmrProviderDetachClientComplete(ptr::without_provenance_mut(h)) };
+    fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
+        println!("  provider: provider_function({value}) from client #{}", binding.client_number);
+        if let Some(client) = binding.peer() {
+            client.client_notify(value * 2);
         }
-    });
-    // SAFETY: the handle came from NmrRegisterProvider.
-    let status = unsafe { NmrDeregisterProvider(handle) };
-    println!("  provider: NmrDeregisterProvider -> {status:#x} (STATUS_PENDING)");
-    // SAFETY: as above; deregistration has begun.
-    let status = unsafe { NmrWaitForProviderDeregisterComplete(handle) };
-    println!("  provider: NmrWaitForProviderDeregisterComplete -> {status:#x}");
-    worker.join().unwrap();
+        value * 2
+    }
 }
+
+static PROVIDER_DISPATCH: ExProviderDispatch =
+    ExProviderDispatch::new::<ExProvider>(1, len::<ExProviderDispatch>());
+static PROVIDER: ExProvider = ExProvider { pending: Mutex::new(Vec::new()) };
 
 // ---------------------------------------------------------------------------------------------
-// The client module: two registrations (Number 1 and 2) of the same client code.
+// The client module: registered twice (Number 1 and 2) at run time.
 
-struct ClientBinding {
+#[npi_client(npi = Exnpi, module_id = "1B0E58E1-0A8F-4E2A-8B6A-0D3577B4C9E0")]
+struct ExClient {
     number: u32,
-    provider_context: *mut c_void,
-    provider_dispatch: *const EXNPI_PROVIDER_DISPATCH,
+    providers: Mutex<Vec<ClientBindingRef<ExClient>>>,
 }
 
-static CLIENT_MODULE_ID: NPI_MODULEID =
-    NPI_MODULEID::from_guid(GUID::from_u128(0x1B0E_58E1_0A8F_4E2A_8B6A_0D35_77B4_C9E0));
+impl Client for ExClient {
+    type Binding = ();
 
-static CLIENT_DISPATCH: EXNPI_CLIENT_DISPATCH =
-    EXNPI_CLIENT_DISPATCH { Version: 1, Length: len::<EXNPI_CLIENT_DISPATCH>(), ClientNotify };
-
-const fn client_characteristics(number: u32) -> NPI_CLIENT_CHARACTERISTICS {
-    NPI_CLIENT_CHARACTERISTICS {
-        Version: 0,
-        Length: len::<NPI_CLIENT_CHARACTERISTICS>(),
-        ClientAttachProvider: Some(ClientAttachProvider),
-        ClientDetachProvider: Some(ClientDetachProvider),
-        ClientCleanupBindingContext: Some(ClientCleanupBindingContext),
-        ClientRegistrationInstance: NPI_REGISTRATION_INSTANCE {
-            Version: 0,
-            Size: len::<NPI_REGISTRATION_INSTANCE>(),
-            NpiId: &NPI_EXNPI_ID,
-            ModuleId: &CLIENT_MODULE_ID,
-            Number: number,
-            NpiSpecificCharacteristics: ptr::null(),
-        },
-    }
-}
-
-static CLIENT_CHARACTERISTICS: [Static<NPI_CLIENT_CHARACTERISTICS>; 2] =
-    [Static(client_characteristics(1)), Static(client_characteristics(2))];
-static CLIENT_HANDLES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
-/// The client's attached bindings, so `main` can call through the provider's dispatch.
-static CLIENT_BINDINGS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-
-unsafe extern "system" fn ClientNotify(client: *mut c_void, value: u32) {
-    // SAFETY: the provider passes back the client binding context it was given.
-    let b = unsafe { &*client.cast::<ClientBinding>() };
-    println!("  client #{}: ClientNotify({value})", b.number);
-}
-
-unsafe extern "system" fn ClientAttachProvider(
-    NmrBindingHandle: HANDLE,
-    ClientContext: *mut c_void,
-    ProviderRegistrationInstance: *const NPI_REGISTRATION_INSTANCE,
-) -> NTSTATUS {
-    let number = ClientContext.addr() as u32;
-    // SAFETY: the provider's registration instance, valid during the call.
-    let provider = unsafe { &*(*ProviderRegistrationInstance).ModuleId };
-    println!(
-        "  client #{number}: ClientAttachProvider(provider module {}) -> NmrClientAttachProvider",
-        provider.guid().unwrap_or_default()
-    );
-    let binding = Box::into_raw(Box::new(ClientBinding {
-        number,
-        provider_context: ptr::null_mut(),
-        provider_dispatch: ptr::null(),
-    }));
-    // SAFETY: `binding` is ours until cleanup; the out-pointers point into it.
-    let status = unsafe {
-        NmrClientAttachProvider(
-            NmrBindingHandle,
-            binding.cast(),
-            (&raw const CLIENT_DISPATCH).cast(),
-            &raw mut (*binding).provider_context,
-            (&raw mut (*binding).provider_dispatch).cast(),
-        )
-    };
-    if status == STATUS_SUCCESS {
-        CLIENT_BINDINGS.lock().unwrap().push(binding.addr());
-    } else {
-        // No cleanup callback will come for a failed attach (R10): free it here.
-        // SAFETY: from Box::into_raw above, not shared with anyone.
-        drop(unsafe { Box::from_raw(binding) });
-    }
-    status
-}
-
-unsafe extern "system" fn ClientDetachProvider(ClientBindingContext: *mut c_void) -> NTSTATUS {
-    // SAFETY: our binding context, alive until cleanup.
-    let b = unsafe { &*ClientBindingContext.cast::<ClientBinding>() };
-    println!("  client #{}: ClientDetachProvider -> STATUS_SUCCESS (no calls in flight)", b.number);
-    CLIENT_BINDINGS.lock().unwrap().retain(|p| *p != ClientBindingContext.addr());
-    STATUS_SUCCESS
-}
-
-unsafe extern "system" fn ClientCleanupBindingContext(ClientBindingContext: *mut c_void) {
-    // SAFETY: created in attach by Box::into_raw; cleanup runs exactly once.
-    let b = unsafe { Box::from_raw(ClientBindingContext.cast::<ClientBinding>()) };
-    println!("  client #{}: ClientCleanupBindingContext", b.number);
-}
-
-fn ClientDriverEntry() -> NTSTATUS {
-    for (i, chars) in CLIENT_CHARACTERISTICS.iter().enumerate() {
-        let mut handle: HANDLE = ptr::null_mut();
-        // SAFETY: 'static characteristics; the context is a small integer, never dereferenced.
-        let status =
-            unsafe { NmrRegisterClient(&chars.0, ptr::without_provenance_mut(i + 1), &mut handle) };
-        if status != STATUS_SUCCESS {
-            return status;
-        }
-        CLIENT_HANDLES[i].store(handle.addr(), Ordering::SeqCst);
-    }
-    STATUS_SUCCESS
-}
-
-fn ClientUnload() {
-    for h in &CLIENT_HANDLES {
-        let handle = ptr::without_provenance_mut(h.load(Ordering::SeqCst));
-        // SAFETY: handles from NmrRegisterClient; deregister then wait, as Unload must.
-        unsafe {
-            NmrDeregisterClient(handle);
-            NmrWaitForClientDeregisterComplete(handle);
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        let provider = offer.provider().module_id().guid().unwrap_or_default();
+        println!("  client #{}: attach to provider {provider} -> accept", self.number);
+        match offer.accept((), &CLIENT_DISPATCH) {
+            Ok(accepted) => {
+                self.providers.lock().unwrap().push(accepted.binding().to_ref());
+                accepted.into()
+            }
+            Err(refused) => refused.offer.fail(refused.status),
         }
     }
+
+    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+        println!("  client #{}: detach -> done (nothing in flight)", self.number);
+        self.providers.lock().unwrap().retain(|b| b.handle() != binding.handle());
+        request.done()
+    }
+
+    fn cleanup(&self, (): &()) {
+        println!("  client #{}: cleanup", self.number);
+    }
 }
+
+impl ExClientDispatchImpl for ExClient {
+    type Side = AsClient<ExClient>;
+
+    fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
+        let _ = binding;
+        println!("  client: notified of {value}");
+    }
+}
+
+static CLIENT_DISPATCH: ExClientDispatch =
+    ExClientDispatch::new::<ExClient>(1, len::<ExClientDispatch>());
 
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
-    println!("provider DriverEntry: NmrRegisterProvider (no client yet, so no callbacks)");
-    assert_eq!(ProviderDriverEntry(), STATUS_SUCCESS);
+    println!("provider DriverEntry: register (no client yet, so no callbacks)");
+    let provider = ProviderRegistration::register(&PROVIDER).expect("register provider");
 
-    println!("client DriverEntry: NmrRegisterClient x2 (attaches run inside the call)");
-    assert_eq!(ClientDriverEntry(), STATUS_SUCCESS);
+    println!("client DriverEntry: register two clients (attaches run inside the call)");
+    let clients: Vec<ClientRegistration<'_, ExClient>> = (1..=2)
+        .map(|number| {
+            let module = std::sync::Arc::new(ExClient { number, providers: Mutex::default() });
+            ClientRegistration::builder(module).number(number).register().expect("register client")
+        })
+        .collect();
 
     println!("host NMR bindings now:");
-    for b in host::bindings_of(&NPI_EXNPI_ID) {
+    for b in host::bindings_of(&Exnpi::ID) {
         println!("  {b}");
     }
 
     println!("clients call the provider through its dispatch table:");
-    for (i, b) in CLIENT_BINDINGS.lock().unwrap().iter().enumerate() {
-        let b = *b as *const ClientBinding;
-        // SAFETY: the binding is attached; the provider's dispatch and context stay valid
-        // until the client's detach, which cannot run while we hold CLIENT_BINDINGS.
-        let doubled = unsafe {
-            ((*(*b).provider_dispatch).ProviderFunction)((*b).provider_context, 10 + i as u32)
-        };
-        println!("  -> returned {doubled}");
+    for (i, c) in clients.iter().enumerate() {
+        for b in c.module().providers.lock().unwrap().iter() {
+            let provider = b.peer().expect("attached");
+            let doubled = provider.provider_function(10 + i as u32);
+            println!("  -> returned {doubled}");
+        }
     }
 
     println!("provider Unload: deregister; its detaches pend until a worker completes them");
-    ProviderUnload();
-    println!("client Unload: deregister and wait (nothing left to detach)");
-    ClientUnload();
+    let worker = thread::spawn(|| {
+        thread::sleep(Duration::from_millis(50));
+        for pending in PROVIDER.pending.lock().unwrap().drain(..) {
+            println!("  provider worker: completing the detach of {:?}", pending.handle());
+            pending.complete();
+        }
+    });
+    provider.deregister().expect("provider deregistered");
+    worker.join().unwrap();
 
-    let violations = host::violations_of(&NPI_EXNPI_ID);
+    println!("client Unload: deregister (dropping a registration deregisters and waits)");
+    drop(clients);
+
+    let violations = host::violations_of(&Exnpi::ID);
     println!("contract violations recorded: {}", violations.len());
     assert!(violations.is_empty(), "{violations:?}");
+    assert_eq!(Exnpi::ID, GUID::from_u128(0xF0B3_5B9A_3E1C_4C55_9E0B_52A6_4D5E_71C2));
 }

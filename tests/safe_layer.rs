@@ -32,6 +32,13 @@ struct ProviderTable {
 }
 // SAFETY: #[repr(C)] table of fn pointers.
 unsafe impl NpiData for ProviderTable {}
+// SAFETY: the view is the bare peer.
+unsafe impl DispatchTable for ProviderTable {
+    type Calls<'a> = Peer<'a, Self>;
+    fn calls(peer: Peer<'_, Self>) -> Option<Peer<'_, Self>> {
+        Some(peer)
+    }
+}
 
 #[repr(C)]
 struct ClientTable {
@@ -39,6 +46,13 @@ struct ClientTable {
 }
 // SAFETY: #[repr(C)] table of fn pointers.
 unsafe impl NpiData for ClientTable {}
+// SAFETY: the view is the bare peer.
+unsafe impl DispatchTable for ClientTable {
+    type Calls<'a> = Peer<'a, Self>;
+    fn calls(peer: Peer<'_, Self>) -> Option<Peer<'_, Self>> {
+        Some(peer)
+    }
+}
 
 static PROVIDER_INFO: ProviderInfo = ProviderInfo { highest: 7 };
 
@@ -59,6 +73,7 @@ static PROVIDER_TABLE: ProviderTable = ProviderTable { double };
 unsafe impl ProviderModule for Prov {
     type Npi = TestNpi;
     const MODULE_ID: NPI_MODULEID = NPI_MODULEID::from_guid(GUID::from_u128(0x51));
+    const DYNAMIC_MODULE_ID: bool = false;
     const NUMBER: u32 = 0;
     const REGISTRATION_VERSION: u16 = 0;
     const CHARACTERISTICS: Option<&'static ProviderInfo> = Some(&PROVIDER_INFO);
@@ -80,7 +95,11 @@ impl Provider for Prov {
         }
         offer.accept(n, &PROVIDER_TABLE)
     }
-    fn detach(&self, binding: &ProviderBinding<'_, Self>, request: ProviderDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ProviderBinding<'_, Self>,
+        request: ProviderDetach<'_, Self>,
+    ) -> Detach {
         self.log.lock().unwrap().push(format!("P.detach #{}", **binding));
         let (d, pending) = request.pend();
         self.pending.lock().unwrap().push(pending);
@@ -108,6 +127,7 @@ static CLIENT_TABLE: ClientTable = ClientTable { notify };
 unsafe impl ClientModule for Cli {
     type Npi = TestNpi;
     const MODULE_ID: NPI_MODULEID = NPI_MODULEID::from_guid(GUID::from_u128(0xC1));
+    const DYNAMIC_MODULE_ID: bool = false;
     const NUMBER: u32 = 3;
     const REGISTRATION_VERSION: u16 = 0;
     const CHARACTERISTICS: Option<&'static ()> = None;
@@ -162,10 +182,7 @@ fn client_and_provider_attach_call_detach_pending_and_clean_up() {
     let pending = prov.pending.lock().unwrap().pop().unwrap();
     pending.complete();
     assert_eq!(t.join().unwrap(), Ok(()));
-    assert_eq!(
-        *cli.log.lock().unwrap(),
-        ["C.attach highest=Some(7)", "C.detach b", "C.cleanup b"]
-    );
+    assert_eq!(*cli.log.lock().unwrap(), ["C.attach highest=Some(7)", "C.detach b", "C.cleanup b"]);
     assert_eq!(*prov.log.lock().unwrap(), ["P.attach #3", "P.detach #3", "P.cleanup #3"]);
     drop(creg);
     assert!(npi_runtime::host::violations_of(&TestNpi::ID).is_empty());

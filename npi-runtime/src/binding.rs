@@ -17,7 +17,7 @@ use core::ops::Deref;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-use crate::npi::{NpiData, Peer};
+use crate::npi::{DispatchTable, Peer};
 use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
 /// One role of a module: what the runtime needs to know to keep a binding context of it.
@@ -28,7 +28,7 @@ pub trait Side: 'static {
     /// The module's own per-binding value.
     type Value: Send + Sync + 'static;
     /// The dispatch table the peer offers.
-    type PeerDispatch: NpiData;
+    type PeerDispatch: DispatchTable;
     /// The NPI's id, for diagnostics.
     const NPI_ID: crate::sys::GUID;
     /// Completes this side's half of a pending detach (`NmrClientDetachProviderComplete` or
@@ -105,8 +105,12 @@ impl<S: Side> Record<S> {
             if s & ATTACHED == 0 || s & DETACHING != 0 {
                 return false;
             }
-            match self.state.compare_exchange_weak(s, s + HOLD, Ordering::Acquire, Ordering::Acquire)
-            {
+            match self.state.compare_exchange_weak(
+                s,
+                s + HOLD,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return true,
                 Err(now) => s = now,
             }
@@ -183,9 +187,9 @@ impl<'a, S: Side> Binding<'a, S> {
         self.record.handle
     }
 
-    /// A call into the peer, if it is still allowed: the binding is attached and this side's
-    /// detach has not begun (R23). While the returned guard lives, this side's detach stays
-    /// pending.
+    /// A call into the peer, if it is still allowed: the binding is attached, this side's
+    /// detach has not begun (R23) and the peer offered a table. While the returned guard lives,
+    /// this side's detach stays pending.
     #[must_use]
     pub fn peer(&self) -> Option<PeerCall<'a, S>> {
         PeerCall::hold(self.record)
@@ -202,6 +206,18 @@ impl<'a, S: Side> Binding<'a, S> {
             Arc::from_raw(ptr::from_ref(self.record))
         };
         BindingRef { record: arc }
+    }
+}
+
+impl<S: Side> Binding<'_, S> {
+    /// The binding whose context a peer passed back to one of this side's dispatch functions.
+    ///
+    /// # Safety
+    /// `context` is a binding context this runtime created for `S` (the one handed to the peer
+    /// at attach), and the call happens before this side's cleanup (R14, R22).
+    pub unsafe fn from_context<'a>(context: *mut c_void) -> Binding<'a, S> {
+        // SAFETY: per the caller.
+        Binding { record: unsafe { Record::borrow(context) } }
     }
 }
 
@@ -264,23 +280,32 @@ impl<S: Side> fmt::Debug for BindingRef<S> {
     }
 }
 
-/// A call into the peer in progress: derefs to the typed [`Peer`]. This side's detach cannot
-/// complete while one exists.
+/// A call into the peer in progress: derefs to the peer's typed dispatch view (the table's
+/// `Calls` type). This side's detach cannot complete while one exists.
 pub struct PeerCall<'a, S: Side> {
     record: &'a Record<S>,
-    peer: Peer<'a, S::PeerDispatch>,
+    calls: <S::PeerDispatch as DispatchTable>::Calls<'a>,
 }
 
 impl<'a, S: Side> PeerCall<'a, S> {
     fn hold(record: &'a Record<S>) -> Option<Self> {
-        record.try_hold().then(|| Self { record, peer: record.peer() })
+        if !record.try_hold() {
+            return None;
+        }
+        match S::PeerDispatch::calls(record.peer()) {
+            Some(calls) => Some(Self { record, calls }),
+            None => {
+                record.release();
+                None
+            }
+        }
     }
 }
 
 impl<'a, S: Side> Deref for PeerCall<'a, S> {
-    type Target = Peer<'a, S::PeerDispatch>;
+    type Target = <S::PeerDispatch as DispatchTable>::Calls<'a>;
     fn deref(&self) -> &Self::Target {
-        &self.peer
+        &self.calls
     }
 }
 

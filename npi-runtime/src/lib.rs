@@ -31,17 +31,19 @@ pub mod host;
 #[doc(hidden)]
 pub mod __private;
 
+#[doc(inline)]
+pub use npi_macros::{dispatch_table, npi, npi_client, npi_provider};
+
 pub use binding::{
-    AsClient, AsProvider, Binding, BindingRef, Detach, DetachRequest, PeerCall, PendingDetach,
-    Side,
+    AsClient, AsProvider, Binding, BindingRef, Detach, DetachRequest, PeerCall, PendingDetach, Side,
 };
 pub use module::{
-    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientModule, ClientOffer,
-    ClientPendingDetach, ClientVTable, PeerRegistration, Provider, ProviderBinding,
+    Accepted, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientModule,
+    ClientOffer, ClientPendingDetach, ClientVTable, PeerRegistration, Provider, ProviderBinding,
     ProviderBindingRef, ProviderDetach, ProviderModule, ProviderOffer, ProviderPendingDetach,
     ProviderVTable, Refused,
 };
-pub use npi::{Npi, NpiData, Peer};
+pub use npi::{DispatchTable, Npi, NpiData, Peer};
 pub use registration::{
     ClientRegistration, ModuleRef, ProviderRegistration, Registration, RegistrationBuilder, Role,
 };

@@ -30,6 +30,8 @@ pub unsafe trait ClientModule: Sync + Sized + 'static {
     type Npi: Npi;
     /// The module id (`NPI_MODULEID`), unless supplied per registration.
     const MODULE_ID: NPI_MODULEID;
+    /// The module id is supplied per registration: registering without one is refused.
+    const DYNAMIC_MODULE_ID: bool;
     /// The registration instance's `Number`.
     const NUMBER: u32;
     /// The registration instance's `Version`.
@@ -54,6 +56,8 @@ pub unsafe trait ProviderModule: Sync + Sized + 'static {
     type Npi: Npi;
     /// The module id (`NPI_MODULEID`), unless supplied per registration.
     const MODULE_ID: NPI_MODULEID;
+    /// The module id is supplied per registration: registering without one is refused.
+    const DYNAMIC_MODULE_ID: bool;
     /// The registration instance's `Number`.
     const NUMBER: u32;
     /// The registration instance's `Version`.
@@ -160,6 +164,35 @@ pub struct Attach {
     status: NTSTATUS,
 }
 
+/// A successful attach, inside the attach callback: the new binding, and (`.into()`) the
+/// callback's answer.
+pub struct Accepted<'a, S: Side> {
+    record: &'a Record<S>,
+}
+
+impl<'a, S: Side> Accepted<'a, S> {
+    /// The new binding, e.g. to keep a [`BindingRef`](crate::BindingRef) for later calls.
+    #[must_use]
+    pub fn binding(&self) -> Binding<'a, S> {
+        Binding::new(self.record)
+    }
+}
+
+impl<S: Side> From<Accepted<'_, S>> for Attach {
+    fn from(_: Accepted<'_, S>) -> Self {
+        Attach { status: STATUS_SUCCESS }
+    }
+}
+
+impl<S: Side, T: Client> From<Result<Accepted<'_, S>, Refused<'_, T>>> for Attach {
+    fn from(r: Result<Accepted<'_, S>, Refused<'_, T>>) -> Self {
+        match r {
+            Ok(a) => a.into(),
+            Err(refused) => refused.offer.fail(refused.status),
+        }
+    }
+}
+
 impl fmt::Debug for Attach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Attach({:#x})", self.status)
@@ -252,7 +285,9 @@ impl<T: Client> fmt::Debug for Refused<'_, T> {
 impl<'a, T: Client> ProviderOffer<'a, T> {
     /// The provider's registration.
     #[must_use]
-    pub fn provider(&self) -> &PeerRegistration<'a, <ClientNpi<T> as Npi>::ProviderCharacteristics> {
+    pub fn provider(
+        &self,
+    ) -> &PeerRegistration<'a, <ClientNpi<T> as Npi>::ProviderCharacteristics> {
         &self.provider
     }
 
@@ -269,6 +304,7 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
     }
 
     /// Attaches (`NmrClientAttachProvider`) with this binding value and client dispatch table.
+    /// `.into()` turns the result into the callback's [`Attach`] answer.
     ///
     /// # Errors
     /// [`Refused`] with the provider's status and the offer back, so the client can try again
@@ -277,7 +313,7 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
         self,
         binding: T::Binding,
         dispatch: &'static <ClientNpi<T> as Npi>::ClientDispatch,
-    ) -> Result<Attach, Refused<'a, T>> {
+    ) -> Result<Accepted<'a, AsClient<T>>, Refused<'a, T>> {
         let record = Record::<AsClient<T>>::new(self.module, self.handle, binding);
         let keep = Arc::clone(&record);
         let context = Record::into_context(record);
@@ -296,7 +332,10 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
         };
         if status == STATUS_SUCCESS {
             keep.attached(provider_context, provider_dispatch);
-            return Ok(Attach { status });
+            // SAFETY: the NMR's reference keeps the record alive past this callback: no detach
+            // or cleanup of a binding can start before its attach callback returned.
+            let record = unsafe { Record::<AsClient<T>>::borrow(context) };
+            return Ok(Accepted { record });
         }
         // Not attached: no cleanup will come (R10); take the NMR's reference back.
         // SAFETY: `context` came from `into_context` above and the NMR does not own it.
@@ -354,21 +393,24 @@ impl<'a, T: Provider> ClientOffer<'a, T> {
         self.module
     }
 
-    /// Accepts the client with this binding value and provider dispatch table.
+    /// Accepts the client with this binding value and provider dispatch table. `.into()`
+    /// turns the result into the callback's [`Attach`] answer.
     pub fn accept(
         self,
         binding: T::Binding,
         dispatch: &'static <ProviderNpi<T> as Npi>::ProviderDispatch,
-    ) -> Attach {
+    ) -> Accepted<'a, AsProvider<T>> {
         let record = Record::<AsProvider<T>>::new(self.module, self.handle, binding);
         record.attached(self.client_context, self.client_dispatch);
+        let context = Record::into_context(record);
         // SAFETY: the out-pointers were checked non-NULL by the callback shim; the context is
         // an Arc the NMR owns until cleanup.
         unsafe {
-            self.out_context.write(Record::into_context(record));
+            self.out_context.write(context);
             self.out_dispatch.write(data_ptr(dispatch));
         }
-        Attach { status: STATUS_SUCCESS }
+        // SAFETY: as in `ProviderOffer::accept`: the record outlives this callback.
+        Accepted { record: unsafe { Record::<AsProvider<T>>::borrow(context) } }
     }
 
     /// Declines this client (`STATUS_NOINTERFACE`).
@@ -390,12 +432,18 @@ pub(crate) unsafe extern "system" fn client_attach<T: Client>(
     context: *mut c_void,
     provider: *const NPI_REGISTRATION_INSTANCE,
 ) -> NTSTATUS {
-    crate::unwind::guard(&<ClientNpi<T> as Npi>::ID, "ClientAttachProvider", STATUS_INVALID_PARAMETER, || {
-        // SAFETY: the registration passed `&T` as the registration context (see
-        // `Registration`), alive until the wait returns; the instance is valid for the call.
-        let (module, provider) = unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(provider)) };
-        module.attach(ProviderOffer { handle, provider, module }).status
-    })
+    crate::unwind::guard(
+        &<ClientNpi<T> as Npi>::ID,
+        "ClientAttachProvider",
+        STATUS_INVALID_PARAMETER,
+        || {
+            // SAFETY: the registration passed `&T` as the registration context (see
+            // `Registration`), alive until the wait returns; the instance is valid for the call.
+            let (module, provider) =
+                unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(provider)) };
+            module.attach(ProviderOffer { handle, provider, module }).status
+        },
+    )
 }
 
 /// `ClientDetachProvider` for every `T: Client`.
@@ -411,7 +459,9 @@ pub(crate) unsafe extern "system" fn client_detach<T: Client>(context: *mut c_vo
 pub(crate) unsafe extern "system" fn client_cleanup<T: Client>(context: *mut c_void) {
     // SAFETY: our binding context; the NMR's reference ends here (R22).
     let record = unsafe { Record::<AsClient<T>>::from_context(context) };
-    crate::unwind::guard(&<ClientNpi<T> as Npi>::ID, "ClientCleanupBindingContext", (), || record.module().cleanup(record.value()));
+    crate::unwind::guard(&<ClientNpi<T> as Npi>::ID, "ClientCleanupBindingContext", (), || {
+        record.module().cleanup(record.value())
+    });
 }
 
 /// `ProviderAttachClient` for every `T: Provider`.
@@ -427,24 +477,32 @@ pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
     if out_context.is_null() || out_dispatch.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    crate::unwind::guard(&<ProviderNpi<T> as Npi>::ID, "ProviderAttachClient", STATUS_INVALID_PARAMETER, || {
-        // SAFETY: as in `client_attach`.
-        let (module, client) = unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(client)) };
-        let offer = ClientOffer {
-            handle,
-            client,
-            client_context,
-            client_dispatch,
-            out_context,
-            out_dispatch,
-            module,
-        };
-        module.attach(offer).status
-    })
+    crate::unwind::guard(
+        &<ProviderNpi<T> as Npi>::ID,
+        "ProviderAttachClient",
+        STATUS_INVALID_PARAMETER,
+        || {
+            // SAFETY: as in `client_attach`.
+            let (module, client) =
+                unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(client)) };
+            let offer = ClientOffer {
+                handle,
+                client,
+                client_context,
+                client_dispatch,
+                out_context,
+                out_dispatch,
+                module,
+            };
+            module.attach(offer).status
+        },
+    )
 }
 
 /// `ProviderDetachClient` for every `T: Provider`.
-pub(crate) unsafe extern "system" fn provider_detach<T: Provider>(context: *mut c_void) -> NTSTATUS {
+pub(crate) unsafe extern "system" fn provider_detach<T: Provider>(
+    context: *mut c_void,
+) -> NTSTATUS {
     // SAFETY: our binding context, alive until cleanup.
     let record = unsafe { Record::<AsProvider<T>>::borrow(context) };
     detach_with(record, "ProviderDetachClient", |r| {
@@ -461,7 +519,11 @@ pub(crate) unsafe extern "system" fn provider_cleanup<T: Provider>(context: *mut
     });
 }
 
-fn detach_with<S: Side>(record: &Record<S>, name: &'static str, f: impl FnOnce(&Record<S>)) -> NTSTATUS {
+fn detach_with<S: Side>(
+    record: &Record<S>,
+    name: &'static str,
+    f: impl FnOnce(&Record<S>),
+) -> NTSTATUS {
     record.begin_detach();
     crate::unwind::guard(&S::NPI_ID, name, (), || f(record));
     record.end_detach_callback()

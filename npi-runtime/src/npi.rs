@@ -8,12 +8,17 @@ use core::ptr;
 
 use crate::sys::GUID;
 
-/// A Network Programming Interface. Implemented by [`npi!`](crate::npi!).
+/// A Network Programming Interface. Implemented by `#[npi]`.
 ///
 /// # Safety
 /// `ClientDispatch` and `ProviderDispatch` must be the exact `#[repr(C)]` tables the NPI's C
 /// definition specifies (or `()` for "no table"), and the characteristics types the exact
 /// layouts the peer reads: a C module on the other side reads them through a `void *`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an NPI",
+    label = "not declared with `#[npi(...)]`",
+    note = "declare the NPI with `#[npi_runtime::npi(id = \"...\")]` on a unit struct"
+)]
 pub unsafe trait Npi: 'static {
     /// The NPIID, matched by value.
     const ID: GUID;
@@ -27,19 +32,47 @@ pub unsafe trait Npi: 'static {
     /// NPI-specific characteristics a provider publishes; `()` if the NPI defines none.
     type ProviderCharacteristics: NpiData;
     /// The table a client offers its provider; `()` if none (a NULL `ClientDispatch`).
-    type ClientDispatch: NpiData;
+    type ClientDispatch: DispatchTable;
     /// The table a provider offers its client; `()` if none (a NULL `ProviderDispatch`).
-    type ProviderDispatch: NpiData;
+    type ProviderDispatch: DispatchTable;
+}
+
+/// A dispatch table, with the typed view a peer calls it through. `#[dispatch_table]`
+/// implements it; `()` is "no table".
+///
+/// # Safety
+/// As [`NpiData`]; `calls` must only build a view of `peer`'s table and context.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an NPI dispatch table",
+    note = "declare it with `#[npi_runtime::dispatch_table]`, or use `()` for no table"
+)]
+pub unsafe trait DispatchTable: NpiData + Sized {
+    /// The typed view: one method per function of the table, passing the peer's binding
+    /// context where the table's functions take one.
+    type Calls<'a>;
+    /// The view of `peer`, or `None` if the peer offered no table.
+    fn calls(peer: Peer<'_, Self>) -> Option<Self::Calls<'_>>;
+}
+
+// SAFETY: `()` has no table; its view is the bare peer.
+unsafe impl DispatchTable for () {
+    type Calls<'a> = Peer<'a, ()>;
+    fn calls(peer: Peer<'_, Self>) -> Option<Self::Calls<'_>> {
+        Some(peer)
+    }
 }
 
 /// Data that crosses the NMR by pointer: NPI-specific characteristics and dispatch tables.
+///
+/// Implement it for an NPI's `#[repr(C)]` characteristics types (`unsafe impl NpiData for
+/// WskProviderCharacteristics {}`); `#[dispatch_table]` implements it for tables.
 ///
 /// `()` stands for "none" and travels as NULL.
 ///
 /// # Safety
 /// Implementors are `#[repr(C)]` (or `()`), immutable while published, and safe to read from
 /// any thread.
-pub unsafe trait NpiData: Sync + 'static {
+pub unsafe trait NpiData: Sync + Sized + 'static {
     /// False only for `()`, which is passed as NULL.
     const PRESENT: bool = true;
 }
@@ -82,7 +115,7 @@ pub struct Peer<'a, D: NpiData> {
 impl<'a, D: NpiData> Peer<'a, D> {
     /// # Safety
     /// `dispatch` is NULL or a live `D` for `'a`; `context` is the peer's binding context.
-    pub(crate) unsafe fn new(context: *mut c_void, dispatch: *const c_void) -> Self {
+    pub unsafe fn new(context: *mut c_void, dispatch: *const c_void) -> Self {
         Self { context, dispatch, _table: PhantomData }
     }
 

@@ -22,6 +22,9 @@ pub trait Role: Side {
     type Characteristics: Copy + 'static;
     /// The NPI-specific characteristics type this side publishes.
     type NpiCharacteristics: NpiData;
+    /// The module id must be given per registration.
+    #[doc(hidden)]
+    const DYNAMIC_MODULE_ID: bool;
     /// The macro-generated `'static` characteristics.
     #[doc(hidden)]
     fn static_characteristics() -> &'static Self::Characteristics;
@@ -49,6 +52,7 @@ pub trait Role: Side {
 impl<T: Client> Role for AsClient<T> {
     type Characteristics = NPI_CLIENT_CHARACTERISTICS;
     type NpiCharacteristics = <<T as ClientModule>::Npi as Npi>::ClientCharacteristics;
+    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
     fn static_characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS {
         T::characteristics()
     }
@@ -75,6 +79,7 @@ impl<T: Client> Role for AsClient<T> {
 impl<T: Provider> Role for AsProvider<T> {
     type Characteristics = NPI_PROVIDER_CHARACTERISTICS;
     type NpiCharacteristics = <<T as ProviderModule>::Npi as Npi>::ProviderCharacteristics;
+    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
     fn static_characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS {
         T::characteristics()
     }
@@ -266,8 +271,12 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
     /// `NmrRegister*`. Attach callbacks for matching peers run before this returns (R7).
     ///
     /// # Errors
-    /// The status of `NmrRegister*` if it fails.
+    /// The status of `NmrRegister*` if it fails; `STATUS_INVALID_PARAMETER` without calling
+    /// the NMR if the module declared `dynamic_module_id` and no module id was given.
     pub fn register(self) -> Result<Registration<'a, R>, NTSTATUS> {
+        if R::DYNAMIC_MODULE_ID && self.module_id.is_none() {
+            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+        }
         let template = R::static_characteristics();
         let patched = if self.module_id.is_none()
             && self.number.is_none()

@@ -46,3 +46,28 @@ pub(crate) fn guard<R>(
     let _ = (npi, callback, fallback);
     f()
 }
+
+/// Runs a dispatch-table function. A panic cannot be answered with a status here (the return
+/// type is the NPI's), so on the host it is recorded and the process aborts with the message,
+/// as a bugcheck would; in a kernel build the panic handler runs.
+#[doc(hidden)]
+pub fn dispatch_guard<R>(function: &'static str, f: impl FnOnce() -> R) -> R {
+    #[cfg(npi_host)]
+    {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(_) => {
+                std::eprintln!(
+                    "npi: dispatch function {function} panicked; a panic cannot cross \
+                     `extern \"system\"`, stopping"
+                );
+                std::process::abort();
+            }
+        }
+    }
+    #[cfg(not(npi_host))]
+    {
+        let _ = function;
+        f()
+    }
+}

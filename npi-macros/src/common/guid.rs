@@ -1,0 +1,127 @@
+//! GUID string literals, checked at compile time: `"2227E803-8D8B-11D4-ABAD-009027719E09"`.
+
+use darling::{Error, FromMeta};
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+use syn::{Expr, Lit, LitStr};
+
+use super::rt;
+
+const EXAMPLE: &str = "\"2227E803-8D8B-11D4-ABAD-009027719E09\"";
+
+/// A GUID written as a string literal, with its value.
+#[derive(Debug, Clone)]
+pub(crate) struct GuidLit {
+    pub(crate) value: u128,
+}
+
+impl GuidLit {
+    fn parse(lit: &LitStr) -> darling::Result<Self> {
+        let text = lit.value();
+        let err = |msg: String| Err(Error::custom(msg).with_span(lit));
+        if text.is_empty() {
+            return err(format!("the GUID is empty; write it as {EXAMPLE}"));
+        }
+        if text.starts_with('{') || text.ends_with('}') {
+            return err(format!(
+                "write the GUID without braces: \"{}\"",
+                text.trim_start_matches('{').trim_end_matches('}')
+            ));
+        }
+        if text.chars().count() != 36 {
+            return err(format!(
+                "a GUID has 36 characters (8-4-4-4-12 hex digits with hyphens, as {EXAMPLE}); \
+                 this one has {}",
+                text.chars().count()
+            ));
+        }
+        for (i, c) in text.chars().enumerate() {
+            let hyphen = matches!(i, 8 | 13 | 18 | 23);
+            if hyphen && c != '-' {
+                return err(format!(
+                    "expected `-` at position {} of the GUID, found `{c}` (the groups are \
+                     8-4-4-4-12 hex digits)",
+                    i + 1
+                ));
+            }
+            if !hyphen && !c.is_ascii_hexdigit() {
+                return err(format!("`{c}` at position {} is not a hex digit", i + 1));
+            }
+        }
+        match uuid::Uuid::try_parse(&text) {
+            Ok(u) => Ok(Self { value: u.as_u128() }),
+            Err(e) => err(format!("not a GUID: {e}")),
+        }
+    }
+}
+
+impl FromMeta for GuidLit {
+    fn from_value(value: &Lit) -> darling::Result<Self> {
+        match value {
+            Lit::Str(s) => Self::parse(s),
+            other => {
+                Err(Error::custom(format!("a GUID is written as a string literal, e.g. {EXAMPLE}"))
+                    .with_span(other))
+            }
+        }
+    }
+
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        match expr {
+            Expr::Lit(l) => Self::from_value(&l.lit),
+            Expr::Group(g) => Self::from_expr(&g.expr),
+            other => Err(Error::custom(format!(
+                "a GUID is written as a string literal, e.g. {EXAMPLE}; constants and \
+                 expressions are not read at compile time"
+            ))
+            .with_span(other)),
+        }
+    }
+}
+
+impl ToTokens for GuidLit {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let rt = rt();
+        let v = proc_macro2::Literal::u128_suffixed(self.value);
+        tokens.extend(quote!(#rt::GUID::from_u128(#v)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<u128, String> {
+        GuidLit::parse(&LitStr::new(s, proc_macro2::Span::call_site()))
+            .map(|g| g.value)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn registry_form_is_read_most_significant_first() {
+        assert_eq!(
+            parse("2227E803-8D8B-11D4-ABAD-009027719E09"),
+            Ok(0x2227_E803_8D8B_11D4_ABAD_0090_2771_9E09)
+        );
+        assert_eq!(
+            parse("2227e803-8d8b-11d4-abad-009027719e09").ok(),
+            parse("2227E803-8D8B-11D4-ABAD-009027719E09").ok()
+        );
+    }
+
+    #[test]
+    fn malformed_guids_are_explained() {
+        assert!(parse("").unwrap_err().contains("empty"));
+        assert!(parse("{2227E803-8D8B-11D4-ABAD-009027719E09}").unwrap_err().contains("braces"));
+        assert!(
+            parse("2227E803-8D8B-11D4-ABAD-009027719E0").unwrap_err().contains("36 characters")
+        );
+        assert!(
+            parse("2227E803-8D8B-11D4-ABAD-009027719E0G").unwrap_err().contains("not a hex digit")
+        );
+        assert!(
+            parse("2227E8038-D8B-11D4-ABAD-009027719E09").unwrap_err().contains("expected `-`")
+        );
+        assert!(parse("2227E803-8D8B-11D4-ABAD-009027719É9").is_err(), "non-ASCII");
+    }
+}

@@ -1,0 +1,533 @@
+//! `#[dispatch_table]`: a struct of functions becomes the `#[repr(C)]` table a C peer sees,
+//! a trait the implementing side fills it from, and a typed view the other side calls through.
+//!
+//! Parse (`TableArgs`; the struct into `Member`s) → validate (each member's shape) → expand
+//! (the table, `NpiData`/`DispatchTable` impls, `<Name>Impl`, `<Name>Calls`, shims).
+
+use darling::ast::NestedMeta;
+use darling::{Error, FromMeta};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{
+    Attribute, Fields, Ident, Item, ItemStruct, LitStr, ReturnType, Type, TypeFnPtr, Visibility,
+};
+
+use crate::common::{fallback, rt};
+use crate::npi_def::item_keyword;
+
+#[derive(FromMeta)]
+struct TableArgs {
+    /// `"system"` (NTAPI, the default) or `"C"` (the compiler default; differs on x86).
+    abi: Option<LitStr>,
+}
+
+/// One parameter of a table function.
+struct Param {
+    name: Ident,
+    ty: Type,
+}
+
+/// One member of the table.
+enum Member {
+    /// Plain data (a header: version, size, reserved, …), copied as declared.
+    Data { attrs: Vec<Attribute>, vis: Visibility, name: Ident, ty: Box<Type> },
+    /// A function pointer.
+    Function {
+        attrs: Vec<Attribute>,
+        vis: Visibility,
+        name: Ident,
+        /// The first parameter is the implementing side's binding context.
+        context: bool,
+        params: Vec<Param>,
+        output: ReturnType,
+    },
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(args, item.clone()) {
+        Ok(out) => out,
+        Err(e) => fallback(item, e),
+    }
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
+    let mut errors = Error::accumulator();
+    let abi = errors.handle(
+        NestedMeta::parse_meta_list(args)
+            .map_err(Error::from)
+            .and_then(|list| TableArgs::from_list(&list))
+            .and_then(|a| parse_abi(a.abi.as_ref())),
+    );
+    let table = errors.handle(parse_table(item));
+    match (abi, table) {
+        (Some(abi), Some((item, members))) => errors.finish_with(gen_all(&item, &members, &abi)),
+        _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid table"))),
+    }
+}
+
+fn parse_abi(abi: Option<&LitStr>) -> darling::Result<LitStr> {
+    match abi {
+        None => Ok(LitStr::new("system", Span::call_site())),
+        Some(l) if l.value() == "system" || l.value() == "C" => Ok(l.clone()),
+        Some(l) => Err(Error::custom(
+            "`abi` is \"system\" (NTAPI, WSKAPI: __stdcall on x86) or \"C\" (the compiler \
+             default: __cdecl on x86)",
+        )
+        .with_span(l)),
+    }
+}
+
+fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> {
+    let item: Item = syn::parse2(item)?;
+    let s = match item {
+        Item::Struct(s) => s,
+        other => {
+            return Err(Error::custom(
+                "`#[dispatch_table]` goes on a struct whose fields are the table's members, \
+                 e.g. `pub struct Dispatch { pub version: u16, pub open: fn(u32) -> i32 }`",
+            )
+            .with_span(&item_keyword(&other)));
+        }
+    };
+    let mut errors = Error::accumulator();
+    if !s.generics.params.is_empty() {
+        errors.push(
+            Error::custom("a dispatch table has one C layout: it cannot be generic")
+                .with_span(&s.generics),
+        );
+    }
+    let fields = match &s.fields {
+        Fields::Named(f) if !f.named.is_empty() => &f.named,
+        Fields::Named(f) => {
+            errors.push(
+                Error::custom(
+                    "a dispatch table needs at least one member (C has no empty structs)",
+                )
+                .with_span(f),
+            );
+            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("empty")));
+        }
+        other => {
+            errors.push(
+                Error::custom("a dispatch table is a struct with named fields, one per member")
+                    .with_span(other),
+            );
+            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("shape")));
+        }
+    };
+    let mut members = Vec::new();
+    for f in fields {
+        let Some(name) = f.ident.clone() else { continue };
+        let attrs = f.attrs.clone();
+        let vis = f.vis.clone();
+        match &f.ty {
+            Type::FnPtr(func) => {
+                if let Some(m) = errors.handle(parse_function(func)) {
+                    let (context, params, output) = m;
+                    members.push(Member::Function { attrs, vis, name, context, params, output });
+                }
+            }
+            ty => members.push(Member::Data { attrs, vis, name, ty: Box::new(ty.clone()) }),
+        }
+    }
+    errors.finish_with((s, members))
+}
+
+/// Checks one `fn(...)` member; returns (has context, params, output).
+fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, ReturnType)> {
+    let mut errors = Error::accumulator();
+    if let Some(abi) = &func.abi {
+        errors.push(
+            Error::custom(
+                "leave out `extern \"...\"`: every function of the table uses the calling \
+                 convention of `#[dispatch_table(abi = ...)]`",
+            )
+            .with_span(abi),
+        );
+    }
+    if let Some(u) = &func.unsafety {
+        errors.push(
+            Error::custom(
+                "leave out `unsafe`: the table stores `unsafe extern` pointers and the \
+                 implementing side writes safe Rust",
+            )
+            .with_span(u),
+        );
+    }
+    if let Some(l) = &func.lifetimes {
+        errors.push(
+            Error::custom("table functions cannot be higher-ranked (`for<'a>`)").with_span(l),
+        );
+    }
+    if let Some(v) = &func.variadic {
+        errors
+            .push(Error::custom("a variadic function cannot be implemented in Rust").with_span(v));
+    }
+    let mut context = false;
+    let mut params = Vec::new();
+    for (i, arg) in func.inputs.iter().enumerate() {
+        for a in &arg.attrs {
+            if a.path().is_ident("context") {
+                if i != 0 {
+                    errors.push(
+                        Error::custom(
+                            "`#[context]` marks the first parameter only: the binding context \
+                             the NPI passes first",
+                        )
+                        .with_span(a),
+                    );
+                } else if !is_mut_c_void_ptr(&arg.ty) {
+                    errors.push(
+                        Error::custom(
+                            "the `#[context]` parameter is the binding context: declare it as \
+                             `*mut c_void`",
+                        )
+                        .with_span(&arg.ty),
+                    );
+                } else {
+                    context = true;
+                }
+            } else {
+                errors.push(
+                    Error::custom("only `#[context]` is allowed on a table function's parameter")
+                        .with_span(a),
+                );
+            }
+        }
+        let name = arg.name.as_ref().map_or_else(|| format_ident!("arg{}", i), |(n, _)| n.clone());
+        params.push(Param { name, ty: arg.ty.clone() });
+    }
+    errors.finish_with((context, params, func.output.clone()))
+}
+
+fn is_mut_c_void_ptr(ty: &Type) -> bool {
+    match ty {
+        Type::Ptr(p) => {
+            matches!(p.mutability, syn::PointerMutability::Mut(_))
+                && matches!(&*p.elem, Type::Path(tp) if tp.path.segments.last().is_some_and(|s| s.ident == "c_void"))
+        }
+        _ => false,
+    }
+}
+
+/// Parameter types a caller can pass without making a promise: integers, floats, `bool`,
+/// `char` and references. Any other type (raw pointers, or a type alias that may hide one)
+/// makes the generated call method `unsafe`.
+fn is_plain(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(_) => true,
+        Type::Path(tp) if tp.qself.is_none() && tp.path.segments.len() == 1 => {
+            let id = tp.path.segments[0].ident.to_string();
+            matches!(
+                id.as_str(),
+                "u8" | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "bool"
+                    | "f32"
+                    | "f64"
+                    | "char"
+            )
+        }
+        _ => false,
+    }
+}
+
+fn upper(name: &Ident) -> Ident {
+    format_ident!(
+        "END_OF_{}",
+        name.to_string().trim_start_matches("r#").to_uppercase(),
+        span = name.span()
+    )
+}
+
+fn gen_all(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
+    let table = gen_table(item, members, abi);
+    let impls = gen_data_impls(item);
+    let imp = gen_impl_trait(item, members);
+    let ctor = gen_constructor(item, members, abi);
+    let calls = gen_calls(item, members);
+    quote!(#table #impls #imp #ctor #calls)
+}
+
+fn fn_type(abi: &LitStr, params: &[Param], context: bool, output: &ReturnType) -> TokenStream {
+    let rt = rt();
+    let _ = (context, rt);
+    let tys = params.iter().map(|p| {
+        let (name, ty) = (&p.name, &p.ty);
+        quote!(#name: #ty)
+    });
+    quote!(unsafe extern #abi fn(#(#tys),*) #output)
+}
+
+/// The `#[repr(C)]` table with `unsafe extern` function pointers.
+fn gen_table(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
+    let attrs = &item.attrs;
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let fields = members.iter().map(|m| match m {
+        Member::Data { attrs, vis, name, ty } => quote!(#(#attrs)* #vis #name: #ty),
+        Member::Function { attrs, vis, name, context, params, output } => {
+            let ty = fn_type(abi, params, *context, output);
+            quote!(#(#attrs)* #vis #name: #ty)
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        #vis struct #ident {
+            #(#fields,)*
+        }
+    }
+}
+
+/// `NpiData` and `DispatchTable` for the table.
+fn gen_data_impls(item: &ItemStruct) -> TokenStream {
+    let rt = rt();
+    let ident = &item.ident;
+    let calls = format_ident!("{}Calls", ident);
+    quote! {
+        #[automatically_derived]
+        // SAFETY: `#[repr(C)]`, built only from `'static` function pointers and plain data.
+        unsafe impl #rt::NpiData for #ident {}
+
+        #[automatically_derived]
+        // SAFETY: the view only wraps the peer's table and context.
+        unsafe impl #rt::DispatchTable for #ident {
+            type Calls<'a> = #calls<'a>;
+            fn calls(peer: #rt::Peer<'_, Self>) -> #rt::Option<#calls<'_>> {
+                match peer.dispatch() {
+                    #rt::Some(table) => #rt::Some(#calls { peer, table }),
+                    #rt::None => #rt::None,
+                }
+            }
+        }
+    }
+}
+
+/// `<Name>Impl`: what the implementing side writes, in safe Rust.
+fn gen_impl_trait(item: &ItemStruct, members: &[Member]) -> TokenStream {
+    let rt = rt();
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let imp = format_ident!("{}Impl", ident);
+    let mut any_context = false;
+    let fns: Vec<_> = members
+        .iter()
+        .filter_map(|m| match m {
+            Member::Function { attrs, name, context, params, output, .. } => {
+                let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
+                let args = params.iter().enumerate().map(|(i, p)| {
+                    let (n, t) = (&p.name, &p.ty);
+                    if i == 0 && *context {
+                        quote!(#n: &#rt::Binding<'_, Self::Side>)
+                    } else {
+                        quote!(#n: #t)
+                    }
+                });
+                any_context |= *context;
+                Some(quote!(#(#docs)* fn #name(#(#args),*) #output;))
+            }
+            Member::Data { .. } => None,
+        })
+        .collect();
+    if fns.is_empty() {
+        return TokenStream::new();
+    }
+    let side = any_context.then(|| {
+        quote! {
+            /// The module role whose binding context the `#[context]` functions receive, e.g.
+            /// `AsProvider<MyProvider>`.
+            type Side: #rt::Side;
+        }
+    });
+    let doc = format!("The functions of [`{ident}`], implemented in safe Rust.");
+    quote! {
+        #[doc = #doc]
+        #vis trait #imp: 'static {
+            #side
+            #(#fns)*
+        }
+    }
+}
+
+/// `Name::new::<T>(data members...)` and the shims the table points at.
+fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
+    let rt = rt();
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let imp = format_ident!("{}Impl", ident);
+    let has_fns = members.iter().any(|m| matches!(m, Member::Function { .. }));
+    let data_params = members.iter().filter_map(|m| match m {
+        Member::Data { name, ty, .. } => Some(quote!(#name: #ty)),
+        Member::Function { .. } => None,
+    });
+    let inits = members.iter().map(|m| match m {
+        Member::Data { name, .. } => quote!(#name),
+        Member::Function { name, .. } => {
+            let shim = format_ident!("__npi_{}", name);
+            quote!(#name: Self::#shim::<T>)
+        }
+    });
+    let shims = members.iter().filter_map(|m| match m {
+        Member::Function { name, context, params, output, .. } => {
+            let shim = format_ident!("__npi_{}", name);
+            let label = format!("{ident}::{name}");
+            let decl = params.iter().map(|p| {
+                let (n, t) = (&p.name, &p.ty);
+                quote!(#n: #t)
+            });
+            let names: Vec<_> = params.iter().map(|p| &p.name).collect();
+            let call = if *context {
+                let first = names[0];
+                let rest = &names[1..];
+                quote! {
+                    // SAFETY: the NMR gave this table to the peer of a binding whose context is
+                    // a binding of `T::Side`; the NPI has the peer pass that context back.
+                    let binding = unsafe { #rt::Binding::<T::Side>::from_context(#first) };
+                    <T as #imp>::#name(&binding #(, #rest)*)
+                }
+            } else {
+                quote!(<T as #imp>::#name(#(#names),*))
+            };
+            Some(quote! {
+                #[doc(hidden)]
+                extern #abi fn #shim<T: #imp>(#(#decl),*) #output {
+                    #rt::dispatch_guard(#label, || { #call })
+                }
+            })
+        }
+        Member::Data { .. } => None,
+    });
+    let end_of = members.iter().map(|m| {
+        let (name, ty) = match m {
+            Member::Data { name, ty, .. } => (name, quote!(#ty)),
+            Member::Function { name, context, params, output, .. } => {
+                (name, fn_type(abi, params, *context, output))
+            }
+        };
+        let c = upper(name);
+        let doc = format!("Bytes up to and including `{name}` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the table as it was when `{name}` was its last member.");
+        quote! {
+            #[doc = #doc]
+            pub const #c: #rt::usize = #rt::offset_of!(Self, #name) + #rt::size_of::<#ty>();
+        }
+    });
+    let generics = has_fns.then(|| quote!(<T: #imp>));
+    let doc = if has_fns {
+        "A table whose functions call `T`'s; the data members (header) in declaration order."
+    } else {
+        "The table, from its data members in declaration order."
+    };
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #doc]
+            #[must_use]
+            #vis const fn new #generics (#(#data_params),*) -> Self {
+                Self { #(#inits,)* }
+            }
+            #(#end_of)*
+            #(#shims)*
+        }
+    }
+}
+
+/// `<Name>Calls<'a>`: the peer's table, with one method per function.
+fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
+    let rt = rt();
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let calls = format_ident!("{}Calls", ident);
+    let methods = members.iter().filter_map(|m| match m {
+        Member::Function { attrs, vis, name, context, params, output } => {
+            let docs: Vec<_> = attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+            let own = if *context { &params[1..] } else { &params[..] };
+            let decl = own.iter().map(|p| {
+                let (n, t) = (&p.name, &p.ty);
+                quote!(#n: #t)
+            });
+            let names = own.iter().map(|p| &p.name);
+            let context_arg = context.then(|| quote!(self.peer.context(),));
+            let plain = own.iter().all(|p| is_plain(&p.ty));
+            let span = name.span();
+            Some(if plain {
+                quote_spanned! {span=>
+                    #(#docs)*
+                    #vis fn #name(&self, #(#decl),*) #output {
+                        // SAFETY: the peer's own table and binding context, valid while this
+                        // view exists (a `PeerCall` holds this side's detach open, R23); the
+                        // arguments are plain values.
+                        unsafe { (self.table.#name)(#context_arg #(#names),*) }
+                    }
+                }
+            } else {
+                quote_spanned! {span=>
+                    #(#docs)*
+                    ///
+                    /// # Safety
+                    /// The arguments must be what the NPI specifies for this function (pointers
+                    /// valid for the peer's use of them).
+                    #vis unsafe fn #name(&self, #(#decl),*) #output {
+                        // SAFETY: the peer's own table and binding context, valid while this
+                        // view exists; the arguments are the caller's promise.
+                        unsafe { (self.table.#name)(#context_arg #(#names),*) }
+                    }
+                }
+            })
+        }
+        Member::Data { .. } => None,
+    });
+    let doc = format!(
+        "The peer's [`{ident}`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it."
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Copy)]
+        #vis struct #calls<'a> {
+            peer: #rt::Peer<'a, #ident>,
+            table: &'a #ident,
+        }
+
+        #[automatically_derived]
+        impl<'a> #calls<'a> {
+            /// The peer's binding context and table.
+            #[must_use]
+            #vis fn peer(&self) -> #rt::Peer<'a, #ident> {
+                self.peer
+            }
+
+            /// The peer's table itself (its data members, for a version check).
+            #[must_use]
+            #vis fn table(&self) -> &'a #ident {
+                self.table
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_types_make_safe_calls() {
+        for t in ["u32", "i64", "bool", "&Foo", "&mut [u8]"] {
+            assert!(is_plain(&syn::parse_str(t).unwrap()), "{t}");
+        }
+        for t in ["*mut c_void", "PVOID", "Option<u32>", "core::primitive::u32", "[u8; 4]"] {
+            assert!(!is_plain(&syn::parse_str(t).unwrap()), "{t}");
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `#[npi_client(...)]` and `#[npi_provider(...)]`: one implementation, two roles.
+//!
+//! Parse (`ModuleArgs`, the struct) → validate (module id given exactly once; the struct can be
+//! a `'static` registration context) → expand (one `unsafe impl ClientModule`/`ProviderModule`
+//! whose characteristics are a `static` built by the runtime's generic code).
+
+use darling::ast::NestedMeta;
+use darling::util::Flag;
+use darling::{Error, FromMeta};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{GenericParam, Item, ItemStruct, Path};
+
+use crate::common::guid::GuidLit;
+use crate::common::{fallback, rt};
+use crate::npi_def::item_keyword;
+
+/// Which macro is expanding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Client,
+    Provider,
+}
+
+impl Role {
+    fn attr(self) -> &'static str {
+        match self {
+            Role::Client => "npi_client",
+            Role::Provider => "npi_provider",
+        }
+    }
+}
+
+/// The attribute's arguments.
+#[derive(FromMeta)]
+struct ModuleArgs {
+    /// The NPI type (declared with `#[npi]`).
+    npi: Path,
+    /// The module id, known at compile time.
+    module_id: Option<GuidLit>,
+    /// The module id is supplied per registration (`RegistrationBuilder::module_guid`).
+    dynamic_module_id: Flag,
+    /// The registration instance's `Number`.
+    number: Option<u32>,
+    /// The registration instance's `Version`, if not the NPI's.
+    version: Option<u16>,
+    /// A `static` holding this side's NPI-specific characteristics.
+    characteristics: Option<Path>,
+}
+
+pub(crate) fn expand(role: Role, args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(role, args, item.clone()) {
+        Ok(out) => out,
+        Err(e) => fallback(item, e),
+    }
+}
+
+fn try_expand(role: Role, args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
+    let mut errors = Error::accumulator();
+    let args = errors.handle(
+        NestedMeta::parse_meta_list(args)
+            .map_err(Error::from)
+            .and_then(|list| ModuleArgs::from_list(&list)),
+    );
+    let item = errors.handle(parse_item(role, item));
+    if let Some(args) = &args {
+        errors.handle(validate(role, args));
+    }
+    match (args, item) {
+        (Some(args), Some(item)) => errors.finish_with(gen_module_impl(role, &args, &item)),
+        _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid attribute"))),
+    }
+}
+
+fn parse_item(role: Role, item: TokenStream) -> darling::Result<ItemStruct> {
+    let what = match role {
+        Role::Client => "client",
+        Role::Provider => "provider",
+    };
+    let item: Item = syn::parse2(item)?;
+    let s = match item {
+        Item::Struct(s) => s,
+        other => {
+            return Err(Error::custom(format!(
+                "`#[{}]` goes on the struct that is the {what}'s registration context",
+                role.attr()
+            ))
+            .with_span(&item_keyword(&other)));
+        }
+    };
+    let mut errors = Error::accumulator();
+    for p in &s.generics.params {
+        let e = match p {
+            GenericParam::Lifetime(l) => Error::custom(format!(
+                "the registration context must be `'static`: the NMR keeps it for as long as the \
+                 {what} is registered, so it cannot borrow `{}`",
+                l.lifetime
+            )),
+            _ => Error::custom(
+                "a generic registration context is not supported: each registration needs one \
+                 static set of characteristics; declare a concrete struct (or a newtype of one \
+                 instantiation)",
+            ),
+        };
+        errors.push(e.with_span(p));
+    }
+    if let Some(w) = &s.generics.where_clause {
+        errors
+            .push(Error::custom("a registration context cannot have a where clause").with_span(w));
+    }
+    errors.finish_with(s)
+}
+
+fn validate(role: Role, args: &ModuleArgs) -> darling::Result<()> {
+    match (&args.module_id, args.dynamic_module_id.is_present()) {
+        (None, false) => Err(Error::custom(format!(
+            "missing `module_id = \"...\"` in `#[{}]` (or `dynamic_module_id` when the id is \
+             chosen at run time, per registration)",
+            role.attr()
+        ))),
+        (Some(_), true) => Err(Error::custom(
+            "`dynamic_module_id` and `module_id` exclude each other: the id is either fixed \
+             here or supplied per registration",
+        )
+        .with_span(&args.dynamic_module_id.span())),
+        _ => Ok(()),
+    }
+}
+
+/// `unsafe impl ClientModule` (or `ProviderModule`) for the struct.
+fn gen_module_impl(role: Role, args: &ModuleArgs, item: &ItemStruct) -> TokenStream {
+    let rt = rt();
+    let ident = &item.ident;
+    let npi = &args.npi;
+    let (module_trait, vtable, chars, side_chars) = match role {
+        Role::Client => (
+            format_ident!("ClientModule"),
+            format_ident!("ClientVTable"),
+            format_ident!("NPI_CLIENT_CHARACTERISTICS"),
+            format_ident!("ClientCharacteristics"),
+        ),
+        Role::Provider => (
+            format_ident!("ProviderModule"),
+            format_ident!("ProviderVTable"),
+            format_ident!("NPI_PROVIDER_CHARACTERISTICS"),
+            format_ident!("ProviderCharacteristics"),
+        ),
+    };
+    // A path that is not an NPI is reported at the path the user wrote.
+    let npi_span = npi.span();
+    let npi_ty = quote_spanned!(npi_span=> #npi);
+    let module_id = args
+        .module_id
+        .as_ref()
+        .map_or_else(|| quote!(#rt::GUID::from_u128(0)), quote::ToTokens::to_token_stream);
+    let dynamic = args.dynamic_module_id.is_present();
+    let number = args.number.unwrap_or(0);
+    let version = args
+        .version
+        .map_or_else(|| quote!(<#npi_ty as #rt::Npi>::REGISTRATION_VERSION), |v| quote!(#v));
+    let characteristics = args.characteristics.as_ref().map_or_else(
+        || quote!(#rt::None),
+        |p| {
+            let span = p.span();
+            quote_spanned!(span=> #rt::Some(&#p))
+        },
+    );
+    let ident_span = ident.span();
+    let vtable_const = quote_spanned!(ident_span=> #rt::#vtable::<#ident>::CHARACTERISTICS);
+    quote! {
+        #item
+
+        #[automatically_derived]
+        // SAFETY: the characteristics are the runtime's own for this type (`#vtable`), kept in
+        // an immutable static.
+        unsafe impl #rt::#module_trait for #ident {
+            type Npi = #npi_ty;
+            const MODULE_ID: #rt::NPI_MODULEID = #rt::NPI_MODULEID::from_guid(#module_id);
+            const DYNAMIC_MODULE_ID: bool = #dynamic;
+            const NUMBER: #rt::u32 = #number;
+            const REGISTRATION_VERSION: #rt::u16 = #version;
+            const CHARACTERISTICS: #rt::Option<&'static <#npi_ty as #rt::Npi>::#side_chars> =
+                #characteristics;
+            fn characteristics() -> &'static #rt::#chars {
+                static CHARACTERISTICS: #rt::Static<#rt::#chars> = #rt::Static(#vtable_const);
+                &CHARACTERISTICS.0
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `#[npi(...)]`: declares an NPI on a unit struct that names it.
+//!
+//! Parse (`NpiArgs` from the attribute, the item as a struct) → validate (the item's shape) →
+//! expand (one `unsafe impl Npi`).
+
+use darling::FromMeta;
+use darling::ast::NestedMeta;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use syn::spanned::Spanned;
+use syn::{Fields, Item, ItemStruct, Type};
+
+use crate::common::guid::GuidLit;
+use crate::common::{fallback, rt};
+
+/// The attribute's arguments.
+#[derive(FromMeta)]
+struct NpiArgs {
+    id: GuidLit,
+    client_characteristics: Option<Type>,
+    provider_characteristics: Option<Type>,
+    client_dispatch: Option<Type>,
+    provider_dispatch: Option<Type>,
+    registration_version: Option<u16>,
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(args, item.clone()) {
+        Ok(out) => out,
+        Err(e) => fallback(item, e),
+    }
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
+    let mut errors = darling::Error::accumulator();
+    let args = errors.handle(
+        NestedMeta::parse_meta_list(args)
+            .map_err(darling::Error::from)
+            .and_then(|list| NpiArgs::from_list(&list)),
+    );
+    let item = errors.handle(parse_item(item));
+    let (args, item) = match (args, item) {
+        (Some(a), Some(i)) => (a, i),
+        _ => {
+            return Err(errors
+                .finish()
+                .err()
+                .unwrap_or_else(|| darling::Error::custom("invalid #[npi]")));
+        }
+    };
+    errors.finish()?;
+    Ok(gen_npi_impl(&args, &item))
+}
+
+/// The NPI is named by a unit struct without generics: `pub struct Wsk;`.
+fn parse_item(item: TokenStream) -> darling::Result<ItemStruct> {
+    const HINT: &str = "`#[npi]` goes on a unit struct that names the NPI, e.g. `pub struct Wsk;`";
+    let item: Item = syn::parse2(item)?;
+    let s = match item {
+        Item::Struct(s) => s,
+        other => return Err(darling::Error::custom(HINT).with_span(&item_keyword(&other))),
+    };
+    let mut errors = darling::Error::accumulator();
+    if !s.generics.params.is_empty() {
+        errors.push(
+            darling::Error::custom("an NPI is one interface with one id: it cannot be generic")
+                .with_span(&s.generics),
+        );
+    }
+    if !matches!(s.fields, Fields::Unit) {
+        errors.push(
+            darling::Error::custom(format!(
+                "{HINT}; its characteristics and dispatch tables are separate types named in \
+                 the attribute"
+            ))
+            .with_span(&s.fields),
+        );
+    }
+    errors.finish_with(s)
+}
+
+/// The token that says what kind of item this is (`enum`, `fn`, …), for errors.
+pub(crate) fn item_keyword(item: &Item) -> TokenStream {
+    match item {
+        Item::Enum(i) => {
+            let t = i.enum_token;
+            quote!(#t)
+        }
+        Item::Fn(i) => {
+            let t = i.sig.fn_token;
+            quote!(#t)
+        }
+        Item::Union(i) => {
+            let t = i.union_token;
+            quote!(#t)
+        }
+        Item::Trait(i) => {
+            let t = i.trait_token;
+            quote!(#t)
+        }
+        Item::Impl(i) => {
+            let t = i.impl_token;
+            quote!(#t)
+        }
+        Item::Type(i) => {
+            let t = i.type_token;
+            quote!(#t)
+        }
+        Item::Const(i) => {
+            let t = i.const_token;
+            quote!(#t)
+        }
+        Item::Static(i) => {
+            let t = i.static_token;
+            quote!(#t)
+        }
+        Item::Mod(i) => {
+            let t = i.mod_token;
+            quote!(#t)
+        }
+        other => {
+            let span = other.span();
+            quote_spanned!(span=> item)
+        }
+    }
+}
+
+/// `unsafe impl Npi for <the struct>`.
+fn gen_npi_impl(args: &NpiArgs, item: &ItemStruct) -> TokenStream {
+    let rt = rt();
+    let ident = &item.ident;
+    let name = ident.to_string();
+    let id = &args.id;
+    // The user's own tokens, so a type that is not NPI data or not a dispatch table is
+    // reported at the type the user wrote. `()` stands for "none".
+    let ty = |t: &Option<Type>| t.as_ref().map_or_else(|| quote!(()), |t| quote!(#t));
+    let cc = ty(&args.client_characteristics);
+    let pc = ty(&args.provider_characteristics);
+    let cd = ty(&args.client_dispatch);
+    let pd = ty(&args.provider_dispatch);
+    let version =
+        args.registration_version.map(|v| quote!(const REGISTRATION_VERSION: #rt::u16 = #v;));
+    quote! {
+        #item
+
+        #[automatically_derived]
+        // SAFETY: each associated type is checked to implement `NpiData` or `DispatchTable`,
+        // whose own safety contracts fix the layouts the peer reads.
+        unsafe impl #rt::Npi for #ident {
+            const ID: #rt::GUID = #id;
+            const NAME: &'static #rt::str = #name;
+            #version
+            type ClientCharacteristics = #cc;
+            type ProviderCharacteristics = #pc;
+            type ClientDispatch = #cd;
+            type ProviderDispatch = #pd;
+        }
+    }
+}
