@@ -1,6 +1,11 @@
-//! Procedural macros for npi. Use them through `npi_runtime`, which re-exports them; their
-//! documentation lives there.
+//! Procedural macros for npi. Use them through `npi_runtime`, which re-exports them.
+//!
+//! Every macro here only *declares*: a trait impl that ties a type to its NPI and role, consts,
+//! and `static` read-only characteristics built by `npi_runtime`'s generic code. The
+//! `extern "system"` callbacks, the binding contexts and everything `unsafe` about the NMR live
+//! in `npi_runtime`, where they are written once and tested.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod common;
 mod dispatch;
@@ -9,26 +14,221 @@ mod npi_def;
 
 use proc_macro::TokenStream;
 
-/// Declares an NPI; see `npi_runtime::npi`.
+/// Declares a Network Programming Interface on a unit struct that names it.
+///
+/// ```
+/// use npi_runtime::{dispatch_table, npi, NpiData};
+///
+/// /// `WSK_PROVIDER_CHARACTERISTICS`: what a provider publishes about itself.
+/// #[repr(C)]
+/// pub struct VersionRange {
+///     pub highest: u16,
+///     pub lowest: u16,
+/// }
+/// // SAFETY: #[repr(C)] plain data, as the C definition has it.
+/// unsafe impl NpiData for VersionRange {}
+///
+/// #[dispatch_table]
+/// pub struct EchoDispatch {
+///     pub version: u16,
+///     pub reserved: u16,
+///     pub echo: fn(value: u32) -> u32,
+/// }
+///
+/// #[npi(
+///     id = "2227E803-8D8B-11D4-ABAD-009027719E09",
+///     provider_characteristics = VersionRange,
+///     provider_dispatch = EchoDispatch,
+/// )]
+/// pub struct Echo;
+///
+/// assert_eq!(<Echo as npi_runtime::Npi>::ID.to_string(), "{2227E803-8D8B-11D4-ABAD-009027719E09}");
+/// ```
+///
+/// Arguments:
+/// - `id = "…"` (required): the NPIID, a GUID in registry form without braces. Checked at
+///   compile time.
+/// - `client_characteristics`, `provider_characteristics`: the NPI-specific characteristics
+///   each side publishes in its registration instance; types that implement `NpiData`.
+///   Omitted: that side publishes none (NULL).
+/// - `client_dispatch`, `provider_dispatch`: the table each side offers; types declared with
+///   [`macro@dispatch_table`]. Omitted: NULL.
+/// - `registration_version = N`: the registration instance `Version` the NPI's modules use
+///   (0 unless the NPI versions its bindings; XDP uses 1).
+///
+/// # Errors
+/// A compile error at the offending token for a malformed GUID, a missing `id`, an unknown or
+/// repeated argument, an item that is not a unit struct, a generic struct, and (from the type
+/// checker, at the type you wrote) a characteristics type that is not `NpiData` or a dispatch
+/// type that is not a dispatch table.
+///
+/// # Safety
+/// Nothing to uphold here beyond the `unsafe impl NpiData` you write for characteristics
+/// types: they must be the exact `#[repr(C)]` layouts the NPI's C definition gives, because a C
+/// peer reads them through a `void *`.
 #[proc_macro_attribute]
 pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
     npi_def::expand(args.into(), item.into()).into()
 }
 
-/// Declares a client module; see `npi_runtime::npi_client`.
+/// Declares a client module: the struct it is put on is the registration context (what C
+/// passes as `ClientContext`).
+///
+/// Generates the module id, the `NPI_CLIENT_CHARACTERISTICS` with its registration instance
+/// as a `static` in read-only data with no run-time initialisation, and the impl of
+/// `npi_runtime::ClientModule` that ties the struct to its NPI. You write `impl Client` with
+/// the callbacks: `attach` (`ClientAttachProvider`), optionally `detach` and `cleanup`.
+///
+/// ```
+/// use npi_runtime::{npi, npi_client, Attach, Client, ClientRegistration, ProviderOffer};
+///
+/// #[npi(id = "0F5C2A7E-1B3D-4C8A-9E61-27D4B0A351C9")]
+/// pub struct Example;
+///
+/// #[npi_client(npi = Example, module_id = "8B2E6C41-0D9F-4A73-B5E2-0C6A91F43D28")]
+/// struct MyClient;
+///
+/// impl Client for MyClient {
+///     type Binding = ();
+///     fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+///         offer.accept((), &()).into()
+///     }
+/// }
+///
+/// static CLIENT: MyClient = MyClient;
+/// // DriverEntry: register. Unload: drop (deregisters and waits).
+/// let registration = ClientRegistration::register(&CLIENT).unwrap();
+/// drop(registration);
+/// ```
+///
+/// Arguments:
+/// - `npi = Path` (required): the NPI, declared with [`macro@npi`].
+/// - `module_id = "…"`: the module id (a `MIT_GUID` `NPI_MODULEID`), or `dynamic_module_id`
+///   when it is only known at run time and given per registration
+///   (`ClientRegistration::builder(m).module_guid(id)`); one of the two is required.
+/// - `number = N`: the registration instance `Number` (default 0; also settable per
+///   registration).
+/// - `version = N`: the registration instance `Version` (default: the NPI's).
+/// - `characteristics = STATIC`: a `static` of the NPI's client characteristics type, published
+///   by default (also settable per registration, borrowed).
+///
+/// # Errors
+/// A compile error at the offending token for: the attribute on anything but a struct; a
+/// generic struct; a struct with a lifetime (the context must be `'static`); a malformed GUID;
+/// a missing `npi` or module id; both `module_id` and `dynamic_module_id`; unknown or repeated
+/// arguments. The type checker reports, at your tokens: an `npi` that is not an NPI,
+/// `characteristics` of the wrong type (a provider's, say), a context that is not `Sync`, and a
+/// missing `impl Client`.
+///
+/// # Safety
+/// Nothing to uphold: the generated impl is `unsafe` only because it promises that the
+/// characteristics are the runtime's own, which the macro guarantees.
 #[proc_macro_attribute]
 pub fn npi_client(args: TokenStream, item: TokenStream) -> TokenStream {
     module::expand(module::Role::Client, args.into(), item.into()).into()
 }
 
-/// Declares a provider module; see `npi_runtime::npi_provider`.
+/// Declares a provider module: the struct it is put on is the registration context (what C
+/// passes as `ProviderContext`). The arguments are those of [`macro@npi_client`], for the
+/// provider side; you write `impl Provider`.
+///
+/// ```
+/// use npi_runtime::{npi, npi_provider, Attach, ClientOffer, Provider, ProviderRegistration};
+///
+/// #[npi(id = "6A1F93C0-55E2-4B7D-8C04-E1B927A6D350")]
+/// pub struct Example;
+///
+/// #[npi_provider(npi = Example, module_id = "5D0B7F3A-2C84-4E19-A6F0-93B1E8C2D475")]
+/// struct MyProvider;
+///
+/// impl Provider for MyProvider {
+///     type Binding = u32;
+///     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+///         let number = offer.client().number();
+///         offer.accept(number, &()).into()
+///     }
+/// }
+///
+/// static PROVIDER: MyProvider = MyProvider;
+/// let registration = ProviderRegistration::register(&PROVIDER).unwrap();
+/// registration.deregister().unwrap();
+/// ```
+///
+/// # Errors
+/// As [`macro@npi_client`].
+///
+/// # Safety
+/// As [`macro@npi_client`].
 #[proc_macro_attribute]
 pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
     module::expand(module::Role::Provider, args.into(), item.into()).into()
 }
 
-/// Declares a dispatch table; see `npi_runtime::dispatch_table`.
+/// Declares a dispatch table: a struct whose `fn(...)` fields are the table's functions and
+/// whose other fields are its data members (a header such as `{Version, Reserved}`).
+///
+/// For `#[dispatch_table] pub struct Name { ... }` it generates:
+/// - `Name` itself as the `#[repr(C)]` table a C peer sees, each `fn(...)` field an
+///   `unsafe extern "system" fn` (or `extern "C"` with `abi = "C"`);
+/// - `NameImpl`, the trait the implementing side writes in safe Rust, and
+///   `Name::new::<T: NameImpl>(data members…)`, a `const fn` that fills the table with
+///   shims that never unwind;
+/// - `NameCalls<'a>`, what the other side calls through: a `PeerCall` dereferences to it, and
+///   it passes the peer's binding context to functions whose first parameter is `#[context]`;
+/// - `Name::END_OF_<FIELD>`: the size through each member, for tables that grow by appending
+///   (`RTL_SIZEOF_THROUGH_FIELD`).
+///
+/// ```
+/// use core::ffi::c_void;
+/// use npi_runtime::{dispatch_table, AsProvider, ProviderBinding};
+/// # use npi_runtime::{npi, npi_provider, Attach, ClientOffer, Provider};
+///
+/// #[dispatch_table]
+/// pub struct CounterDispatch {
+///     pub version: u16,
+///     pub reserved: u16,
+///     /// Adds `n` to the binding's counter and returns the new value.
+///     pub add: fn(#[context] binding: *mut c_void, n: u32) -> u32,
+/// }
+/// # #[npi(id = "3C1D0F7A-5B2E-4D09-8A61-7E4F2B90C3D5", provider_dispatch = CounterDispatch)]
+/// # pub struct Counter;
+/// # #[npi_provider(npi = Counter, module_id = "3C1D0F7A-5B2E-4D09-8A61-7E4F2B90C3D6")]
+/// # struct CounterProvider;
+/// # impl Provider for CounterProvider {
+/// #     type Binding = std::sync::atomic::AtomicU32;
+/// #     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+/// #         offer.accept(Default::default(), &TABLE).into()
+/// #     }
+/// # }
+///
+/// impl CounterDispatchImpl for CounterProvider {
+///     type Side = AsProvider<CounterProvider>;
+///     fn add(binding: &ProviderBinding<'_, CounterProvider>, n: u32) -> u32 {
+///         binding.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n
+///     }
+/// }
+///
+/// static TABLE: CounterDispatch = CounterDispatch::new::<CounterProvider>(1, 0);
+///
+/// #[cfg(target_pointer_width = "64")]
+/// assert_eq!((size_of::<CounterDispatch>(), CounterDispatch::END_OF_RESERVED), (16, 4));
+/// ```
+///
+/// # Errors
+/// A compile error at the offending token for: the attribute on anything but a struct with
+/// named fields; an empty or generic struct; `extern "…"`, `unsafe`, `for<'a>` or `...` on a
+/// function member; `#[context]` anywhere but the first parameter or on a type other than
+/// `*mut c_void`; any other parameter attribute; an `abi` other than `"system"` or `"C"`.
+///
+/// # Safety
+/// Calling methods of `NameCalls` is safe when every argument is a plain value (integers,
+/// `bool`, floats, references); a function taking raw pointers (or a type the macro cannot
+/// see through, such as an alias) gets an `unsafe` method whose `# Safety` asks for the
+/// arguments the NPI specifies.
 #[proc_macro_attribute]
 pub fn dispatch_table(args: TokenStream, item: TokenStream) -> TokenStream {
     dispatch::expand(args.into(), item.into()).into()
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,6 +11,7 @@
 //!   cleanup ([`Binding`], [`BindingRef`]); a pending detach is a [`PendingDetach`] value
 //!   completed exactly once.
 #![no_std]
+#![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;

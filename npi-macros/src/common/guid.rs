@@ -82,7 +82,17 @@ impl FromMeta for GuidLit {
 impl ToTokens for GuidLit {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         let rt = rt();
-        let v = proc_macro2::Literal::u128_suffixed(self.value);
+        // Hex in registry grouping, so the expansion reads like the GUID it came from.
+        let v = self.value;
+        let text = format!(
+            "0x{:08X}_{:04X}_{:04X}_{:04X}_{:012X}",
+            v >> 96,
+            (v >> 80) & 0xFFFF,
+            (v >> 64) & 0xFFFF,
+            (v >> 48) & 0xFFFF,
+            v & 0xFFFF_FFFF_FFFF
+        );
+        let v = syn::LitInt::new(&text, proc_macro2::Span::call_site());
         tokens.extend(quote!(#rt::GUID::from_u128(#v)));
     }
 }

@@ -1,0 +1,135 @@
+// Expansion snapshot: `cargo test -p npi-macros --lib` compares it; UPDATE_SNAPSHOTS=1 rewrites it.
+/// What the provider offers its clients.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExProviderDispatch {
+    pub version: u16,
+    pub length: u16,
+    /// Doubles `value`.
+    pub provider_function: unsafe extern "system" fn(
+        binding: *mut c_void,
+        value: u32,
+    ) -> u32,
+    pub raw_function: unsafe extern "system" fn(buffer: *const u8, length: usize) -> i32,
+}
+#[automatically_derived]
+unsafe impl ::npi_runtime::__private::NpiData for ExProviderDispatch {}
+#[automatically_derived]
+unsafe impl ::npi_runtime::__private::DispatchTable for ExProviderDispatch {
+    type Calls<'a> = ExProviderDispatchCalls<'a>;
+    fn calls(
+        peer: ::npi_runtime::__private::Peer<'_, Self>,
+    ) -> ::npi_runtime::__private::Option<ExProviderDispatchCalls<'_>> {
+        match peer.dispatch() {
+            ::npi_runtime::__private::Some(table) => {
+                ::npi_runtime::__private::Some(ExProviderDispatchCalls {
+                    peer,
+                    table,
+                })
+            }
+            ::npi_runtime::__private::None => ::npi_runtime::__private::None,
+        }
+    }
+}
+///The functions of [`ExProviderDispatch`], implemented in safe Rust.
+pub trait ExProviderDispatchImpl: 'static {
+    /// The module role whose binding context the `#[context]` functions receive, e.g.
+    /// `AsProvider<MyProvider>`.
+    type Side: ::npi_runtime::__private::Side;
+    /// Doubles `value`.
+    fn provider_function(
+        binding: &::npi_runtime::__private::Binding<'_, Self::Side>,
+        value: u32,
+    ) -> u32;
+    fn raw_function(buffer: *const u8, length: usize) -> i32;
+}
+#[automatically_derived]
+impl ExProviderDispatch {
+    ///A table whose functions call `T`'s; the data members (header) in declaration order.
+    #[must_use]
+    pub const fn new<T: ExProviderDispatchImpl>(version: u16, length: u16) -> Self {
+        Self {
+            version,
+            length,
+            provider_function: Self::__npi_provider_function::<T>,
+            raw_function: Self::__npi_raw_function::<T>,
+        }
+    }
+    ///Bytes up to and including `version` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the table as it was when `version` was its last member.
+    pub const END_OF_VERSION: ::npi_runtime::__private::usize = ::npi_runtime::__private::offset_of!(
+        Self, version
+    ) + ::npi_runtime::__private::size_of::<u16>();
+    ///Bytes up to and including `length` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the table as it was when `length` was its last member.
+    pub const END_OF_LENGTH: ::npi_runtime::__private::usize = ::npi_runtime::__private::offset_of!(
+        Self, length
+    ) + ::npi_runtime::__private::size_of::<u16>();
+    ///Bytes up to and including `provider_function` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the table as it was when `provider_function` was its last member.
+    pub const END_OF_PROVIDER_FUNCTION: ::npi_runtime::__private::usize = ::npi_runtime::__private::offset_of!(
+        Self, provider_function
+    )
+        + ::npi_runtime::__private::size_of::<
+            unsafe extern "system" fn(binding: *mut c_void, value: u32) -> u32,
+        >();
+    ///Bytes up to and including `raw_function` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the table as it was when `raw_function` was its last member.
+    pub const END_OF_RAW_FUNCTION: ::npi_runtime::__private::usize = ::npi_runtime::__private::offset_of!(
+        Self, raw_function
+    )
+        + ::npi_runtime::__private::size_of::<
+            unsafe extern "system" fn(buffer: *const u8, length: usize) -> i32,
+        >();
+    #[doc(hidden)]
+    extern "system" fn __npi_provider_function<T: ExProviderDispatchImpl>(
+        binding: *mut c_void,
+        value: u32,
+    ) -> u32 {
+        ::npi_runtime::__private::dispatch_guard(
+            "ExProviderDispatch::provider_function",
+            || {
+                let binding = unsafe {
+                    ::npi_runtime::__private::Binding::<T::Side>::from_context(binding)
+                };
+                <T as ExProviderDispatchImpl>::provider_function(&binding, value)
+            },
+        )
+    }
+    #[doc(hidden)]
+    extern "system" fn __npi_raw_function<T: ExProviderDispatchImpl>(
+        buffer: *const u8,
+        length: usize,
+    ) -> i32 {
+        ::npi_runtime::__private::dispatch_guard(
+            "ExProviderDispatch::raw_function",
+            || { <T as ExProviderDispatchImpl>::raw_function(buffer, length) },
+        )
+    }
+}
+///The peer's [`ExProviderDispatch`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it.
+#[derive(Clone, Copy)]
+pub struct ExProviderDispatchCalls<'a> {
+    peer: ::npi_runtime::__private::Peer<'a, ExProviderDispatch>,
+    table: &'a ExProviderDispatch,
+}
+#[automatically_derived]
+impl<'a> ExProviderDispatchCalls<'a> {
+    /// The peer's binding context and table.
+    #[must_use]
+    pub fn peer(&self) -> ::npi_runtime::__private::Peer<'a, ExProviderDispatch> {
+        self.peer
+    }
+    /// The peer's table itself (its data members, for a version check).
+    #[must_use]
+    pub fn table(&self) -> &'a ExProviderDispatch {
+        self.table
+    }
+    /// Doubles `value`.
+    pub fn provider_function(&self, value: u32) -> u32 {
+        unsafe { (self.table.provider_function)(self.peer.context(), value) }
+    }
+    ///
+    /// # Safety
+    /// The arguments must be what the NPI specifies for this function (pointers
+    /// valid for the peer's use of them).
+    pub unsafe fn raw_function(&self, buffer: *const u8, length: usize) -> i32 {
+        unsafe { (self.table.raw_function)(buffer, length) }
+    }
+}
