@@ -460,9 +460,12 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
             let context_arg = context.then(|| quote!(self.peer.context(),));
             let plain = own.iter().all(|p| is_plain(&p.ty));
             let span = name.span();
+            // A returned status or value is what the call is for.
+            let must_use = matches!(output, ReturnType::Type(..)).then(|| quote!(#[must_use]));
             Some(if plain {
                 quote_spanned! {span=>
                     #(#docs)*
+                    #must_use
                     #vis fn #name(&self, #(#decl),*) #output {
                         // SAFETY: the peer's own table and binding context, valid while this
                         // view exists (a `PeerCall` holds this side's detach open, R23); the
@@ -477,6 +480,7 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
                     /// # Safety
                     /// The arguments must be what the NPI specifies for this function (pointers
                     /// valid for the peer's use of them).
+                    #must_use
                     #vis unsafe fn #name(&self, #(#decl),*) #output {
                         // SAFETY: the peer's own table and binding context, valid while this
                         // view exists; the arguments are the caller's promise.

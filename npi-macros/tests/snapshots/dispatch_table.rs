@@ -122,6 +122,7 @@ impl<'a> ExProviderDispatchCalls<'a> {
         self.table
     }
     /// Doubles `value`.
+    #[must_use]
     pub fn provider_function(&self, value: u32) -> u32 {
         unsafe { (self.table.provider_function)(self.peer.context(), value) }
     }
@@ -129,6 +130,7 @@ impl<'a> ExProviderDispatchCalls<'a> {
     /// # Safety
     /// The arguments must be what the NPI specifies for this function (pointers
     /// valid for the peer's use of them).
+    #[must_use]
     pub unsafe fn raw_function(&self, buffer: *const u8, length: usize) -> i32 {
         unsafe { (self.table.raw_function)(buffer, length) }
     }
