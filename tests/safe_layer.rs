@@ -93,7 +93,7 @@ impl Provider for Prov {
             // SAFETY: the client's table, valid while it is being attached.
             unsafe { (t.notify)(std::ptr::null_mut(), 1) };
         }
-        offer.accept(n, &PROVIDER_TABLE)
+        offer.accept(n, &PROVIDER_TABLE).into()
     }
     fn detach(
         &self,
@@ -143,7 +143,7 @@ impl Client for Cli {
         let highest = offer.provider().characteristics().map(|c| c.highest);
         self.log.lock().unwrap().push(format!("C.attach highest={highest:?}"));
         match offer.accept(String::from("b"), &CLIENT_TABLE) {
-            Ok(a) => a,
+            Ok(a) => a.into(),
             Err(refused) => refused.offer.fail(refused.status),
         }
     }
