@@ -50,10 +50,39 @@ struct ModuleArgs {
 }
 
 pub(crate) fn expand(role: Role, args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_expand(role, args, item.clone()) {
+    match try_expand(role, args.clone(), item.clone()) {
         Ok(out) => out,
-        Err(e) => fallback(item, e),
+        Err(e) => match stub(role, args, item.clone()) {
+            // The errors, plus a stand-in impl, so the user's `impl Client` does not add a
+            // cascade of "not an NPI client module" errors to the one mistake.
+            Some(stub) => {
+                let errors = e.write_errors();
+                quote!(#errors #stub)
+            }
+            None => fallback(item, e),
+        },
     }
+}
+
+/// The item with a module impl built from defaults, when the struct and the `npi` path could
+/// be read despite the errors.
+fn stub(role: Role, args: TokenStream, item: TokenStream) -> Option<TokenStream> {
+    let item = parse_item(role, item).ok()?;
+    let npi = NestedMeta::parse_meta_list(args).ok()?.into_iter().find_map(|m| match m {
+        NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.is_ident("npi") => {
+            Path::from_expr(&nv.value).ok()
+        }
+        _ => None,
+    })?;
+    let args = ModuleArgs {
+        npi,
+        module_id: None,
+        dynamic_module_id: Flag::present(),
+        number: None,
+        version: None,
+        characteristics: None,
+    };
+    Some(gen_module_impl(role, &args, &item))
 }
 
 fn try_expand(role: Role, args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {

@@ -25,11 +25,46 @@ struct NpiArgs {
     registration_version: Option<u16>,
 }
 
+/// The arguments read leniently, for a stand-in impl when only the id is wrong or missing.
+#[derive(FromMeta)]
+struct LenientArgs {
+    #[allow(dead_code)] // read only to accept the key
+    id: Option<syn::Expr>,
+    client_characteristics: Option<Type>,
+    provider_characteristics: Option<Type>,
+    client_dispatch: Option<Type>,
+    provider_dispatch: Option<Type>,
+    registration_version: Option<u16>,
+}
+
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_expand(args, item.clone()) {
+    match try_expand(args.clone(), item.clone()) {
         Ok(out) => out,
-        Err(e) => fallback(item, e),
+        Err(e) => match stub(args, item.clone()) {
+            // The errors, plus a stand-in impl, so code that uses the NPI does not add a
+            // cascade of "not an NPI" errors to the one mistake.
+            Some(stub) => {
+                let errors = e.write_errors();
+                quote!(#errors #stub)
+            }
+            None => fallback(item, e),
+        },
     }
+}
+
+fn stub(args: TokenStream, item: TokenStream) -> Option<TokenStream> {
+    let item = parse_item(item).ok()?;
+    let list = NestedMeta::parse_meta_list(args).ok()?;
+    let lenient = LenientArgs::from_list(&list).ok()?;
+    let args = NpiArgs {
+        id: GuidLit { value: 0 },
+        client_characteristics: lenient.client_characteristics,
+        provider_characteristics: lenient.provider_characteristics,
+        client_dispatch: lenient.client_dispatch,
+        provider_dispatch: lenient.provider_dispatch,
+        registration_version: lenient.registration_version,
+    };
+    Some(gen_npi_impl(&args, &item))
 }
 
 fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
