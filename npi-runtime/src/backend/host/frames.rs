@@ -34,6 +34,11 @@ pub(super) fn active_bindings() -> Vec<usize> {
     FRAMES.with(|f| f.borrow().clone())
 }
 
+/// The binding whose callback runs innermost on this thread, if any.
+pub(super) fn innermost() -> Option<usize> {
+    FRAMES.with(|f| f.borrow().last().copied())
+}
+
 pub(super) fn irql() -> Irql {
     IRQL.with(Cell::get)
 }

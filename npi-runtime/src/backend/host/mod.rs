@@ -97,10 +97,12 @@ struct Registration {
 }
 
 /// One side's share of a detach. `early` records a `*DetachComplete` that arrived before the
-/// callback returned `STATUS_PENDING` (R21, OQ-11).
+/// callback returned `STATUS_PENDING` (R21, OQ-11). `Starting`: detach began, but this side's
+/// callback has not been invoked yet (the provider's waits for the client's to return).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Half {
     Attached { early: bool },
+    Starting { early: bool },
     Running { early: bool },
     Pending,
     Done { completed: bool },
@@ -114,7 +116,7 @@ impl Half {
     fn public(self) -> HalfState {
         match self {
             Half::Attached { .. } => HalfState::Attached,
-            Half::Running { .. } => HalfState::Detaching,
+            Half::Starting { .. } | Half::Running { .. } => HalfState::Detaching,
             Half::Pending => HalfState::Pending,
             Half::Done { .. } => HalfState::Done,
         }
@@ -157,7 +159,11 @@ impl Binding {
     fn begin_detach(&mut self) {
         self.state = BindingState::Detaching;
         self.client_half.begin_detach();
-        self.provider_half.begin_detach();
+        // The provider's callback runs once the client's has returned (OQ-3); a completion from
+        // the provider before then comes before its own callback was invoked (OQ-11).
+        if let Half::Attached { early } = self.provider_half {
+            self.provider_half = Half::Starting { early };
+        }
     }
 
     /// The detach callbacks to run for a binding just marked `Detaching`.
@@ -455,7 +461,11 @@ impl Registrar {
                 ),
             ),
         };
-        let npi = st.registrations.get(&handle).map(|r| r.npi);
+        let npi = st
+            .registrations
+            .get(&handle)
+            .map(|r| r.npi)
+            .or_else(|| st.bindings.get(&handle).map(|b| b.npi));
         self.violation(kind, npi, handle, function, detail);
     }
 
@@ -565,9 +575,6 @@ impl Registrar {
         if chars.is_null() {
             return invalid(None, "the characteristics pointer is NULL");
         }
-        if out.is_null() {
-            return invalid(None, "the handle out-pointer is NULL");
-        }
         // SAFETY: non-NULL, and the caller promises it points to characteristics of `role`.
         // Both layouts share the header; `Length` is read before the rest, so a short struct is
         // refused before its missing fields are touched.
@@ -623,6 +630,10 @@ impl Registrar {
         }
         if inst.ModuleId.is_null() {
             return invalid(Some(npi), "the registration instance's ModuleId is NULL");
+        }
+        // Checked once the NPI is known, so that the violation names it.
+        if out.is_null() {
+            return invalid(Some(npi), "the handle out-pointer is NULL");
         }
         if version != 0 {
             self.violation(
@@ -815,6 +826,12 @@ impl Registrar {
             };
             let npi = b.npi;
             let refused = match b.state {
+                // OQ-9: the handle must be the one of the ClientAttachProvider callback running
+                // innermost on this thread, not another client's live proposal.
+                BindingState::Proposed if frames::innermost() != Some(binding) => Some((
+                    ViolationKind::AttachOutsideCallback,
+                    "not the handle of the ClientAttachProvider callback running on this thread",
+                )),
                 BindingState::Proposed => None,
                 BindingState::Attached => Some((
                     ViolationKind::AttachAfterSuccess,
@@ -977,19 +994,16 @@ impl Registrar {
             // attach; both stay valid until cleanup (R14, R22).
             unsafe { f(context) }
         };
-        let mut client = job.client.map(call);
-        // A client half that pends must be recorded before the provider runs, since its
-        // completion may come at any moment. One that succeeded cannot change any more, so it
-        // is settled together with the provider's half, under one lock.
-        if let Some(status) = client.filter(|s| *s != STATUS_SUCCESS) {
-            client = None;
-            if let Some(cleanup) = self.detach_returned(job.binding, Some(status), None) {
-                self.run_cleanup(cleanup);
-                return;
-            }
+        let client = job.client.map(call);
+        // The client's half is settled before the provider runs: a pending half's completion
+        // may come at any moment, and a finished one is shown as done (listings, stuck-wait
+        // reports). The same critical section marks the provider's callback as invoked.
+        if let Some(cleanup) = self.detach_returned(job.binding, client, None, true) {
+            self.run_cleanup(cleanup);
+            return;
         }
         let provider = job.provider.map(call);
-        if let Some(cleanup) = self.detach_returned(job.binding, client, provider) {
+        if let Some(cleanup) = self.detach_returned(job.binding, None, provider, false) {
             self.run_cleanup(cleanup);
         }
     }
@@ -1000,9 +1014,13 @@ impl Registrar {
         binding: usize,
         client: Option<NTSTATUS>,
         provider: Option<NTSTATUS>,
+        start_provider: bool,
     ) -> Option<Cleanup> {
         let mut st = sync::lock(&self.state);
         let b = st.bindings.get_mut(&binding)?;
+        if start_provider && let Half::Starting { early } = b.provider_half {
+            b.provider_half = Half::Running { early };
+        }
         let npi = b.npi;
         let mut complaints = Vec::new();
         for (role, status) in [(Role::Client, client), (Role::Provider, provider)] {
@@ -1059,7 +1077,8 @@ impl Registrar {
         };
         let mut st = sync::lock(&self.state);
         let Some(b) = st.bindings.get_mut(&binding) else {
-            let kind = if st.registrations.contains_key(&binding) {
+            let npi = st.registrations.get(&binding).map(|r| r.npi);
+            let kind = if npi.is_some() {
                 ViolationKind::WrongHandleKind
             } else {
                 ViolationKind::BadHandle
@@ -1067,7 +1086,7 @@ impl Registrar {
             drop(st);
             self.violation(
                 kind,
-                None,
+                npi,
                 binding,
                 function,
                 String::from("not a live binding handle; ignored"),
@@ -1087,9 +1106,19 @@ impl Registrar {
                      callback later returns STATUS_PENDING",
                 ));
             }
+            Half::Starting { early: false } => {
+                *half = Half::Starting { early: true };
+                complaint = Some((
+                    ViolationKind::CompleteBeforeDetach,
+                    "completion before this side's detach callback was invoked; it counts if \
+                     the callback then returns STATUS_PENDING",
+                ));
+            }
             Half::Running { early: false } => *half = Half::Running { early: true },
             Half::Pending => *half = Half::Done { completed: true },
-            Half::Attached { early: true } | Half::Running { early: true } => {
+            Half::Attached { early: true }
+            | Half::Starting { early: true }
+            | Half::Running { early: true } => {
                 complaint = Some((
                     ViolationKind::CompleteTwice,
                     "second completion for this half; ignored",

@@ -41,7 +41,8 @@ pub enum ViolationKind {
     CompleteTwice,
     /// `*DetachComplete` after the detach callback returned SUCCESS (R20).
     CompleteAfterSuccess,
-    /// `*DetachComplete` before the binding's detach began; counted if the callback then pends.
+    /// `*DetachComplete` before this side's detach callback was invoked; counted if the
+    /// callback then returns `STATUS_PENDING`.
     CompleteBeforeDetach,
     /// An NMR function called above its IRQL limit (simulated IRQL, R34).
     IrqlTooHigh,
