@@ -29,9 +29,9 @@ impl Drop for Frame {
     }
 }
 
-/// The bindings whose callbacks are on this thread's stack, innermost last.
-pub(super) fn active_bindings() -> Vec<usize> {
-    FRAMES.with(|f| f.borrow().clone())
+/// The first binding whose callback is on this thread's stack and satisfies `pred`.
+pub(super) fn find_active(mut pred: impl FnMut(usize) -> bool) -> Option<usize> {
+    FRAMES.with(|f| f.borrow().iter().copied().find(|b| pred(*b)))
 }
 
 /// The binding whose callback runs innermost on this thread, if any.

@@ -1209,8 +1209,8 @@ impl Registrar {
         if !self.check_irql(Irql::Apc, function, Some(npi), handle) {
             return Err(WaitFailure::Status(STATUS_INVALID_DEVICE_STATE));
         }
-        let on_stack = frames::active_bindings().into_iter().find(|b| {
-            st.bindings.get(b).is_some_and(|b| b.client == handle || b.provider == handle)
+        let on_stack = frames::find_active(|b| {
+            st.bindings.get(&b).is_some_and(|b| b.client == handle || b.provider == handle)
         });
         if let Some(b) = on_stack {
             drop(st);
@@ -1226,9 +1226,15 @@ impl Registrar {
             );
             return Err(WaitFailure::Status(STATUS_INVALID_DEVICE_STATE));
         }
-        if let Some(r) = st.registrations.get_mut(&handle) {
-            r.waiting = true;
+        let Some(r) = st.registrations.get_mut(&handle) else {
+            return Ok(());
+        };
+        if r.live == 0 {
+            // Nothing to wait for: the common case at unload, without reading the clock.
+            st.registrations.remove(&handle);
+            return Ok(());
         }
+        r.waiting = true;
         let start = Instant::now();
         let mut last_report = start;
         loop {
