@@ -3,10 +3,11 @@
 //! next to local items that shadow `core` or `npi_runtime` names.
 
 pub use core::ffi::c_void;
-pub use core::marker::{PhantomData, Sync};
+pub use core::clone::Clone;
+pub use core::marker::{Copy, PhantomData, Sync};
 pub use core::mem::{offset_of, size_of};
 pub use core::option::Option::{self, None, Some};
-pub use core::primitive::{str, u16, u32, usize};
+pub use core::primitive::{bool, str, u16, u32, usize};
 
 pub use crate::binding::{Binding, Side};
 pub use crate::module::{ClientModule, ClientVTable, ProviderModule, ProviderVTable};
@@ -23,3 +24,34 @@ pub struct Static<T>(pub T);
 
 // SAFETY: see the type's documentation: the wrapped characteristics are never written.
 unsafe impl<T> Sync for Static<T> {}
+
+/// `<T as ClientVTableCharacteristics>::CHARACTERISTICS`: the same constant as
+/// `ClientVTable::<T>::CHARACTERISTICS`, through a trait, so a module without `impl Client`
+/// gets "`T` does not implement `Client`" rather than an unsatisfied-bounds E0599.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has `#[npi_client]` but does not implement `npi_runtime::Client`",
+    label = "add `impl npi_runtime::Client for {Self}`",
+    note = "the client's attach (and optionally detach and cleanup) callbacks are the methods of \
+            `npi_runtime::Client`"
+)]
+pub trait ClientVTableCharacteristics {
+    /// See [`ClientVTable::CHARACTERISTICS`].
+    const CHARACTERISTICS: NPI_CLIENT_CHARACTERISTICS;
+}
+impl<T: crate::Client> ClientVTableCharacteristics for T {
+    const CHARACTERISTICS: NPI_CLIENT_CHARACTERISTICS = ClientVTable::<T>::CHARACTERISTICS;
+}
+/// As [`ClientVTableCharacteristics`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has `#[npi_provider]` but does not implement `npi_runtime::Provider`",
+    label = "add `impl npi_runtime::Provider for {Self}`",
+    note = "the provider's attach (and optionally detach and cleanup) callbacks are the methods \
+            of `npi_runtime::Provider`"
+)]
+pub trait ProviderVTableCharacteristics {
+    /// See [`ProviderVTable::CHARACTERISTICS`].
+    const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS;
+}
+impl<T: crate::Provider> ProviderVTableCharacteristics for T {
+    const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS = ProviderVTable::<T>::CHARACTERISTICS;
+}

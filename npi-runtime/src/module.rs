@@ -70,6 +70,12 @@ pub unsafe trait ProviderModule: Sync + Sized + 'static {
 
 /// A client module's behaviour: `ClientAttachProvider`, `ClientDetachProvider` and
 /// `ClientCleanupBindingContext`, with typed arguments. `self` is the registration context.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `npi_runtime::Client`",
+    label = "no `impl Client for {Self}`",
+    note = "a client module is a struct with `#[npi_client(...)]` and \
+            `impl npi_runtime::Client for {Self} {{ type Binding = ...; fn attach(...) }}`"
+)]
 pub trait Client: ClientModule {
     /// This client's per-binding value, owned by the runtime from attach until cleanup.
     type Binding: Send + Sync + 'static;
@@ -92,6 +98,12 @@ pub trait Client: ClientModule {
 }
 
 /// A provider module's behaviour; see [`Client`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `npi_runtime::Provider`",
+    label = "no `impl Provider for {Self}`",
+    note = "a provider module is a struct with `#[npi_provider(...)]` and \
+            `impl npi_runtime::Provider for {Self} {{ type Binding = ...; fn attach(...) }}`"
+)]
 pub trait Provider: ProviderModule {
     /// This provider's per-binding value, owned by the runtime from attach until cleanup.
     type Binding: Send + Sync + 'static;

@@ -72,6 +72,11 @@ unsafe impl DispatchTable for () {
 /// # Safety
 /// Implementors are `#[repr(C)]` (or `()`), immutable while published, and safe to read from
 /// any thread.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not NPI data",
+    label = "the NMR passes this by pointer to the peer",
+    note = "declare the type `#[repr(C)]` and add `unsafe impl npi_runtime::NpiData for {Self} {{}}`"
+)]
 pub unsafe trait NpiData: Sync + Sized + 'static {
     /// False only for `()`, which is passed as NULL.
     const PRESENT: bool = true;

@@ -23,10 +23,15 @@ impl GuidLit {
             return err(format!("the GUID is empty; write it as {EXAMPLE}"));
         }
         if text.starts_with('{') || text.ends_with('}') {
-            return err(format!(
-                "write the GUID without braces: \"{}\"",
-                text.trim_start_matches('{').trim_end_matches('}')
-            ));
+            let inner = text.trim_start_matches('{').trim_end_matches('}');
+            return err(if uuid::Uuid::try_parse(inner).is_ok() && inner.len() == 36 {
+                format!("write the GUID without braces: \"{inner}\"")
+            } else {
+                format!(
+                    "write the GUID in registry form, 8-4-4-4-12 hex digits without braces, \
+                     as {EXAMPLE} (not the C initializer `{{0x..., ...}}`)"
+                )
+            });
         }
         if text.chars().count() != 36 {
             return err(format!(

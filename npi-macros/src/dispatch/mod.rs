@@ -28,26 +28,68 @@ struct Param {
 }
 
 /// One member of the table.
-enum Member {
-    /// Plain data (a header: version, size, reserved, …), copied as declared.
-    Data { attrs: Vec<Attribute>, vis: Visibility, name: Ident, ty: Box<Type> },
-    /// A function pointer.
-    Function {
-        attrs: Vec<Attribute>,
-        vis: Visibility,
-        name: Ident,
-        /// The first parameter is the implementing side's binding context.
-        context: bool,
-        params: Vec<Param>,
-        output: ReturnType,
-    },
+struct Member {
+    /// The field's attributes (docs, `#[cfg]`), without `#[optional]`.
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    name: Ident,
+    kind: Kind,
 }
+
+enum Kind {
+    /// Plain data (a header: version, size, reserved, …), copied as declared.
+    Data(Box<Type>),
+    /// A function pointer.
+    Function(Function),
+}
+
+struct Function {
+    /// The first parameter is the implementing side's binding context.
+    context: bool,
+    /// `#[optional]`: the entry may be NULL (`Option<fn>`); `Name::without_<member>()` clears it.
+    optional: bool,
+    params: Vec<Param>,
+    output: ReturnType,
+}
+
+impl Member {
+    /// The member's `#[cfg]`s, repeated on everything generated for it, so a member that is
+    /// compiled out (an OS-gated tail member) takes its trait fn, shim, accessor and
+    /// constructor parameter with it.
+    fn cfgs(&self) -> Vec<&Attribute> {
+        self.attrs.iter().filter(|a| a.path().is_ident("cfg")).collect()
+    }
+
+    fn docs(&self) -> Vec<&Attribute> {
+        self.attrs.iter().filter(|a| a.path().is_ident("doc")).collect()
+    }
+}
+
+/// Names the generated `<Name>Calls` type uses for itself; a member may not take them.
+const RESERVED: &[&str] = &["as_peer", "as_table"];
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(args, item.clone()) {
         Ok(out) => out,
-        Err(e) => fallback(item, e),
+        Err(e) => fallback(without_param_attrs(item), e),
     }
+}
+
+/// The user's item with what only this macro understands taken out of its `fn` members
+/// (`#[context]` and other parameter attributes, `...`), so the fallback does not add "cannot
+/// find attribute `context`" or "C-variadic function" errors to the one already reported.
+fn without_param_attrs(item: TokenStream) -> TokenStream {
+    let Ok(mut s) = syn::parse2::<ItemStruct>(item.clone()) else { return item };
+    for f in &mut s.fields {
+        f.attrs.retain(|a| !a.path().is_ident("optional"));
+        if let Type::FnPtr(func) = &mut f.ty {
+            func.variadic = None;
+            for arg in &mut func.inputs {
+                arg.attrs.clear();
+            }
+        }
+    }
+    quote!(#s)
 }
 
 fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
@@ -107,6 +149,16 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
             );
             return Err(errors.finish().err().unwrap_or_else(|| Error::custom("empty")));
         }
+        Fields::Unit => {
+            errors.push(
+                Error::custom(
+                    "a dispatch table is a struct with named fields, one per member (for no \
+                     table at all, leave the dispatch out of `#[npi]`: it is then `()`, NULL)",
+                )
+                .with_span(&s.ident),
+            );
+            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("shape")));
+        }
         other => {
             errors.push(
                 Error::custom("a dispatch table is a struct with named fields, one per member")
@@ -118,16 +170,36 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
     let mut members = Vec::new();
     for f in fields {
         let Some(name) = f.ident.clone() else { continue };
-        let attrs = f.attrs.clone();
+        if RESERVED.contains(&name.to_string().as_str()) {
+            errors.push(
+                Error::custom(format!(
+                    "`{name}` is the name of an accessor the generated view needs; rename the \
+                     member (the C layout only cares about its position)"
+                ))
+                .with_span(&name),
+            );
+        }
+        let optional_attr = f.attrs.iter().find(|a| a.path().is_ident("optional"));
+        let attrs: Vec<Attribute> =
+            f.attrs.iter().filter(|a| !a.path().is_ident("optional")).cloned().collect();
         let vis = f.vis.clone();
         match &f.ty {
             Type::FnPtr(func) => {
-                if let Some(m) = errors.handle(parse_function(func)) {
-                    let (context, params, output) = m;
-                    members.push(Member::Function { attrs, vis, name, context, params, output });
+                if let Some((context, params, output)) = errors.handle(parse_function(func)) {
+                    let optional = optional_attr.is_some();
+                    let function = Function { context, optional, params, output };
+                    members.push(Member { attrs, vis, name, kind: Kind::Function(function) });
                 }
             }
-            ty => members.push(Member::Data { attrs, vis, name, ty: Box::new(ty.clone()) }),
+            ty => {
+                if let Some(a) = optional_attr {
+                    errors.push(
+                        Error::custom("`#[optional]` marks a function member that may be NULL")
+                            .with_span(a.path()),
+                    );
+                }
+                members.push(Member { attrs, vis, name, kind: Kind::Data(Box::new(ty.clone())) });
+            }
         }
     }
     errors.finish_with((s, members))
@@ -174,7 +246,7 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
                             "`#[context]` marks the first parameter only: the binding context \
                              the NPI passes first",
                         )
-                        .with_span(a),
+                        .with_span(a.path()),
                     );
                 } else if !is_mut_c_void_ptr(&arg.ty) {
                     errors.push(
@@ -190,7 +262,7 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
             } else {
                 errors.push(
                     Error::custom("only `#[context]` is allowed on a table function's parameter")
-                        .with_span(a),
+                        .with_span(a.path()),
                 );
             }
         }
@@ -258,32 +330,37 @@ fn gen_all(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
     quote!(#table #impls #imp #ctor #calls)
 }
 
-fn fn_type(abi: &LitStr, params: &[Param], context: bool, output: &ReturnType) -> TokenStream {
+/// The table's field type for a function member: `unsafe extern ABI fn(..)`, in an `Option`
+/// when the member may be NULL.
+fn fn_type(abi: &LitStr, f: &Function) -> TokenStream {
     let rt = rt();
-    let _ = (context, rt);
-    let tys = params.iter().map(|p| {
+    let tys = f.params.iter().map(|p| {
         let (name, ty) = (&p.name, &p.ty);
         quote!(#name: #ty)
     });
-    quote!(unsafe extern #abi fn(#(#tys),*) #output)
+    let output = &f.output;
+    let ptr = quote!(unsafe extern #abi fn(#(#tys),*) #output);
+    if f.optional { quote!(#rt::Option<#ptr>) } else { ptr }
 }
 
 /// The `#[repr(C)]` table with `unsafe extern` function pointers.
 fn gen_table(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
+    let rt = rt();
     let attrs = &item.attrs;
     let vis = &item.vis;
     let ident = &item.ident;
-    let fields = members.iter().map(|m| match m {
-        Member::Data { attrs, vis, name, ty } => quote!(#(#attrs)* #vis #name: #ty),
-        Member::Function { attrs, vis, name, context, params, output } => {
-            let ty = fn_type(abi, params, *context, output);
-            quote!(#(#attrs)* #vis #name: #ty)
-        }
+    let fields = members.iter().map(|m| {
+        let (attrs, vis, name) = (&m.attrs, &m.vis, &m.name);
+        let ty = match &m.kind {
+            Kind::Data(ty) => quote!(#ty),
+            Kind::Function(f) => fn_type(abi, f),
+        };
+        quote!(#(#attrs)* #vis #name: #ty)
     });
     quote! {
         #(#attrs)*
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(#rt::Clone, #rt::Copy)]
         #vis struct #ident {
             #(#fields,)*
         }
@@ -323,21 +400,19 @@ fn gen_impl_trait(item: &ItemStruct, members: &[Member]) -> TokenStream {
     let mut any_context = false;
     let fns: Vec<_> = members
         .iter()
-        .filter_map(|m| match m {
-            Member::Function { attrs, name, context, params, output, .. } => {
-                let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
-                let args = params.iter().enumerate().map(|(i, p)| {
-                    let (n, t) = (&p.name, &p.ty);
-                    if i == 0 && *context {
-                        quote!(#n: &#rt::Binding<'_, Self::Side>)
-                    } else {
-                        quote!(#n: #t)
-                    }
-                });
-                any_context |= *context;
-                Some(quote!(#(#docs)* fn #name(#(#args),*) #output;))
-            }
-            Member::Data { .. } => None,
+        .filter_map(|m| {
+            let Kind::Function(f) = &m.kind else { return None };
+            let (docs, cfgs, name, output) = (m.docs(), m.cfgs(), &m.name, &f.output);
+            let args = f.params.iter().enumerate().map(|(i, p)| {
+                let (n, t) = (&p.name, &p.ty);
+                if i == 0 && f.context {
+                    quote!(#n: &#rt::Binding<'_, Self::Side>)
+                } else {
+                    quote!(#n: #t)
+                }
+            });
+            any_context |= f.context;
+            Some(quote!(#(#docs)* #(#cfgs)* fn #name(#(#args),*) #output;))
         })
         .collect();
     if fns.is_empty() {
@@ -360,64 +435,93 @@ fn gen_impl_trait(item: &ItemStruct, members: &[Member]) -> TokenStream {
     }
 }
 
-/// `Name::new::<T>(data members...)` and the shims the table points at.
+/// `Name::new::<T>(data members...)`, `without_<optional member>()`, `END_OF_<MEMBER>` and the
+/// shims the table points at.
 fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
     let rt = rt();
     let vis = &item.vis;
     let ident = &item.ident;
     let imp = format_ident!("{}Impl", ident);
-    let has_fns = members.iter().any(|m| matches!(m, Member::Function { .. }));
-    let data_params = members.iter().filter_map(|m| match m {
-        Member::Data { name, ty, .. } => Some(quote!(#name: #ty)),
-        Member::Function { .. } => None,
+    let has_fns = members.iter().any(|m| matches!(m.kind, Kind::Function(_)));
+    let data_params = members.iter().filter_map(|m| {
+        let Kind::Data(ty) = &m.kind else { return None };
+        let (cfgs, name) = (m.cfgs(), &m.name);
+        Some(quote!(#(#cfgs)* #name: #ty))
     });
-    let inits = members.iter().map(|m| match m {
-        Member::Data { name, .. } => quote!(#name),
-        Member::Function { name, .. } => {
-            let shim = format_ident!("__npi_{}", name);
-            quote!(#name: Self::#shim::<T>)
+    let inits = members.iter().map(|m| {
+        let (cfgs, name) = (m.cfgs(), &m.name);
+        match &m.kind {
+            Kind::Data(_) => quote!(#(#cfgs)* #name),
+            Kind::Function(f) => {
+                let shim = format_ident!("__npi_{}", name);
+                if f.optional {
+                    quote!(#(#cfgs)* #name: #rt::Some(Self::#shim::<T>))
+                } else {
+                    quote!(#(#cfgs)* #name: Self::#shim::<T>)
+                }
+            }
         }
     });
-    let shims = members.iter().filter_map(|m| match m {
-        Member::Function { name, context, params, output, .. } => {
-            let shim = format_ident!("__npi_{}", name);
-            let label = format!("{ident}::{name}");
-            let decl = params.iter().map(|p| {
-                let (n, t) = (&p.name, &p.ty);
-                quote!(#n: #t)
-            });
-            let names: Vec<_> = params.iter().map(|p| &p.name).collect();
-            let call = if *context {
-                let first = names[0];
-                let rest = &names[1..];
-                quote! {
-                    // SAFETY: the NMR gave this table to the peer of a binding whose context is
-                    // a binding of `T::Side`; the NPI has the peer pass that context back.
-                    let binding = unsafe { #rt::Binding::<T::Side>::from_context(#first) };
-                    <T as #imp>::#name(&binding #(, #rest)*)
-                }
-            } else {
-                quote!(<T as #imp>::#name(#(#names),*))
-            };
-            Some(quote! {
-                #[doc(hidden)]
-                extern #abi fn #shim<T: #imp>(#(#decl),*) #output {
-                    #rt::dispatch_guard(#label, || { #call })
-                }
-            })
+    let shims = members.iter().filter_map(|m| {
+        let Kind::Function(f) = &m.kind else { return None };
+        let (cfgs, name, output) = (m.cfgs(), &m.name, &f.output);
+        let shim = format_ident!("__npi_{}", name);
+        let label = format!("{ident}::{name}");
+        let decl = f.params.iter().map(|p| {
+            let (n, t) = (&p.name, &p.ty);
+            quote!(#n: #t)
+        });
+        let names: Vec<_> = f.params.iter().map(|p| &p.name).collect();
+        let call = if f.context {
+            let first = names[0];
+            let rest = &names[1..];
+            quote! {
+                // SAFETY: the NMR gave this table to the peer of a binding whose context is a
+                // binding of `T::Side`; the NPI has the peer pass that context back.
+                let binding = unsafe { #rt::Binding::<T::Side>::from_context(#first) };
+                <T as #imp>::#name(&binding #(, #rest)*)
+            }
+        } else {
+            quote!(<T as #imp>::#name(#(#names),*))
+        };
+        Some(quote! {
+            #(#cfgs)*
+            #[doc(hidden)]
+            extern #abi fn #shim<T: #imp>(#(#decl),*) #output {
+                #rt::dispatch_guard(#label, || { #call })
+            }
+        })
+    });
+    let without = members.iter().filter_map(|m| {
+        let Kind::Function(f) = &m.kind else { return None };
+        if !f.optional {
+            return None;
         }
-        Member::Data { .. } => None,
+        let (cfgs, name) = (m.cfgs(), &m.name);
+        let method = format_ident!("without_{}", name);
+        let doc = format!("The table with `{name}` left NULL (the NPI allows it).");
+        Some(quote! {
+            #(#cfgs)*
+            #[doc = #doc]
+            #[must_use]
+            #vis const fn #method(self) -> Self {
+                Self { #name: #rt::None, ..self }
+            }
+        })
     });
     let end_of = members.iter().map(|m| {
-        let (name, ty) = match m {
-            Member::Data { name, ty, .. } => (name, quote!(#ty)),
-            Member::Function { name, context, params, output, .. } => {
-                (name, fn_type(abi, params, *context, output))
-            }
+        let (cfgs, name) = (m.cfgs(), &m.name);
+        let ty = match &m.kind {
+            Kind::Data(ty) => quote!(#ty),
+            Kind::Function(f) => fn_type(abi, f),
         };
         let c = upper(name);
-        let doc = format!("Bytes up to and including `{name}` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the table as it was when `{name}` was its last member.");
+        let doc = format!(
+            "Bytes up to and including `{name}` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the \
+             table as it was when `{name}` was its last member."
+        );
         quote! {
+            #(#cfgs)*
             #[doc = #doc]
             pub const #c: #rt::usize = #rt::offset_of!(Self, #name) + #rt::size_of::<#ty>();
         }
@@ -430,12 +534,14 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
     };
     quote! {
         #[automatically_derived]
+        #[allow(unsafe_code)] // the shims' one `unsafe` is commented where it is generated
         impl #ident {
             #[doc = #doc]
             #[must_use]
             #vis const fn new #generics (#(#data_params),*) -> Self {
                 Self { #(#inits,)* }
             }
+            #(#without)*
             #(#end_of)*
             #(#shims)*
         }
@@ -448,71 +554,96 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
     let vis = &item.vis;
     let ident = &item.ident;
     let calls = format_ident!("{}Calls", ident);
-    let methods = members.iter().filter_map(|m| match m {
-        Member::Function { attrs, vis, name, context, params, output } => {
-            let docs: Vec<_> = attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
-            let own = if *context { &params[1..] } else { &params[..] };
-            let decl = own.iter().map(|p| {
-                let (n, t) = (&p.name, &p.ty);
-                quote!(#n: #t)
-            });
-            let names = own.iter().map(|p| &p.name);
-            let context_arg = context.then(|| quote!(self.peer.context(),));
-            let plain = own.iter().all(|p| is_plain(&p.ty));
-            let span = name.span();
-            // A returned status or value is what the call is for.
-            let must_use = matches!(output, ReturnType::Type(..)).then(|| quote!(#[must_use]));
-            Some(if plain {
-                quote_spanned! {span=>
-                    #(#docs)*
-                    #must_use
-                    #vis fn #name(&self, #(#decl),*) #output {
-                        // SAFETY: the peer's own table and binding context, valid while this
-                        // view exists (a `PeerCall` holds this side's detach open, R23); the
-                        // arguments are plain values.
-                        unsafe { (self.table.#name)(#context_arg #(#names),*) }
+    let methods = members.iter().filter_map(|m| {
+        let Kind::Function(f) = &m.kind else { return None };
+        let (docs, cfgs, vis, name) = (m.docs(), m.cfgs(), &m.vis, &m.name);
+        let own = if f.context { &f.params[1..] } else { &f.params[..] };
+        let decl = own.iter().map(|p| {
+            let (n, t) = (&p.name, &p.ty);
+            quote!(#n: #t)
+        });
+        let names: Vec<_> = own.iter().map(|p| &p.name).collect();
+        let context_arg = f.context.then(|| quote!(self.peer.context(),));
+        let plain = own.iter().all(|p| is_plain(&p.ty));
+        // A returned status or value is what the call is for.
+        let must_use = matches!(f.output, ReturnType::Type(..)).then(|| quote!(#[must_use]));
+        let (output, body) = if f.optional {
+            let ret = match &f.output {
+                ReturnType::Default => quote!(()),
+                ReturnType::Type(_, t) => quote!(#t),
+            };
+            (
+                quote!(-> #rt::Option<#ret>),
+                quote! {
+                    match self.table.#name {
+                        #rt::Some(f) => #rt::Some(unsafe { f(#context_arg #(#names),*) }),
+                        #rt::None => #rt::None,
                     }
+                },
+            )
+        } else {
+            let output = &f.output;
+            (quote!(#output), quote!(unsafe { (self.table.#name)(#context_arg #(#names),*) }))
+        };
+        let none_doc = f.optional.then(|| quote!(#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]));
+        let span = name.span();
+        // Only the name carries the user's span: the body is the macro's, so the user's own
+        // `#![deny(unsafe_code)]` does not see its `unsafe`.
+        let name = quote_spanned!(span=> #name);
+        Some(if plain {
+            quote! {
+                #(#docs)*
+                #none_doc
+                #(#cfgs)*
+                #must_use
+                #vis fn #name(&self, #(#decl),*) #output {
+                    // SAFETY: the peer's own table and binding context, valid while this view
+                    // exists (a `PeerCall` holds this side's detach open, R23); the arguments
+                    // are plain values.
+                    #body
                 }
-            } else {
-                quote_spanned! {span=>
-                    #(#docs)*
-                    ///
-                    /// # Safety
-                    /// The arguments must be what the NPI specifies for this function (pointers
-                    /// valid for the peer's use of them).
-                    #must_use
-                    #vis unsafe fn #name(&self, #(#decl),*) #output {
-                        // SAFETY: the peer's own table and binding context, valid while this
-                        // view exists; the arguments are the caller's promise.
-                        unsafe { (self.table.#name)(#context_arg #(#names),*) }
-                    }
+            }
+        } else {
+            quote! {
+                #(#docs)*
+                #none_doc
+                ///
+                /// # Safety
+                /// The arguments must be what the NPI specifies for this function (pointers
+                /// valid for the peer's use of them).
+                #(#cfgs)*
+                #must_use
+                #vis unsafe fn #name(&self, #(#decl),*) #output {
+                    // SAFETY: the peer's own table and binding context, valid while this view
+                    // exists; the arguments are the caller's promise.
+                    #body
                 }
-            })
-        }
-        Member::Data { .. } => None,
+            }
+        })
     });
     let doc = format!(
         "The peer's [`{ident}`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it."
     );
     quote! {
         #[doc = #doc]
-        #[derive(Clone, Copy)]
+        #[derive(#rt::Clone, #rt::Copy)]
         #vis struct #calls<'a> {
             peer: #rt::Peer<'a, #ident>,
             table: &'a #ident,
         }
 
         #[automatically_derived]
+        #[allow(unsafe_code)] // each call's `unsafe` is commented where it is generated
         impl<'a> #calls<'a> {
             /// The peer's binding context and table.
             #[must_use]
-            #vis fn peer(&self) -> #rt::Peer<'a, #ident> {
+            #vis fn as_peer(&self) -> #rt::Peer<'a, #ident> {
                 self.peer
             }
 
             /// The peer's table itself (its data members, for a version check).
             #[must_use]
-            #vis fn table(&self) -> &'a #ident {
+            #vis fn as_table(&self) -> &'a #ident {
                 self.table
             }
 

@@ -42,8 +42,10 @@ struct ModuleArgs {
     /// The module id is supplied per registration (`RegistrationBuilder::module_guid`).
     dynamic_module_id: Flag,
     /// The registration instance's `Number`.
+    #[darling(default, with = crate::common::opt_u32)]
     number: Option<u32>,
     /// The registration instance's `Version`, if not the NPI's.
+    #[darling(default, with = crate::common::opt_u16)]
     version: Option<u16>,
     /// A `static` holding this side's NPI-specific characteristics.
     characteristics: Option<Path>,
@@ -192,11 +194,17 @@ fn gen_module_impl(role: Role, args: &ModuleArgs, item: &ItemStruct) -> TokenStr
         || quote!(#rt::None),
         |p| {
             let span = p.span();
-            quote_spanned!(span=> #rt::Some(&#p))
+            // A typed binding, so a static of another type is one plain "mismatched types"
+            // at the path.
+            quote_spanned!(span=> #rt::Some({
+                let characteristics: &'static <#npi_ty as #rt::Npi>::#side_chars = &#p;
+                characteristics
+            }))
         },
     );
     let ident_span = ident.span();
-    let vtable_const = quote_spanned!(ident_span=> #rt::#vtable::<#ident>::CHARACTERISTICS);
+    let vtable_trait = format_ident!("{}Characteristics", vtable);
+    let vtable_const = quote_spanned!(ident_span=> <#ident as #rt::#vtable_trait>::CHARACTERISTICS);
     quote! {
         #item
 
@@ -206,7 +214,7 @@ fn gen_module_impl(role: Role, args: &ModuleArgs, item: &ItemStruct) -> TokenStr
         unsafe impl #rt::#module_trait for #ident {
             type Npi = #npi_ty;
             const MODULE_ID: #rt::NPI_MODULEID = #rt::NPI_MODULEID::from_guid(#module_id);
-            const DYNAMIC_MODULE_ID: bool = #dynamic;
+            const DYNAMIC_MODULE_ID: #rt::bool = #dynamic;
             const NUMBER: #rt::u32 = #number;
             const REGISTRATION_VERSION: #rt::u16 = #version;
             const CHARACTERISTICS: #rt::Option<&'static <#npi_ty as #rt::Npi>::#side_chars> =

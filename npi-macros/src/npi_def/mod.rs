@@ -22,6 +22,7 @@ struct NpiArgs {
     provider_characteristics: Option<Type>,
     client_dispatch: Option<Type>,
     provider_dispatch: Option<Type>,
+    #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
 }
 
@@ -34,6 +35,7 @@ struct LenientArgs {
     provider_characteristics: Option<Type>,
     client_dispatch: Option<Type>,
     provider_dispatch: Option<Type>,
+    #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
 }
 

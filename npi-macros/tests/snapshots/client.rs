@@ -8,7 +8,7 @@ unsafe impl ::npi_runtime::__private::ClientModule for ExClient {
     const MODULE_ID: ::npi_runtime::__private::NPI_MODULEID = ::npi_runtime::__private::NPI_MODULEID::from_guid(
         ::npi_runtime::__private::GUID::from_u128(0x1B0E58E1_0A8F_4E2A_8B6A_0D3577B4C9E0),
     );
-    const DYNAMIC_MODULE_ID: bool = false;
+    const DYNAMIC_MODULE_ID: ::npi_runtime::__private::bool = false;
     const NUMBER: ::npi_runtime::__private::u32 = 1u32;
     const REGISTRATION_VERSION: ::npi_runtime::__private::u16 = <Exnpi as ::npi_runtime::__private::Npi>::REGISTRATION_VERSION;
     const CHARACTERISTICS: ::npi_runtime::__private::Option<
@@ -18,7 +18,7 @@ unsafe impl ::npi_runtime::__private::ClientModule for ExClient {
         static CHARACTERISTICS: ::npi_runtime::__private::Static<
             ::npi_runtime::__private::NPI_CLIENT_CHARACTERISTICS,
         > = ::npi_runtime::__private::Static(
-            ::npi_runtime::__private::ClientVTable::<ExClient>::CHARACTERISTICS,
+            <ExClient as ::npi_runtime::__private::ClientVTableCharacteristics>::CHARACTERISTICS,
         );
         &CHARACTERISTICS.0
     }

@@ -1,7 +1,7 @@
 // Expansion snapshot: `cargo test -p npi-macros --lib` compares it; UPDATE_SNAPSHOTS=1 rewrites it.
 /// What the provider offers its clients.
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(::npi_runtime::__private::Clone, ::npi_runtime::__private::Copy)]
 pub struct ExProviderDispatch {
     pub version: u16,
     pub length: u16,
@@ -44,6 +44,7 @@ pub trait ExProviderDispatchImpl: 'static {
     fn raw_function(buffer: *const u8, length: usize) -> i32;
 }
 #[automatically_derived]
+#[allow(unsafe_code)]
 impl ExProviderDispatch {
     ///A table whose functions call `T`'s; the data members (header) in declaration order.
     #[must_use]
@@ -104,21 +105,22 @@ impl ExProviderDispatch {
     }
 }
 ///The peer's [`ExProviderDispatch`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it.
-#[derive(Clone, Copy)]
+#[derive(::npi_runtime::__private::Clone, ::npi_runtime::__private::Copy)]
 pub struct ExProviderDispatchCalls<'a> {
     peer: ::npi_runtime::__private::Peer<'a, ExProviderDispatch>,
     table: &'a ExProviderDispatch,
 }
 #[automatically_derived]
+#[allow(unsafe_code)]
 impl<'a> ExProviderDispatchCalls<'a> {
     /// The peer's binding context and table.
     #[must_use]
-    pub fn peer(&self) -> ::npi_runtime::__private::Peer<'a, ExProviderDispatch> {
+    pub fn as_peer(&self) -> ::npi_runtime::__private::Peer<'a, ExProviderDispatch> {
         self.peer
     }
     /// The peer's table itself (its data members, for a version check).
     #[must_use]
-    pub fn table(&self) -> &'a ExProviderDispatch {
+    pub fn as_table(&self) -> &'a ExProviderDispatch {
         self.table
     }
     /// Doubles `value`.

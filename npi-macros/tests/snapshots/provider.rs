@@ -6,17 +6,20 @@ unsafe impl ::npi_runtime::__private::ProviderModule for ExProvider {
     const MODULE_ID: ::npi_runtime::__private::NPI_MODULEID = ::npi_runtime::__private::NPI_MODULEID::from_guid(
         ::npi_runtime::__private::GUID::from_u128(0x6D6C7F54_80C6_4A52_B0C8_4C9A1D0E3F21),
     );
-    const DYNAMIC_MODULE_ID: bool = false;
+    const DYNAMIC_MODULE_ID: ::npi_runtime::__private::bool = false;
     const NUMBER: ::npi_runtime::__private::u32 = 0u32;
     const REGISTRATION_VERSION: ::npi_runtime::__private::u16 = <Exnpi as ::npi_runtime::__private::Npi>::REGISTRATION_VERSION;
     const CHARACTERISTICS: ::npi_runtime::__private::Option<
         &'static <Exnpi as ::npi_runtime::__private::Npi>::ProviderCharacteristics,
-    > = ::npi_runtime::__private::Some(&PROVIDER_CHARACTERISTICS);
+    > = ::npi_runtime::__private::Some({
+        let characteristics: &'static <Exnpi as ::npi_runtime::__private::Npi>::ProviderCharacteristics = &PROVIDER_CHARACTERISTICS;
+        characteristics
+    });
     fn characteristics() -> &'static ::npi_runtime::__private::NPI_PROVIDER_CHARACTERISTICS {
         static CHARACTERISTICS: ::npi_runtime::__private::Static<
             ::npi_runtime::__private::NPI_PROVIDER_CHARACTERISTICS,
         > = ::npi_runtime::__private::Static(
-            ::npi_runtime::__private::ProviderVTable::<ExProvider>::CHARACTERISTICS,
+            <ExProvider as ::npi_runtime::__private::ProviderVTableCharacteristics>::CHARACTERISTICS,
         );
         &CHARACTERISTICS.0
     }

@@ -1,0 +1,9 @@
+use npi_runtime::dispatch_table;
+
+#[dispatch_table(abi = C)]
+pub struct MetadataTable {
+    pub size: usize,
+    pub version: fn(version: *mut u32),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use npi_runtime::dispatch_table;
+
+#[dispatch_table]
+pub struct ProgramInfoClientDispatch;
+
+fn main() {}

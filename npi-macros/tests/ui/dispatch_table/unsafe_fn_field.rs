@@ -1,0 +1,10 @@
+use npi_runtime::dispatch_table;
+
+#[dispatch_table]
+pub struct MsQuicNmrDispatch {
+    pub version: u16,
+    pub reserved: u16,
+    pub close: unsafe fn(api: *const u8),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use npi_runtime::npi;
+
+#[npi(id = "2227E803-8D8B-11D4-ABAD-009027719E09", provider_characteristics = 4)]
+pub struct Wsk;
+
+fn main() {}

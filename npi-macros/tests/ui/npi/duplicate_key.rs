@@ -1,0 +1,6 @@
+use npi_runtime::npi;
+
+#[npi(id = "2227E803-8D8B-11D4-ABAD-009027719E09", id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
+pub struct Wsk;
+
+fn main() {}

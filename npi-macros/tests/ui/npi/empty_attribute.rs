@@ -1,0 +1,6 @@
+use npi_runtime::npi;
+
+#[npi]
+pub struct Xdp;
+
+fn main() {}

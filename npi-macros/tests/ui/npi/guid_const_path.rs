@@ -1,0 +1,8 @@
+use npi_runtime::npi;
+
+pub const NPI_WSK_INTERFACE_ID: &str = "2227E803-8D8B-11D4-ABAD-009027719E09";
+
+#[npi(id = NPI_WSK_INTERFACE_ID)]
+pub struct Wsk;
+
+fn main() {}

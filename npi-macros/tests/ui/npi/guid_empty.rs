@@ -1,0 +1,6 @@
+use npi_runtime::npi;
+
+#[npi(id = "")]
+pub struct Wsk;
+
+fn main() {}

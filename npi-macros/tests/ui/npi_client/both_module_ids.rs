@@ -1,0 +1,17 @@
+use npi_runtime::{Attach, Client, ProviderOffer, npi, npi_client};
+
+#[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
+pub struct MsQuic;
+
+#[npi_client(npi = MsQuic, module_id = "698F7C72-C2E6-49CD-8C39-98851D501901", dynamic_module_id)]
+struct QuicClient;
+
+impl Client for QuicClient {
+    type Binding = ();
+
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        offer.decline()
+    }
+}
+
+fn main() {}

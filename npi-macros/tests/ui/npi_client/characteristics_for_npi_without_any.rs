@@ -1,0 +1,28 @@
+use npi_runtime::{Attach, Client, ProviderOffer, npi, npi_client};
+
+#[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
+pub struct MsQuic;
+
+#[repr(C)]
+pub struct QuicClientInfo {
+    pub flags: u32,
+}
+
+// SAFETY: #[repr(C)] plain data.
+unsafe impl npi_runtime::NpiData for QuicClientInfo {}
+
+static CLIENT_INFO: QuicClientInfo = QuicClientInfo { flags: 0 };
+
+// MsQuic declares no client characteristics.
+#[npi_client(npi = MsQuic, module_id = "698F7C72-C2E6-49CD-8C39-98851D501901", characteristics = CLIENT_INFO)]
+struct QuicClient;
+
+impl Client for QuicClient {
+    type Binding = ();
+
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        offer.decline()
+    }
+}
+
+fn main() {}

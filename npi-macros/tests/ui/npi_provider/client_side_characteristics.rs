@@ -1,0 +1,44 @@
+use npi_runtime::{Attach, ClientOffer, NpiData, Provider, npi, npi_provider};
+
+/// The client side's characteristics (the shape of `XDP_CAPABILITIES_EX`, shortened).
+#[repr(C)]
+pub struct ClientCapabilities {
+    pub revision: u32,
+    pub size: u32,
+}
+
+// SAFETY: #[repr(C)] plain data.
+unsafe impl NpiData for ClientCapabilities {}
+
+/// The provider side's characteristics.
+#[repr(C)]
+pub struct ProviderInfo {
+    pub highest_version: u16,
+    pub lowest_version: u16,
+}
+
+// SAFETY: #[repr(C)] plain data.
+unsafe impl NpiData for ProviderInfo {}
+
+#[npi(
+    id = "E1CADF68-E3DD-4A4A-932D-386A29399F5E",
+    client_characteristics = ClientCapabilities,
+    provider_characteristics = ProviderInfo
+)]
+pub struct Xdp;
+
+static CAPABILITIES: ClientCapabilities = ClientCapabilities { revision: 1, size: 8 };
+
+// A provider publishes `ProviderInfo`, not the clients' capabilities.
+#[npi_provider(npi = Xdp, dynamic_module_id, characteristics = CAPABILITIES)]
+struct XdpProvider;
+
+impl Provider for XdpProvider {
+    type Binding = ();
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        offer.decline()
+    }
+}
+
+fn main() {}

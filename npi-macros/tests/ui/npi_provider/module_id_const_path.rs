@@ -1,0 +1,20 @@
+use npi_runtime::sys::GUID;
+use npi_runtime::{Attach, ClientOffer, Provider, npi, npi_provider};
+
+#[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
+pub struct MsQuic;
+
+pub const MSQUIC_MODULE_ID: GUID = GUID::from_u128(0x698F7C72_C2E6_49CD_8C39_98851D501901);
+
+#[npi_provider(npi = MsQuic, module_id = MSQUIC_MODULE_ID)]
+struct QuicProvider;
+
+impl Provider for QuicProvider {
+    type Binding = ();
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        offer.decline()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,22 @@
+use core::ffi::c_void;
+
+use npi_runtime::{Attach, ClientOffer, Provider, npi, npi_provider};
+
+#[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
+pub struct MsQuic;
+
+#[npi_provider(npi = MsQuic, module_id = "698F7C72-C2E6-49CD-8C39-98851D501901")]
+struct QuicProvider {
+    /// As msquic's `MSQUIC_NMR_PROVIDER`, which keeps the registration handle.
+    nmr_provider_handle: *mut c_void,
+}
+
+impl Provider for QuicProvider {
+    type Binding = ();
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        offer.decline()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use npi_runtime::{Attach, ClientOffer, Provider, npi};
+
+#[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
+pub struct MsQuic;
+
+struct QuicProvider;
+
+impl Provider for QuicProvider {
+    type Binding = ();
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        offer.decline()
+    }
+}
+
+fn main() {}
