@@ -2,8 +2,8 @@
 //! one absolute path (`::npi_runtime::__private::…`) and keep working in `no_std` crates and
 //! next to local items that shadow `core` or `npi_runtime` names.
 
-pub use core::ffi::c_void;
 pub use core::clone::Clone;
+pub use core::ffi::c_void;
 pub use core::marker::{Copy, PhantomData, Sync};
 pub use core::mem::{offset_of, size_of};
 pub use core::option::Option::{self, None, Some};

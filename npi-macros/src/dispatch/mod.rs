@@ -585,7 +585,9 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
             let output = &f.output;
             (quote!(#output), quote!(unsafe { (self.table.#name)(#context_arg #(#names),*) }))
         };
-        let none_doc = f.optional.then(|| quote!(#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]));
+        let none_doc = f
+            .optional
+            .then(|| quote!(#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]));
         let span = name.span();
         // Only the name carries the user's span: the body is the macro's, so the user's own
         // `#![deny(unsafe_code)]` does not see its `unsafe`.
