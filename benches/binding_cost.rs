@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench --bench binding_cost            # full table (about a minute)
 //! cargo bench --bench binding_cost -- --quick # one round each, for a smoke run
+//! valgrind --tool=callgrind target/release/deps/binding_cost-* --one nmr 1000   # instructions
 //! ```
 //!
 //! The callbacks do what a C driver's do: allocate a binding context, keep a count of live
@@ -284,8 +285,24 @@ std::thread_local! {
         const { std::cell::Cell::new((ptr::null_mut(), ptr::null_mut())) };
 }
 
+/// `--one nmr|direct CLIENTS`: one life cycle of one kind, nothing printed; for instruction
+/// counts under `valgrind --tool=callgrind`, which do not depend on machine load.
+fn one(args: &[String]) -> bool {
+    let Some(i) = args.iter().position(|a| a == "--one") else { return false };
+    let clients = args.get(i + 2).and_then(|c| c.parse().ok()).unwrap_or(10);
+    match args.get(i + 1).map(String::as_str) {
+        Some("direct") => black_box(direct(clients)),
+        _ => black_box(through_nmr(clients)),
+    };
+    true
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if one(&args) {
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let rounds = if quick { 1 } else { 7 };
     println!("binding_cost: clients x {PROVIDERS} providers, best of {rounds} rounds");
     println!("| bindings | host NMR ns/binding | direct ns/binding | NMR / direct |");

@@ -55,3 +55,18 @@ pub trait ProviderVTableCharacteristics {
 impl<T: crate::Provider> ProviderVTableCharacteristics for T {
     const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS = ProviderVTable::<T>::CHARACTERISTICS;
 }
+
+/// Stands in for the NPI of a `#[npi_client]`/`#[npi_provider]` whose `npi` argument is
+/// missing, so the one error about it is not followed by a cascade. Never registered: its
+/// module impl comes with a compile error.
+pub struct NoNpi;
+
+// SAFETY: no types, nothing published.
+unsafe impl Npi for NoNpi {
+    const ID: GUID = GUID::from_u128(0);
+    const NAME: &'static str = "(missing npi)";
+    type ClientCharacteristics = ();
+    type ProviderCharacteristics = ();
+    type ClientDispatch = ();
+    type ProviderDispatch = ();
+}

@@ -18,6 +18,7 @@ use crate::npi_def::item_keyword;
 #[derive(FromMeta)]
 struct TableArgs {
     /// `"system"` (NTAPI, the default) or `"C"` (the compiler default; differs on x86).
+    #[darling(default, with = abi_literal)]
     abi: Option<LitStr>,
 }
 
@@ -104,6 +105,18 @@ fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStre
     match (abi, table) {
         (Some(abi), Some((item, members))) => errors.finish_with(gen_all(&item, &members, &abi)),
         _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid table"))),
+    }
+}
+
+fn abi_literal(meta: &syn::Meta) -> darling::Result<Option<LitStr>> {
+    let msg = "`abi` is a string: `abi = \"system\"` (the default) or `abi = \"C\"`";
+    match meta {
+        syn::Meta::NameValue(syn::MetaNameValue {
+            value: syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }),
+            ..
+        }) => Ok(Some(s.clone())),
+        syn::Meta::NameValue(nv) => Err(Error::custom(msg).with_span(&nv.value)),
+        other => Err(Error::custom(msg).with_span(other)),
     }
 }
 

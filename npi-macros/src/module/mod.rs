@@ -36,10 +36,12 @@ impl Role {
 #[derive(FromMeta)]
 struct ModuleArgs {
     /// The NPI type (declared with `#[npi]`).
-    npi: Path,
+    #[darling(default)]
+    npi: Option<Path>,
     /// The module id, known at compile time.
     module_id: Option<GuidLit>,
     /// The module id is supplied per registration (`RegistrationBuilder::module_guid`).
+    #[darling(default, with = crate::common::flag)]
     dynamic_module_id: Flag,
     /// The registration instance's `Number`.
     #[darling(default, with = crate::common::opt_u32)]
@@ -48,6 +50,7 @@ struct ModuleArgs {
     #[darling(default, with = crate::common::opt_u16)]
     version: Option<u16>,
     /// A `static` holding this side's NPI-specific characteristics.
+    #[darling(default, with = crate::common::opt_static_path)]
     characteristics: Option<Path>,
 }
 
@@ -70,12 +73,13 @@ pub(crate) fn expand(role: Role, args: TokenStream, item: TokenStream) -> TokenS
 /// be read despite the errors.
 fn stub(role: Role, args: TokenStream, item: TokenStream) -> Option<TokenStream> {
     let item = parse_item(role, item).ok()?;
+    // Without a readable `npi`, the stand-in serves a placeholder NPI with no types.
     let npi = NestedMeta::parse_meta_list(args).ok()?.into_iter().find_map(|m| match m {
         NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.is_ident("npi") => {
             Path::from_expr(&nv.value).ok()
         }
         _ => None,
-    })?;
+    });
     let args = ModuleArgs {
         npi,
         module_id: None,
@@ -144,6 +148,13 @@ fn parse_item(role: Role, item: TokenStream) -> darling::Result<ItemStruct> {
 }
 
 fn validate(role: Role, args: &ModuleArgs) -> darling::Result<()> {
+    if args.npi.is_none() {
+        return Err(Error::custom(format!(
+            "missing `npi = ...` in `#[{}]`: the NPI this module serves, a unit struct declared \
+             with `#[npi(...)]`",
+            role.attr()
+        )));
+    }
     match (&args.module_id, args.dynamic_module_id.is_present()) {
         (None, false) => Err(Error::custom(format!(
             "missing `module_id = \"...\"` in `#[{}]` (or `dynamic_module_id` when the id is \
@@ -163,7 +174,8 @@ fn validate(role: Role, args: &ModuleArgs) -> darling::Result<()> {
 fn gen_module_impl(role: Role, args: &ModuleArgs, item: &ItemStruct) -> TokenStream {
     let rt = rt();
     let ident = &item.ident;
-    let npi = &args.npi;
+    let placeholder: Path = syn::parse_quote!(::npi_runtime::__private::NoNpi);
+    let npi = args.npi.as_ref().unwrap_or(&placeholder);
     let (module_trait, vtable, chars, side_chars) = match role {
         Role::Client => (
             format_ident!("ClientModule"),

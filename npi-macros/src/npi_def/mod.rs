@@ -17,10 +17,15 @@ use crate::common::{fallback, rt};
 /// The attribute's arguments.
 #[derive(FromMeta)]
 struct NpiArgs {
-    id: GuidLit,
+    #[darling(default)]
+    id: Option<GuidLit>,
+    #[darling(default, with = crate::common::opt_type)]
     client_characteristics: Option<Type>,
+    #[darling(default, with = crate::common::opt_type)]
     provider_characteristics: Option<Type>,
+    #[darling(default, with = crate::common::opt_type)]
     client_dispatch: Option<Type>,
+    #[darling(default, with = crate::common::opt_type)]
     provider_dispatch: Option<Type>,
     #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
@@ -31,9 +36,13 @@ struct NpiArgs {
 struct LenientArgs {
     #[allow(dead_code)] // read only to accept the key
     id: Option<syn::Expr>,
+    #[darling(default, with = crate::common::opt_type)]
     client_characteristics: Option<Type>,
+    #[darling(default, with = crate::common::opt_type)]
     provider_characteristics: Option<Type>,
+    #[darling(default, with = crate::common::opt_type)]
     client_dispatch: Option<Type>,
+    #[darling(default, with = crate::common::opt_type)]
     provider_dispatch: Option<Type>,
     #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
@@ -59,7 +68,7 @@ fn stub(args: TokenStream, item: TokenStream) -> Option<TokenStream> {
     let list = NestedMeta::parse_meta_list(args).ok()?;
     let lenient = LenientArgs::from_list(&list).ok()?;
     let args = NpiArgs {
-        id: GuidLit { value: 0 },
+        id: Some(GuidLit { value: 0 }),
         client_characteristics: lenient.client_characteristics,
         provider_characteristics: lenient.provider_characteristics,
         client_dispatch: lenient.client_dispatch,
@@ -77,6 +86,14 @@ fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStre
             .and_then(|list| NpiArgs::from_list(&list)),
     );
     let item = errors.handle(parse_item(item));
+    if let Some(a) = &args
+        && a.id.is_none()
+    {
+        errors.push(darling::Error::custom(
+            "missing `id = \"...\"`: the NPI's GUID in registry form, e.g. \
+             `#[npi(id = \"2227E803-8D8B-11D4-ABAD-009027719E09\")]`",
+        ));
+    }
     let (args, item) = match (args, item) {
         (Some(a), Some(i)) => (a, i),
         _ => {
@@ -168,7 +185,10 @@ fn gen_npi_impl(args: &NpiArgs, item: &ItemStruct) -> TokenStream {
     let rt = rt();
     let ident = &item.ident;
     let name = ident.to_string();
-    let id = &args.id;
+    let id = args
+        .id
+        .as_ref()
+        .map_or_else(|| quote!(#rt::GUID::from_u128(0)), quote::ToTokens::to_token_stream);
     // The user's own tokens, so a type that is not NPI data or not a dispatch table is
     // reported at the type the user wrote. `()` stands for "none".
     let ty = |t: &Option<Type>| t.as_ref().map_or_else(|| quote!(()), |t| quote!(#t));
