@@ -1,4 +1,58 @@
-//! Project tooling; see `cargo xtask --help`.
-fn main() {
-    eprintln!("usage: cargo xtask <command>");
+//! Project tooling, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! - `driver`: builds `examples/kernel-driver` into a Windows kernel driver (`.sys`) for x64,
+//!   arm64 and/or x86 with Debian's Rust toolchain and `lld-link`, then inspects the PE image
+//!   and fails unless it is shaped like a driver that uses the NMR correctly.
+//! - `abi-check`: measures the NMR structure layouts twice, from a C header compiled by clang
+//!   and from npi-runtime's Rust types compiled for the same targets, and compares them.
+//!
+//! Neither needs a Windows SDK, WDK or Windows machine; both install the Debian packages they
+//! need (see `toolchain`).
+
+mod abi;
+mod cli;
+mod driver;
+mod image;
+mod inspect;
+mod kbuild;
+mod map;
+mod target;
+mod toolchain;
+mod x86_float;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse(&args).and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole context chain on one line: "what failed: because ...".
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: cli::Command) -> anyhow::Result<()> {
+    match command {
+        cli::Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(())
+        }
+        cli::Command::Driver(options) => driver::run(&options),
+        cli::Command::AbiCheck(options) => abi::run(&options),
+    }
+}
+
+/// The workspace root: xtask lives in `<root>/xtask`.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map_or(manifest_dir.clone(), std::path::Path::to_path_buf)
+}
+
+/// Progress on stderr, so stdout keeps only the reports.
+pub(crate) fn log(message: std::fmt::Arguments<'_>) {
+    eprintln!("==> {message}");
 }

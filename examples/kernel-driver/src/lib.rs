@@ -1,0 +1,239 @@
+//! EXNPI, the example NPI of Microsoft's NMR documentation, as a Windows kernel driver: the
+//! provider and client of `examples/exnpi.rs` written with the same macros, registered from
+//! `DriverEntry` and deregistered from `DriverUnload`, with npi-runtime's `NETIO.SYS` backend.
+//!
+//! ```text
+//! cargo xtask driver --target x64   # -> target/xtask/x86_64-pc-windows-msvc/debug/exnpi_driver.sys
+//! cargo xtask driver --target all --release
+//! ```
+//!
+//! Where it differs from the host example, it is because of the kernel:
+//! - one `'static` client registration instead of two run-time ones (no threads, no `std`);
+//! - the provider answers detach at once instead of pending it for a worker thread;
+//! - the trace goes to the kernel debugger (`DbgPrint`) instead of stdout;
+//! - `alloc` (npi-runtime's binding contexts) is served from the non-paged pool and a panic is
+//!   a bugcheck (`kernel.rs`).
+#![no_std]
+
+mod kernel;
+
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+
+use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use npi_runtime::{
+    AsClient, AsProvider, Attach, Client, ClientBinding, ClientDetach, ClientOffer,
+    ClientRegistration, Detach, Provider, ProviderBinding, ProviderDetach, ProviderOffer,
+    ProviderRegistration, dispatch_table, npi, npi_client, npi_provider,
+};
+
+use kernel::{trace, trace_value};
+
+#[global_allocator]
+static ALLOCATOR: kernel::PoolAllocator = kernel::PoolAllocator;
+
+// ---------------------------------------------------------------------------------------------
+// The NPI: what both sides agree on (as in examples/exnpi.rs).
+
+/// What the provider offers its clients.
+#[dispatch_table]
+pub struct ExProviderDispatch {
+    /// Table version.
+    pub version: u16,
+    /// `sizeof` the table.
+    pub length: u16,
+    /// Doubles `value`, telling the calling client about it first.
+    pub provider_function: fn(#[context] binding: *mut c_void, value: u32) -> u32,
+}
+
+/// What a client offers its provider.
+#[dispatch_table]
+pub struct ExClientDispatch {
+    /// Table version.
+    pub version: u16,
+    /// `sizeof` the table.
+    pub length: u16,
+    /// The provider has news for this client.
+    pub client_notify: fn(#[context] binding: *mut c_void, value: u32),
+}
+
+/// EXNPI.
+#[npi(
+    id = "F0B35B9A-3E1C-4C55-9E0B-52A64D5E71C2",
+    client_dispatch = ExClientDispatch,
+    provider_dispatch = ExProviderDispatch
+)]
+pub struct Exnpi;
+
+#[allow(clippy::cast_possible_truncation)] // a few bytes
+const fn len<T>() -> u16 {
+    size_of::<T>() as u16
+}
+
+// ---------------------------------------------------------------------------------------------
+// The provider module.
+
+#[npi_provider(npi = Exnpi, module_id = "6D6C7F54-80C6-4A52-B0C8-4C9A1D0E3F21")]
+struct ExProvider;
+
+/// The provider's per-binding state.
+struct ProviderBindingState {
+    client_number: u32,
+}
+
+impl Provider for ExProvider {
+    type Binding = ProviderBindingState;
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        let client_number = offer.client().number();
+        trace_value(c"provider: attach from client #", client_number);
+        offer.accept(ProviderBindingState { client_number }, &PROVIDER_DISPATCH).into()
+    }
+
+    fn detach(
+        &self,
+        binding: &ProviderBinding<'_, Self>,
+        request: ProviderDetach<'_, Self>,
+    ) -> Detach {
+        trace_value(c"provider: detach client #", binding.client_number);
+        request.done()
+    }
+
+    fn cleanup(&self, binding: &ProviderBindingState) {
+        trace_value(c"provider: cleanup binding of client #", binding.client_number);
+    }
+}
+
+impl ExProviderDispatchImpl for ExProvider {
+    type Side = AsProvider<ExProvider>;
+
+    fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
+        trace_value(c"provider: provider_function from client #", binding.client_number);
+        if let Some(client) = binding.peer() {
+            client.client_notify(value * 2);
+        }
+        value * 2
+    }
+}
+
+static PROVIDER_DISPATCH: ExProviderDispatch =
+    ExProviderDispatch::new::<ExProvider>(1, len::<ExProviderDispatch>());
+static PROVIDER: ExProvider = ExProvider;
+
+// ---------------------------------------------------------------------------------------------
+// The client module.
+
+#[npi_client(npi = Exnpi, module_id = "1B0E58E1-0A8F-4E2A-8B6A-0D3577B4C9E0", number = 1)]
+struct ExClient;
+
+impl Client for ExClient {
+    type Binding = ();
+
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        trace(c"client: attach to provider -> accept");
+        match offer.accept((), &CLIENT_DISPATCH) {
+            Ok(accepted) => {
+                // Call the provider through its table right away: with no threads to hand the
+                // binding to, this is where the kernel example exercises both tables.
+                if let Some(provider) = accepted.binding().peer() {
+                    let doubled = provider.provider_function(21);
+                    trace_value(c"client: provider_function(21) returned", doubled);
+                }
+                accepted.into()
+            }
+            Err(refused) => refused.offer.fail(refused.status),
+        }
+    }
+
+    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+        let _ = binding;
+        trace(c"client: detach -> done (nothing in flight)");
+        request.done()
+    }
+
+    fn cleanup(&self, (): &()) {
+        trace(c"client: cleanup");
+    }
+}
+
+impl ExClientDispatchImpl for ExClient {
+    type Side = AsClient<ExClient>;
+
+    fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
+        let _ = binding;
+        trace_value(c"client: notified of", value);
+    }
+}
+
+static CLIENT_DISPATCH: ExClientDispatch =
+    ExClientDispatch::new::<ExClient>(1, len::<ExClientDispatch>());
+static CLIENT: ExClient = ExClient;
+
+// ---------------------------------------------------------------------------------------------
+// The driver: DriverEntry registers, DriverUnload deregisters.
+
+/// The live registrations, from a successful `DriverEntry` to `DriverUnload`. Fields drop in
+/// declaration order: the client leaves first, then the provider; each drop deregisters and
+/// waits until its bindings are detached and cleaned up.
+struct Registrations {
+    _client: ClientRegistration<'static, ExClient>,
+    _provider: ProviderRegistration<'static, ExProvider>,
+}
+
+/// Where `DriverEntry` leaves the registrations for `DriverUnload`.
+struct DriverState(UnsafeCell<Option<Registrations>>);
+
+// SAFETY: only DriverEntry and DriverUnload touch the cell, and the I/O manager never runs them
+// at the same time: DriverUnload is set at the end of a successful DriverEntry and is called at
+// most once, after it returned.
+unsafe impl Sync for DriverState {}
+
+static STATE: DriverState = DriverState(UnsafeCell::new(None));
+
+/// `DRIVER_INITIALIZE`: registers the EXNPI provider, then the client, whose attach (and its
+/// calls through both dispatch tables) runs inside `NmrRegisterClient`.
+///
+/// `driver_object` is the I/O manager's `DRIVER_OBJECT`, which this fills with the unload
+/// routine; `registry_path` (the service key) is not used.
+#[unsafe(no_mangle)]
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // the documented DRIVER_INITIALIZE signature; only the I/O manager calls it
+pub extern "system" fn DriverEntry(
+    driver_object: *mut c_void,
+    registry_path: *const c_void,
+) -> NTSTATUS {
+    let _ = registry_path;
+    if driver_object.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    trace(c"DriverEntry: register the provider (no client yet, so no callbacks)");
+    let provider = match ProviderRegistration::register(&PROVIDER) {
+        Ok(registration) => registration,
+        Err(status) => return status,
+    };
+    trace(c"DriverEntry: register the client (attach runs inside the call)");
+    let client = match ClientRegistration::register(&CLIENT) {
+        Ok(registration) => registration,
+        // `provider` is dropped on the way out: deregistered before the driver goes away.
+        Err(status) => return status,
+    };
+    // SAFETY: see `DriverState`: DriverUnload is not set yet, so nothing else reads the cell.
+    unsafe { *STATE.0.get() = Some(Registrations { _client: client, _provider: provider }) };
+    // SAFETY: the I/O manager's DRIVER_OBJECT (checked non-NULL above), which a driver fills in
+    // during DriverEntry; the offset of `DriverUnload` is asserted in `kernel`.
+    unsafe {
+        (*driver_object.cast::<kernel::DRIVER_OBJECT>()).DriverUnload = Some(DriverUnload);
+    }
+    STATUS_SUCCESS
+}
+
+/// `DRIVER_UNLOAD`: deregisters the client and the provider and waits for both, so no NMR
+/// callback can run in this image once the I/O manager unmaps it.
+#[allow(non_snake_case)] // the DDI's name for the role
+unsafe extern "system" fn DriverUnload(driver_object: *mut kernel::DRIVER_OBJECT) {
+    let _ = driver_object;
+    trace(c"DriverUnload: deregister (dropping a registration deregisters and waits)");
+    // SAFETY: see `DriverState`: DriverEntry has returned and this runs once.
+    let registrations = unsafe { (*STATE.0.get()).take() };
+    drop(registrations);
+    trace(c"DriverUnload: done");
+}
