@@ -158,9 +158,8 @@ impl<S: Side> Record<S> {
     }
 
     fn peer(&self) -> Peer<'_, S::PeerDispatch> {
-        // SAFETY: read after `try_hold` saw ATTACHED (Acquire), which `attached` published
-        // (Release) after storing both; the peer keeps them valid until our half completes,
-        // which our hold prevents.
+        // SAFETY: published by `attached` before ATTACHED, which `try_hold` saw; valid until our
+        // half completes, which our hold prevents.
         unsafe {
             Peer::new(
                 self.peer_context.load(Ordering::Relaxed),

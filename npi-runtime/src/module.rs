@@ -449,10 +449,10 @@ pub(crate) unsafe extern "system" fn client_attach<T: Client>(
         "ClientAttachProvider",
         STATUS_INVALID_PARAMETER,
         || {
-            // SAFETY: the registration passed `&T` as the registration context (see
-            // `Registration`), alive until the wait returns; the instance is valid for the call.
-            let (module, provider) =
-                unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(provider)) };
+            let module = context.cast_const().cast::<T>();
+            // SAFETY: `Registration` registers `&T` as the context, alive until the wait returns;
+            // the peer's instance is valid for the call.
+            let (module, provider) = unsafe { (&*module, PeerRegistration::new(provider)) };
             module.attach(ProviderOffer { handle, provider, module }).status
         },
     )

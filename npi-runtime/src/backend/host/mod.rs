@@ -575,9 +575,9 @@ impl Registrar {
         if chars.is_null() {
             return invalid(None, "the characteristics pointer is NULL");
         }
-        // SAFETY: non-NULL, and the caller promises it points to characteristics of `role`.
-        // Both layouts share the header; `Length` is read before the rest, so a short struct is
-        // refused before its missing fields are touched.
+        // Both layouts share the header; `Length` is read first, so a short struct is refused
+        // before its missing fields are touched.
+        // SAFETY: non-NULL, and the caller promises characteristics of `role`.
         let (version, length) = unsafe {
             let c = chars.cast::<NPI_CLIENT_CHARACTERISTICS>();
             ((*c).Version, (*c).Length)
