@@ -1,4 +1,8 @@
-//! Test, example and benchmark carrier for the npi workspace; it has no API of its own.
+//! Test, example and benchmark carrier for the npi workspace.
 //!
-//! The README's code blocks are compiled and run here, so the README stays true.
+//! [`real`] holds the real NPIs (WSK, msquic, eBPF for Windows, XDP) defined with npi, shared by
+//! the ports in `examples/` and their tests in `tests/`. The README's code blocks are compiled
+//! and run here, so the README stays true.
 #![doc = include_str!("../README.md")]
+
+pub mod real;
