@@ -1,2 +1,81 @@
 //! Real NPIs, defined with npi from the facts in the project's notes on them: ids, layouts,
-//! versions. Each module holds one NPI and the types its two sides exchange.
+//! versions. Each module holds one NPI and the types its two sides exchange, plus the modules
+//! of the port (a mock or faithful provider and client) that `examples/` run with a trace and
+//! `tests/ports_*.rs` check.
+//!
+//! The NPIs keep their real ids, as the real drivers do. The NMR is process-wide, so the tests
+//! of one port run their scenarios one at a time ([`serial`]); each test binary is its own
+//! process.
+
+use std::string::String;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::vec::Vec;
+
+pub mod ebpf;
+pub mod link;
+pub mod msquic;
+pub mod wsk;
+pub mod xdp;
+
+/// A trace shared by the modules of one port: every line is kept (tests read them) and, when
+/// echoing, printed as it happens (examples).
+#[derive(Debug, Default)]
+pub struct Trace {
+    echo: AtomicBool,
+    lines: Mutex<Vec<String>>,
+}
+
+impl Trace {
+    /// A silent trace.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { echo: AtomicBool::new(false), lines: Mutex::new(Vec::new()) }
+    }
+
+    /// A trace that also prints each line.
+    #[must_use]
+    pub const fn echoing() -> Self {
+        Self { echo: AtomicBool::new(true), lines: Mutex::new(Vec::new()) }
+    }
+
+    /// Records (and maybe prints) one line.
+    pub fn note(&self, line: impl Into<String>) {
+        let line = line.into();
+        if self.echo.load(Ordering::Relaxed) {
+            println!("  {line}");
+        }
+        lock(&self.lines).push(line);
+    }
+
+    /// Every line so far.
+    #[must_use]
+    pub fn lines(&self) -> Vec<String> {
+        lock(&self.lines).clone()
+    }
+
+    /// True if some line contains `needle`.
+    #[must_use]
+    pub fn contains(&self, needle: &str) -> bool {
+        lock(&self.lines).iter().any(|l| l.contains(needle))
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: a panicking test must not hide the next one's result.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Runs the scenarios of one test binary one at a time: the real NPIs have one id each and
+/// the NMR is process-wide, so two tests of the same port must not overlap.
+pub fn serial() -> MutexGuard<'static, ()> {
+    lock(&SERIAL)
+}
+
+/// `size_of::<T>()` as the `USHORT`/`UINT32` sizes NPI headers carry.
+#[allow(clippy::cast_possible_truncation)] // NPI structs are a few dozen bytes
+pub(crate) const fn size32<T>() -> u32 {
+    size_of::<T>() as u32
+}

@@ -1,0 +1,330 @@
+//! MsQuic's NMR interface (`src/inc/msquic.h`, `src/bin/winkernel/nmrprovider.c`).
+//!
+//! - `MSQUIC_NPI_ID` = `{C43138E3-CD13-4CB1-9CAE-E005C8557ABA}`.
+//! - `MSQUIC_MODULE_ID` = `{698F7C72-C2E6-49CD-8C39-98851D501901}`, the provider's module id; the
+//!   test driver registers its client with the same GUID.
+//! - [`MsQuicNmrDispatch`] (provider → client); `QUIC_API` is `NTAPI` in kernel mode.
+//! - No client dispatch (`NULL`), no NPI-specific characteristics on either side, `Number` 0.
+//!
+//! The port: [`MsQuicProvider`] accepts every client and detaches synchronously;
+//! [`msquic_nmr_client_register`] is the header's `MsQuicNmrClientRegister` helper: first
+//! provider only, a wait for the first attach with a timeout, and a client detach that pends
+//! until the owner deregisters ([`MsQuicClientHandle`]).
+
+use core::ffi::c_void;
+use core::mem::offset_of;
+use core::ptr;
+use core::time::Duration;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Instant;
+
+use npi_runtime::sys::{
+    GUID, HANDLE, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    STATUS_UNSUCCESSFUL,
+};
+use npi_runtime::{
+    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
+    ClientPendingDetach, ClientRegistration, Detach, Npi, Provider, ProviderOffer, dispatch_table,
+    npi, npi_client, npi_provider,
+};
+
+use super::{Trace, lock};
+
+/// `QUIC_API_VERSION_2`.
+pub const QUIC_API_VERSION_2: u32 = 2;
+/// `MSQUIC_MODULE_ID`.
+pub const MSQUIC_MODULE_ID: GUID = GUID::from_u128(0x698F_7C72_C2E6_49CD_8C39_9885_1D50_1901);
+
+/// `MSQUIC_NMR_DISPATCH`.
+#[dispatch_table]
+pub struct MsQuicNmrDispatch {
+    /// The provider sets 0.
+    pub version: u16,
+    /// The provider sets 0.
+    pub reserved: u16,
+    /// `MsQuicOpenVersionFn`: `QUIC_STATUS (uint32_t Version, const void** QuicApi)`.
+    pub open_version: fn(version: u32, quic_api: *mut *const c_void) -> NTSTATUS,
+    /// `MsQuicCloseFn`: `void (const void* QuicApi)`.
+    pub close: fn(quic_api: *const c_void),
+}
+
+/// MsQuic over NMR: `MSQUIC_NPI_ID`.
+#[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA", provider_dispatch = MsQuicNmrDispatch)]
+pub struct MsQuic;
+
+const _: () = assert!(MsQuic::ID.to_u128() == 0xC431_38E3_CD13_4CB1_9CAE_E005_C855_7ABA);
+const _: () = assert!(offset_of!(MsQuicNmrDispatch, reserved) == 2);
+const _: () = assert!(MsQuicNmrDispatch::END_OF_CLOSE == size_of::<MsQuicNmrDispatch>());
+const _: () = assert!(size_of::<<MsQuic as Npi>::ClientDispatch>() == 0);
+const _: () = assert!(size_of::<<MsQuic as Npi>::ClientCharacteristics>() == 0);
+const _: () = assert!(size_of::<<MsQuic as Npi>::ProviderCharacteristics>() == 0);
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(size_of::<MsQuicNmrDispatch>() == 24);
+    assert!(offset_of!(MsQuicNmrDispatch, open_version) == 8);
+    assert!(offset_of!(MsQuicNmrDispatch, close) == 16);
+};
+#[cfg(target_pointer_width = "32")]
+const _: () = {
+    assert!(size_of::<MsQuicNmrDispatch>() == 12);
+    assert!(offset_of!(MsQuicNmrDispatch, open_version) == 4);
+    assert!(offset_of!(MsQuicNmrDispatch, close) == 8);
+};
+
+// ----- the provider (msquic.sys) ---------------------------------------------------------------
+
+/// msquic.sys's NMR provider: accepts every client, detaches synchronously.
+#[npi_provider(npi = MsQuic, module_id = "698F7C72-C2E6-49CD-8C39-98851D501901")]
+pub struct MsQuicProvider {
+    /// The port's trace.
+    pub trace: Arc<Trace>,
+    /// Clients attached.
+    pub attached: AtomicUsize,
+}
+
+impl MsQuicProvider {
+    /// A provider with no client yet.
+    #[must_use]
+    pub fn new(trace: Arc<Trace>) -> Self {
+        Self { trace, attached: AtomicUsize::new(0) }
+    }
+}
+
+/// API handles `OpenVersion` handed out and `Close` has not taken back (the library's own
+/// reference count, which is what protects it; the NMR detach does no in-flight tracking).
+pub static OPEN_API_HANDLES: AtomicUsize = AtomicUsize::new(0);
+
+/// The API table `OpenVersion` hands out (opaque here).
+static QUIC_API_TABLE: [usize; 4] = [0; 4];
+
+impl Provider for MsQuicProvider {
+    /// `*ProviderBindingContext = NmrBindingHandle`: the handle itself (as an address).
+    type Binding = usize;
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        let client = offer.client();
+        self.trace.note(format!(
+            "msquic: attach from client module {} (Version {}, Number {}) -> accept",
+            client.module_id().guid().unwrap_or_default(),
+            client.version(),
+            client.number()
+        ));
+        self.attached.fetch_add(1, Ordering::SeqCst);
+        let handle = offer.handle().addr();
+        offer.accept(handle, &MSQUIC_NMR_DISPATCH).into()
+    }
+    // detach: the default, STATUS_SUCCESS synchronously.
+}
+
+// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
+// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+impl MsQuicNmrDispatchImpl for MsQuicProvider {
+    fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
+        if version != QUIC_API_VERSION_2 || quic_api.is_null() {
+            return STATUS_NOT_SUPPORTED;
+        }
+        OPEN_API_HANDLES.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: checked non-NULL; the caller passes a valid out-pointer.
+        unsafe { quic_api.write(ptr::from_ref(&QUIC_API_TABLE).cast()) };
+        STATUS_SUCCESS
+    }
+
+    fn close(quic_api: *const c_void) {
+        if quic_api == ptr::from_ref(&QUIC_API_TABLE).cast() {
+            OPEN_API_HANDLES.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+static MSQUIC_NMR_DISPATCH: MsQuicNmrDispatch = MsQuicNmrDispatch::new::<MsQuicProvider>(0, 0);
+
+// ----- the client helper (MsQuicNmrClientRegister) ---------------------------------------------
+
+/// `__MSQUIC_NMR_CLIENT`: the helper's state block. The module id is the caller's.
+#[npi_client(npi = MsQuic, dynamic_module_id)]
+pub struct MsQuicNmrClient {
+    /// The port's trace.
+    pub trace: Arc<Trace>,
+    /// `BindingCount`.
+    binding_count: AtomicI32,
+    /// `RegistrationCompleteEvent`, `Deleting` and the pending detach, under one lock: the
+    /// owner's deregistration and the detach callback cannot miss each other.
+    state: Mutex<ClientState>,
+    registration_complete: Condvar,
+    /// `ProviderDispatch`, as the binding that reaches it.
+    provider: Mutex<Option<ClientBindingRef<MsQuicNmrClient>>>,
+    /// Providers declined because one was bound already.
+    pub declined: AtomicUsize,
+}
+
+#[derive(Default)]
+struct ClientState {
+    registration_complete: bool,
+    deleting: bool,
+    pending: Option<ClientPendingDetach<MsQuicNmrClient>>,
+}
+
+impl Client for MsQuicNmrClient {
+    type Binding = ();
+
+    /// Binds the first provider only; later ones get `STATUS_NOINTERFACE`.
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        if self.binding_count.fetch_add(1, Ordering::AcqRel) + 1 != 1 {
+            self.binding_count.fetch_sub(1, Ordering::AcqRel);
+            self.declined.fetch_add(1, Ordering::SeqCst);
+            self.trace.note("client: another provider -> STATUS_NOINTERFACE (first one only)");
+            return offer.fail(STATUS_NOINTERFACE);
+        }
+        // No client dispatch table: `()` travels as NULL.
+        match offer.accept((), &()) {
+            Ok(accepted) => {
+                *lock(&self.provider) = Some(accepted.binding().to_ref());
+                lock(&self.state).registration_complete = true;
+                self.registration_complete.notify_all();
+                self.trace.note("client: attached to the first provider, signalling the waiter");
+                accepted.into()
+            }
+            Err(refused) => {
+                self.binding_count.fetch_sub(1, Ordering::AcqRel);
+                refused.offer.fail(refused.status)
+            }
+        }
+    }
+
+    /// `InterlockedOr8(&Deleting, 1)`: done if the owner is deregistering already, else pending
+    /// until it does.
+    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+        let _ = binding;
+        lock(&self.provider).take();
+        let mut state = lock(&self.state);
+        if state.deleting {
+            self.trace.note("client: detach during deregistration -> done");
+            return request.done();
+        }
+        state.deleting = true;
+        let (answer, pending) = request.pend();
+        self.trace.note(format!(
+            "client: provider is leaving -> STATUS_PENDING until the owner deregisters (binding {:?})",
+            pending.handle()
+        ));
+        state.pending = Some(pending);
+        answer
+    }
+}
+
+/// What `MsQuicNmrClientRegister` hands its caller. Dropping it is `MsQuicNmrClientDeregister`.
+pub struct MsQuicClientHandle {
+    client: Arc<MsQuicNmrClient>,
+    registration: Option<ClientRegistration<'static, MsQuicNmrClient>>,
+}
+
+/// `MsQuicNmrClientRegister(&handle, ClientModuleId, TimeoutMs)`: registers and waits up to
+/// `timeout` for the first provider to attach (`Duration::ZERO`: only checks).
+///
+/// # Errors
+/// `STATUS_UNSUCCESSFUL` if no provider attached in time (the registration is torn down), or
+/// the status of `NmrRegisterClient`.
+pub fn msquic_nmr_client_register(
+    module_id: GUID,
+    timeout: Duration,
+    trace: Arc<Trace>,
+) -> Result<MsQuicClientHandle, NTSTATUS> {
+    let client = Arc::new(MsQuicNmrClient {
+        trace,
+        binding_count: AtomicI32::new(0),
+        state: Mutex::default(),
+        registration_complete: Condvar::new(),
+        provider: Mutex::default(),
+        declined: AtomicUsize::new(0),
+    });
+    let registration =
+        ClientRegistration::builder(Arc::clone(&client)).module_guid(module_id).register()?;
+    let handle = MsQuicClientHandle { client, registration: Some(registration) };
+    let deadline = Instant::now() + timeout;
+    let c = &handle.client;
+    let mut state = lock(&c.state);
+    while !state.registration_complete {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            drop(state);
+            c.trace.note("client: no provider attached in time -> STATUS_UNSUCCESSFUL");
+            drop(handle); // the full deregistration
+            return Err(STATUS_UNSUCCESSFUL);
+        }
+        state = c
+            .registration_complete
+            .wait_timeout(state, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    drop(state);
+    Ok(handle)
+}
+
+impl MsQuicClientHandle {
+    /// The helper's state block.
+    #[must_use]
+    pub fn client(&self) -> &MsQuicNmrClient {
+        &self.client
+    }
+
+    /// `QUIC_GET_DISPATCH(h)`: the binding through which the provider's table is called.
+    #[must_use]
+    pub fn dispatch(&self) -> Option<ClientBindingRef<MsQuicNmrClient>> {
+        lock(&self.client.provider).clone()
+    }
+
+    /// `MsQuicOpenVersion(QUIC_API_VERSION_2)` then `MsQuicClose` through the table.
+    ///
+    /// # Errors
+    /// `STATUS_NOINTERFACE` if not bound, else `OpenVersion`'s status.
+    pub fn open_and_close_api(&self) -> Result<(), NTSTATUS> {
+        let binding = self.dispatch().ok_or(STATUS_NOINTERFACE)?;
+        let msquic = binding.peer().ok_or(STATUS_NOINTERFACE)?;
+        let mut api: *const c_void = ptr::null();
+        // SAFETY: a valid out-pointer, as MsQuicOpenVersion expects.
+        let status = unsafe { msquic.open_version(QUIC_API_VERSION_2, &mut api) };
+        if status != STATUS_SUCCESS {
+            return Err(status);
+        }
+        // SAFETY: the handle OpenVersion returned, closed once.
+        unsafe { msquic.close(api) };
+        Ok(())
+    }
+
+    /// The binding handle of the detach pending on the owner, if one is.
+    #[must_use]
+    pub fn pending_detach(&self) -> Option<HANDLE> {
+        lock(&self.client.state).pending.as_ref().map(ClientPendingDetach::handle)
+    }
+
+    /// `MsQuicNmrClientDeregister`: completes a pending detach, deregisters and waits.
+    pub fn deregister(self) {
+        drop(self);
+    }
+}
+
+impl Drop for MsQuicClientHandle {
+    fn drop(&mut self) {
+        let pending = {
+            let mut state = lock(&self.client.state);
+            state.deleting = true;
+            state.pending.take()
+        };
+        if let Some(pending) = pending {
+            // The C helper passes the registration handle here; the PendingDetach carries the
+            // binding handle, the one NmrClientDetachProviderComplete asks for.
+            self.client.trace.note(format!(
+                "client owner: deregistering -> completing the pending detach of binding {:?}",
+                pending.handle()
+            ));
+            pending.complete();
+        }
+        if let Some(registration) = self.registration.take() {
+            let status = registration.deregister();
+            self.client.trace.note(format!("client owner: deregistered ({status:?})"));
+        }
+    }
+}

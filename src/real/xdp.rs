@@ -1,0 +1,633 @@
+//! XDP for Windows, the interface NPI (`src/nmr/{common,client,provider}.c`,
+//! `published/external/xdp/{control,objectheader,apiversion,driverapi}.h`).
+//!
+//! - `NPI_XDP_ID` = `{E1CADF68-E3DD-4A4A-932D-386A29399F5E}`.
+//! - Roles are inverted: the NIC driver is the client ([`XdpInterface`]), XDP core the
+//!   provider ([`XdpProvider`]), which registers one provider per interface, with the client's
+//!   `InstanceId` as its module id and the interface index as `Number` on both sides.
+//! - `NPI_REGISTRATION_INSTANCE.Version = XDP_BINDING_VERSION_1 = 1` on both sides.
+//! - Client dispatch [`XdpNpiClient`], client characteristics [`XdpCapabilitiesEx`] (borrowed
+//!   from the caller), provider dispatch `NULL`, no provider characteristics.
+//! - No calling convention anywhere in XDP's tables: `abi = "C"`.
+
+use core::ffi::c_void;
+use core::mem::offset_of;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::vec::Vec;
+
+use npi_runtime::sys::{
+    GUID, HANDLE, NPI_MODULEID, NTSTATUS, NmrIsEqualNpiModuleId, STATUS_DEVICE_NOT_READY,
+    STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+};
+use npi_runtime::{
+    Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration, Detach, Npi,
+    NpiData, Provider, ProviderBinding, ProviderBindingRef, ProviderDetach, ProviderOffer,
+    ProviderPendingDetach, ProviderRegistration, dispatch_table, npi, npi_client, npi_provider,
+};
+
+use super::{Trace, lock, size32};
+
+/// `XDP_BINDING_VERSION_1`.
+pub const XDP_BINDING_VERSION_1: u16 = 1;
+/// `XDP_NPI_CLIENT_REVISION_1`.
+pub const XDP_NPI_CLIENT_REVISION_1: u32 = 1;
+/// `XDP_CAPABILITIES_EX_REVISION_1`.
+pub const XDP_CAPABILITIES_EX_REVISION_1: u32 = 1;
+/// `XDP_INTERFACE_DISPATCH_REVISION_1`.
+pub const XDP_INTERFACE_DISPATCH_REVISION_1: u32 = 1;
+/// `XDP_DRIVER_API_MAJOR/MINOR/PATCH_VER`.
+pub const XDP_DRIVER_API_VERSION: XdpVersion = XdpVersion { major: 0, minor: 10, patch: 0 };
+
+// ----- the NPI ---------------------------------------------------------------------------------
+
+/// `XDP_OBJECT_HEADER`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XdpObjectHeader {
+    /// `Revision`.
+    pub revision: u32,
+    /// `Size`.
+    pub size: u32,
+}
+
+/// `XDP_VERSION`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XdpVersion {
+    /// `Major`.
+    pub major: u32,
+    /// `Minor`.
+    pub minor: u32,
+    /// `Patch`.
+    pub patch: u32,
+}
+
+/// `XDP_CAPABILITIES_EX`: the client's NPI-specific characteristics. The caller owns it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct XdpCapabilitiesEx {
+    /// Revision 1; `Size` grows within the revision.
+    pub header: XdpObjectHeader,
+    /// Byte offset, from this struct, of an `XDP_VERSION` array.
+    pub driver_api_versions_offset: u32,
+    /// Entries in that array.
+    pub driver_api_version_count: u32,
+    /// The DDK's driver API version.
+    pub ddk_driver_api_version: XdpVersion,
+    /// The ModuleId GUID both sides register with.
+    pub instance_id: GUID,
+    /// `BOOLEAN`, appended later within revision 1.
+    pub rx_checksum_supported: u8,
+    /// `BOOLEAN`.
+    pub rx_timestamp_supported: u8,
+    /// `BOOLEAN`.
+    pub tx_timestamp_supported: u8,
+}
+
+// SAFETY: #[repr(C)] plain data, the layout of `XDP_CAPABILITIES_EX`.
+unsafe impl NpiData for XdpCapabilitiesEx {}
+
+/// `XDP_SIZEOF_CAPABILITIES_EX_REVISION_1`: through `InstanceId`.
+pub const XDP_SIZEOF_CAPABILITIES_EX_REVISION_1: usize =
+    offset_of!(XdpCapabilitiesEx, instance_id) + size_of::<GUID>();
+/// `RTL_SIZEOF_THROUGH_FIELD(XDP_CAPABILITIES_EX, TxTimestampSupported)`, what the LWF sets.
+pub const SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP: usize =
+    offset_of!(XdpCapabilitiesEx, tx_timestamp_supported) + size_of::<u8>();
+
+/// `XDP_CAPABILITIES`: the single-version wrapper `XdpInitializeCapabilities` fills in.
+#[repr(C)]
+#[derive(Debug)]
+pub struct XdpCapabilities {
+    /// The characteristics proper.
+    pub capabilities_ex: XdpCapabilitiesEx,
+    /// The one driver API version, at `DriverApiVersionsOffset`.
+    pub driver_api_version: XdpVersion,
+}
+
+impl XdpCapabilities {
+    /// `XdpInitializeCapabilities` plus the LWF's appended fields (`Size` = 47).
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)] // offsets of a 60-byte struct
+    pub const fn new(instance_id: GUID) -> Self {
+        Self {
+            capabilities_ex: XdpCapabilitiesEx {
+                header: XdpObjectHeader {
+                    revision: XDP_CAPABILITIES_EX_REVISION_1,
+                    size: SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP as u32,
+                },
+                driver_api_versions_offset: offset_of!(XdpCapabilities, driver_api_version) as u32,
+                driver_api_version_count: 1,
+                ddk_driver_api_version: XDP_DRIVER_API_VERSION,
+                instance_id,
+                rx_checksum_supported: 0,
+                rx_timestamp_supported: 0,
+                tx_timestamp_supported: 1,
+            },
+            driver_api_version: XDP_DRIVER_API_VERSION,
+        }
+    }
+}
+
+/// `VOID *GetInterfaceContext`, as a data member of the client's table. A raw pointer is not
+/// `Sync`, and a dispatch table must be; the wrapper says the pointer is only passed back.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct GetInterfaceContext(pub *mut c_void);
+
+// SAFETY: an opaque value handed back to the client's own function, never dereferenced here.
+unsafe impl Sync for GetInterfaceContext {}
+// SAFETY: as above.
+unsafe impl Send for GetInterfaceContext {}
+
+/// `XDP_NPI_CLIENT`: a header, one context pointer and one function.
+#[dispatch_table(abi = "C")]
+pub struct XdpNpiClient {
+    /// `Revision = XDP_NPI_CLIENT_REVISION_1`, `Size = RTL_SIZEOF_THROUGH_FIELD(.., GetInterfaceDispatch)`.
+    pub header: XdpObjectHeader,
+    /// Passed back as `GetInterfaceDispatch`'s second argument.
+    pub get_interface_context: GetInterfaceContext,
+    /// `XDP_GET_INTERFACE_DISPATCH`.
+    pub get_interface_dispatch: fn(
+        version: *const XdpVersion,
+        get_interface_context: *mut c_void,
+        interface_context: *mut *mut c_void,
+        interface_dispatch: *mut *const c_void,
+    ) -> NTSTATUS,
+}
+
+/// `XDP_INTERFACE_DISPATCH`, returned by `GetInterfaceDispatch` outside NMR; the functions'
+/// parameters are abbreviated to the interface context.
+#[dispatch_table(abi = "C")]
+pub struct XdpInterfaceDispatch {
+    /// `Revision = XDP_INTERFACE_DISPATCH_REVISION_1`.
+    pub header: XdpObjectHeader,
+    /// `OpenInterface`.
+    pub open_interface: fn(interface_context: *mut c_void) -> NTSTATUS,
+    /// `CloseInterface`.
+    pub close_interface: fn(interface_context: *mut c_void),
+    /// `CreateRxQueue`.
+    pub create_rx_queue: fn(interface_context: *mut c_void) -> NTSTATUS,
+    /// `ActivateRxQueue`.
+    pub activate_rx_queue: fn(interface_context: *mut c_void),
+    /// `DeleteRxQueue`.
+    pub delete_rx_queue: fn(interface_context: *mut c_void),
+    /// `CreateTxQueue`.
+    pub create_tx_queue: fn(interface_context: *mut c_void) -> NTSTATUS,
+    /// `ActivateTxQueue`.
+    pub activate_tx_queue: fn(interface_context: *mut c_void),
+    /// `DeleteTxQueue`.
+    pub delete_tx_queue: fn(interface_context: *mut c_void),
+}
+
+/// The XDP interface NPI: `NPI_XDP_ID`.
+#[npi(
+    id = "E1CADF68-E3DD-4A4A-932D-386A29399F5E",
+    client_characteristics = XdpCapabilitiesEx,
+    client_dispatch = XdpNpiClient,
+    registration_version = 1
+)]
+pub struct Xdp;
+
+const _: () = assert!(Xdp::ID.to_u128() == 0xE1CA_DF68_E3DD_4A4A_932D_386A_2939_9F5E);
+const _: () = assert!(<Xdp as Npi>::REGISTRATION_VERSION == XDP_BINDING_VERSION_1);
+const _: () = assert!(size_of::<<Xdp as Npi>::ProviderDispatch>() == 0);
+const _: () = assert!(size_of::<XdpObjectHeader>() == 8);
+const _: () = assert!(size_of::<XdpVersion>() == 12);
+const _: () = assert!(size_of::<XdpCapabilitiesEx>() == 48);
+const _: () = assert!(align_of::<XdpCapabilitiesEx>() == 4);
+const _: () = assert!(offset_of!(XdpCapabilitiesEx, driver_api_versions_offset) == 8);
+const _: () = assert!(offset_of!(XdpCapabilitiesEx, driver_api_version_count) == 12);
+const _: () = assert!(offset_of!(XdpCapabilitiesEx, ddk_driver_api_version) == 16);
+const _: () = assert!(offset_of!(XdpCapabilitiesEx, instance_id) == 28);
+const _: () = assert!(offset_of!(XdpCapabilitiesEx, rx_checksum_supported) == 44);
+const _: () = assert!(XDP_SIZEOF_CAPABILITIES_EX_REVISION_1 == 44);
+const _: () = assert!(SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP == 47);
+const _: () = assert!(size_of::<XdpCapabilities>() == 60);
+const _: () = assert!(offset_of!(XdpCapabilities, driver_api_version) == 48);
+const _: () = assert!(offset_of!(XdpNpiClient, get_interface_context) == 8);
+const _: () =
+    assert!(XdpInterfaceDispatch::END_OF_DELETE_TX_QUEUE == size_of::<XdpInterfaceDispatch>());
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(size_of::<XdpNpiClient>() == 24);
+    assert!(offset_of!(XdpNpiClient, get_interface_dispatch) == 16);
+    assert!(XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH == 24);
+    assert!(size_of::<XdpInterfaceDispatch>() == 72);
+};
+#[cfg(target_pointer_width = "32")]
+const _: () = {
+    assert!(size_of::<XdpNpiClient>() == 16);
+    assert!(offset_of!(XdpNpiClient, get_interface_dispatch) == 12);
+    assert!(XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH == 16);
+    assert!(size_of::<XdpInterfaceDispatch>() == 40);
+};
+
+// ----- the NIC driver (client) -----------------------------------------------------------------
+
+/// `XDP_CLIENT`: one registered interface of a NIC driver.
+#[npi_client(npi = Xdp, dynamic_module_id)]
+#[derive(Debug)]
+pub struct XdpInterface {
+    /// `BindingHandle` under the push lock: one binding at a time.
+    binding: Mutex<Option<usize>>,
+    /// Providers refused because one was bound already (`STATUS_DEVICE_NOT_READY`).
+    pub refused_busy: AtomicUsize,
+    /// The port's trace.
+    pub trace: Arc<Trace>,
+}
+
+/// `XdpRegisterInterfaceEx`: registers interface `if_index` with its capabilities, borrowed for
+/// the registration's life (the borrow checker ends the registration before them).
+///
+/// # Errors
+/// `STATUS_INVALID_PARAMETER` unless exactly one driver API version is offered; the status of
+/// `NmrRegisterClient` otherwise.
+pub fn register_interface<'a>(
+    if_index: u32,
+    capabilities: &'a XdpCapabilities,
+    trace: Arc<Trace>,
+) -> Result<(Arc<XdpInterface>, ClientRegistration<'a, XdpInterface>), NTSTATUS> {
+    let caps = &capabilities.capabilities_ex;
+    if caps.driver_api_version_count != 1 {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let interface = Arc::new(XdpInterface {
+        binding: Mutex::default(),
+        refused_busy: AtomicUsize::new(0),
+        trace,
+    });
+    let registration = ClientRegistration::builder(Arc::clone(&interface))
+        .module_guid(caps.instance_id)
+        .number(if_index)
+        .characteristics(caps)
+        .register()?;
+    Ok((interface, registration))
+}
+
+impl XdpInterface {
+    /// The binding handle, while bound.
+    #[must_use]
+    pub fn binding_handle(&self) -> Option<usize> {
+        *lock(&self.binding)
+    }
+}
+
+impl Client for XdpInterface {
+    type Binding = ();
+
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        let mut binding = lock(&self.binding);
+        if binding.is_some() {
+            self.refused_busy.fetch_add(1, Ordering::SeqCst);
+            self.trace.note("interface: already bound -> STATUS_DEVICE_NOT_READY");
+            return offer.fail(STATUS_DEVICE_NOT_READY);
+        }
+        let handle = offer.handle();
+        match offer.accept((), &NPI_CLIENT) {
+            Ok(accepted) => {
+                *binding = Some(handle.addr());
+                self.trace.note(format!("interface: bound to XDP, binding {handle:?}"));
+                accepted.into()
+            }
+            Err(refused) => {
+                self.trace
+                    .note(format!("interface: XDP refused the binding: {:#x}", refused.status));
+                refused.offer.fail(refused.status)
+            }
+        }
+    }
+
+    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+        let _ = binding;
+        lock(&self.binding).take();
+        self.trace.note("interface: detach -> done");
+        request.done()
+    }
+}
+
+/// What `GetInterfaceContext` points at: the driver's interface object.
+#[derive(Debug)]
+pub struct InterfaceObject {
+    /// `OpenInterface` ran and `CloseInterface` has not.
+    pub opened: AtomicBool,
+}
+
+/// The NIC driver's interface object.
+pub static INTERFACE_OBJECT: InterfaceObject = InterfaceObject { opened: AtomicBool::new(false) };
+
+// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
+// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+impl XdpNpiClientImpl for XdpInterface {
+    /// The single-version helper: `STATUS_NOT_SUPPORTED` unless the major version matches.
+    fn get_interface_dispatch(
+        version: *const XdpVersion,
+        get_interface_context: *mut c_void,
+        interface_context: *mut *mut c_void,
+        interface_dispatch: *mut *const c_void,
+    ) -> NTSTATUS {
+        // SAFETY: XDP passes a valid version and out-pointers.
+        unsafe {
+            if (*version).major != XDP_DRIVER_API_VERSION.major {
+                return STATUS_NOT_SUPPORTED;
+            }
+            interface_context.write(get_interface_context);
+            interface_dispatch.write(ptr::from_ref(&INTERFACE_DISPATCH).cast());
+        }
+        STATUS_SUCCESS
+    }
+}
+
+// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
+// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+impl XdpInterfaceDispatchImpl for XdpInterface {
+    fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
+        if interface_context.cast_const() != ptr::from_ref(&INTERFACE_OBJECT).cast() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        INTERFACE_OBJECT.opened.store(true, Ordering::SeqCst);
+        STATUS_SUCCESS
+    }
+    fn close_interface(interface_context: *mut c_void) {
+        let _ = interface_context;
+        INTERFACE_OBJECT.opened.store(false, Ordering::SeqCst);
+    }
+    fn create_rx_queue(interface_context: *mut c_void) -> NTSTATUS {
+        let _ = interface_context;
+        STATUS_NOT_SUPPORTED
+    }
+    fn activate_rx_queue(interface_context: *mut c_void) {
+        let _ = interface_context;
+    }
+    fn delete_rx_queue(interface_context: *mut c_void) {
+        let _ = interface_context;
+    }
+    fn create_tx_queue(interface_context: *mut c_void) -> NTSTATUS {
+        let _ = interface_context;
+        STATUS_NOT_SUPPORTED
+    }
+    fn activate_tx_queue(interface_context: *mut c_void) {
+        let _ = interface_context;
+    }
+    fn delete_tx_queue(interface_context: *mut c_void) {
+        let _ = interface_context;
+    }
+}
+
+/// `Client->NpiClient`.
+#[allow(clippy::cast_possible_truncation)] // a few bytes
+pub static NPI_CLIENT: XdpNpiClient = XdpNpiClient::new::<XdpInterface>(
+    XdpObjectHeader {
+        revision: XDP_NPI_CLIENT_REVISION_1,
+        size: XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH as u32,
+    },
+    GetInterfaceContext(ptr::from_ref(&INTERFACE_OBJECT).cast_mut().cast()),
+);
+
+static INTERFACE_DISPATCH: XdpInterfaceDispatch =
+    XdpInterfaceDispatch::new::<XdpInterface>(XdpObjectHeader {
+        revision: XDP_INTERFACE_DISPATCH_REVISION_1,
+        size: size32::<XdpInterfaceDispatch>(),
+    });
+
+// ----- XDP core (provider, one per interface) --------------------------------------------------
+
+/// `XDP_PROVIDER`: XDP core's binding to one interface.
+#[npi_provider(npi = Xdp, dynamic_module_id)]
+#[derive(Debug)]
+pub struct XdpProvider {
+    if_index: u32,
+    module_id: NPI_MODULEID,
+    state: Mutex<ProviderState>,
+    refusals: Mutex<Vec<NTSTATUS>>,
+    /// Times the owner's `DetachHandler` ran (at most once).
+    pub detach_notified: AtomicUsize,
+    /// The port's trace.
+    pub trace: Arc<Trace>,
+}
+
+#[derive(Debug, Default)]
+struct ProviderState {
+    /// A binding happened once: one binding per provider lifetime.
+    bound: bool,
+    closed: bool,
+    client: Option<ProviderBindingRef<XdpProvider>>,
+    pending: Option<ProviderPendingDetach<XdpProvider>>,
+}
+
+impl XdpProvider {
+    /// The statuses this provider's attach refused clients with, in order.
+    #[must_use]
+    pub fn refusals(&self) -> Vec<NTSTATUS> {
+        lock(&self.refusals).clone()
+    }
+
+    fn refuse(&self, offer: ClientOffer<'_, Self>, status: NTSTATUS, why: &str) -> Attach {
+        self.trace.note(format!("xdp provider #{}: {why} -> {status:#x}", self.if_index));
+        lock(&self.refusals).push(status);
+        offer.fail(status)
+    }
+}
+
+/// An open XDP provider (`XdpOpenProvider`'s result). [`OpenProvider::cleanup`] is
+/// `XdpCleanupProvider`; dropping it does the same.
+#[derive(Debug)]
+pub struct OpenProvider {
+    provider: Arc<XdpProvider>,
+    registration: Option<ProviderRegistration<'static, XdpProvider>>,
+}
+
+/// `XdpOpenProvider`: registers the provider for (`instance_id`, `if_index`) and checks at once
+/// that a client attached during the registration (attach is synchronous).
+///
+/// # Errors
+/// `STATUS_NOINTERFACE` if no client bound (the registration is torn down again; the provider
+/// is returned for inspection); the status of `NmrRegisterProvider` otherwise.
+pub fn open_provider(
+    if_index: u32,
+    instance_id: GUID,
+    trace: Arc<Trace>,
+) -> Result<OpenProvider, (NTSTATUS, Arc<XdpProvider>)> {
+    let provider = Arc::new(XdpProvider {
+        if_index,
+        module_id: NPI_MODULEID::from_guid(instance_id),
+        state: Mutex::default(),
+        refusals: Mutex::default(),
+        detach_notified: AtomicUsize::new(0),
+        trace,
+    });
+    let registration = ProviderRegistration::builder(Arc::clone(&provider))
+        .module_guid(instance_id)
+        .number(if_index)
+        .register()
+        .map_err(|status| (status, Arc::clone(&provider)))?;
+    let open = OpenProvider { provider: Arc::clone(&provider), registration: Some(registration) };
+    let bound = lock(&provider.state).client.is_some();
+    if !bound {
+        provider.trace.note(format!("xdp: no interface #{if_index} bound -> STATUS_NOINTERFACE"));
+        drop(open); // Closed, then torn down.
+        return Err((STATUS_NOINTERFACE, provider));
+    }
+    Ok(open)
+}
+
+impl OpenProvider {
+    /// The provider module.
+    #[must_use]
+    pub fn provider(&self) -> &Arc<XdpProvider> {
+        &self.provider
+    }
+
+    /// The binding to the interface, for calls through its `XDP_NPI_CLIENT`.
+    #[must_use]
+    pub fn client(&self) -> Option<ProviderBindingRef<XdpProvider>> {
+        lock(&self.provider.state).client.clone()
+    }
+
+    /// The binding handle of the detach pending on [`OpenProvider::cleanup`], if any.
+    #[must_use]
+    pub fn pending_detach(&self) -> Option<HANDLE> {
+        lock(&self.provider.state).pending.as_ref().map(ProviderPendingDetach::handle)
+    }
+
+    /// Second-stage negotiation outside NMR: `GetInterfaceDispatch` through the client's table,
+    /// then `OpenInterface`.
+    ///
+    /// # Errors
+    /// `STATUS_DEVICE_NOT_READY` if not bound, else the interface's status.
+    pub fn open_interface(&self, version: &XdpVersion) -> Result<(), NTSTATUS> {
+        let binding = self.client().ok_or(STATUS_DEVICE_NOT_READY)?;
+        let npi_client = binding.peer().ok_or(STATUS_DEVICE_NOT_READY)?;
+        let (mut interface_context, mut interface_dispatch) = (ptr::null_mut(), ptr::null());
+        // SAFETY: a valid version and out-pointers, as XDP_GET_INTERFACE_DISPATCH expects.
+        let status = unsafe {
+            npi_client.get_interface_dispatch(
+                version,
+                npi_client.as_table().get_interface_context.0,
+                &mut interface_context,
+                &mut interface_dispatch,
+            )
+        };
+        if status != STATUS_SUCCESS {
+            return Err(status);
+        }
+        // SAFETY: the client returned its XDP_INTERFACE_DISPATCH, static in the driver.
+        let dispatch = unsafe { &*interface_dispatch.cast::<XdpInterfaceDispatch>() };
+        if dispatch.header.revision < XDP_INTERFACE_DISPATCH_REVISION_1 {
+            return Err(STATUS_NOT_SUPPORTED);
+        }
+        // SAFETY: the interface context the same call returned.
+        match unsafe { (dispatch.open_interface)(interface_context) } {
+            STATUS_SUCCESS => Ok(()),
+            status => Err(status),
+        }
+    }
+
+    /// `XdpCleanupProvider`: marks the provider closed, completes its pending detach if bound,
+    /// deregisters and waits.
+    pub fn cleanup(self) {
+        drop(self);
+    }
+}
+
+impl Drop for OpenProvider {
+    fn drop(&mut self) {
+        let pending = {
+            let mut state = lock(&self.provider.state);
+            state.closed = true;
+            state.client = None;
+            state.pending.take()
+        };
+        if let Some(pending) = pending {
+            self.provider.trace.note(format!(
+                "xdp provider #{}: cleanup -> NmrProviderDetachClientComplete",
+                self.provider.if_index
+            ));
+            pending.complete();
+        }
+        if let Some(registration) = self.registration.take() {
+            let status = registration.deregister();
+            self.provider.trace.note(format!(
+                "xdp provider #{}: deregistered ({status:?})",
+                self.provider.if_index
+            ));
+        }
+    }
+}
+
+impl Provider for XdpProvider {
+    /// `*ProviderBindingContext = Provider`: the module itself holds the state.
+    type Binding = ();
+
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        let client = offer.client();
+        if client.version() != XDP_BINDING_VERSION_1 {
+            return self.refuse(offer, STATUS_NOT_SUPPORTED, "client binding version is not 1");
+        }
+        if client.number() != self.if_index {
+            return self.refuse(offer, STATUS_INVALID_PARAMETER, "another interface index");
+        }
+        if !NmrIsEqualNpiModuleId(client.module_id(), &self.module_id) {
+            return self.refuse(offer, STATUS_NOINTERFACE, "another interface instance id");
+        }
+        let npi_client_ok = offer.client_dispatch().is_some_and(|t| {
+            t.header.revision >= XDP_NPI_CLIENT_REVISION_1
+                && t.header.size as usize >= XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH
+        });
+        if !npi_client_ok {
+            return self.refuse(offer, STATUS_NOT_SUPPORTED, "XDP_NPI_CLIENT too old");
+        }
+        let caps_ok = offer.client().characteristics().is_some_and(|c| {
+            c.header.revision >= XDP_CAPABILITIES_EX_REVISION_1
+                && c.header.size as usize >= XDP_SIZEOF_CAPABILITIES_EX_REVISION_1
+        });
+        if !caps_ok {
+            return self.refuse(offer, STATUS_NOT_SUPPORTED, "capabilities too old");
+        }
+        let mut state = lock(&self.state);
+        if state.bound || state.closed {
+            drop(state);
+            return self.refuse(offer, STATUS_DEVICE_NOT_READY, "bound once already or closed");
+        }
+        state.bound = true;
+        // `*ProviderDispatch = NULL`.
+        let accepted = offer.accept((), &());
+        state.client = Some(accepted.binding().to_ref());
+        self.trace.note(format!("xdp provider #{}: interface bound", self.if_index));
+        accepted.into()
+    }
+
+    /// Always `STATUS_PENDING`: runs the owner's detach handler once; the completion comes from
+    /// `XdpCleanupProvider` ([`OpenProvider::cleanup`]).
+    fn detach(
+        &self,
+        binding: &ProviderBinding<'_, Self>,
+        request: ProviderDetach<'_, Self>,
+    ) -> Detach {
+        let _ = binding;
+        let mut state = lock(&self.state);
+        state.client = None;
+        let (answer, pending) = request.pend();
+        if state.closed {
+            // XdpCleanupProvider is already under way: it completes at once.
+            drop(state);
+            self.trace.note(format!(
+                "xdp provider #{}: detach during cleanup -> complete",
+                self.if_index
+            ));
+            pending.complete();
+            return answer;
+        }
+        state.pending = Some(pending);
+        drop(state);
+        self.detach_notified.fetch_add(1, Ordering::SeqCst);
+        self.trace.note(format!(
+            "xdp provider #{}: detach -> STATUS_PENDING, DetachHandler notified",
+            self.if_index
+        ));
+        answer
+    }
+}
