@@ -170,9 +170,12 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// For `#[dispatch_table] pub struct Name { ... }` it generates:
 /// - `Name` itself as the `#[repr(C)]` table a C peer sees, each `fn(...)` field an
 ///   `unsafe extern "system" fn` (or `extern "C"` with `abi = "C"`);
-/// - `NameImpl`, the trait the implementing side writes in safe Rust, and
+/// - `NameImpl`, the trait the implementing side writes, and
 ///   `Name::new::<T: NameImpl>(data members…)`, a `const fn` that fills the table with
-///   shims that never unwind;
+///   shims that never unwind. A function whose arguments are plain values (integers, `bool`,
+///   floats, references, the `#[context]` binding) is a safe `fn`; one that receives raw
+///   pointers (or types the macro cannot see through) is an `unsafe fn`, because the peer
+///   vouches for those pointers and the body has to say why each use is sound;
 /// - `NameCalls<'a>`, what the other side calls through: a `PeerCall` dereferences to it, and
 ///   it passes the peer's binding context to functions whose first parameter is `#[context]`;
 /// - `Name::END_OF_<FIELD>`: the size through each member, for tables that grow by appending

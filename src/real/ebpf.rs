@@ -279,11 +279,8 @@ static HASH: [u8; 32] = [0x5A; 32];
 /// The version the generated code reports (the expected bpf2c output: 1.6.0).
 pub const BPF2C_VERSION: Bpf2cVersion = Bpf2cVersion { major: 1, minor: 6, revision: 0 };
 
-// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
-// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl MetadataTableImpl for Bpf2cClient {
-    fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
+    unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.
         unsafe {
             programs.write(ptr::null_mut());
@@ -291,7 +288,7 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn maps(maps: *mut *mut MapEntry, count: *mut usize) {
+    unsafe fn maps(maps: *mut *mut MapEntry, count: *mut usize) {
         // SAFETY: as above.
         unsafe {
             maps.write(ptr::null_mut());
@@ -299,7 +296,7 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn hash(hash: *mut *const u8, size: *mut usize) {
+    unsafe fn hash(hash: *mut *const u8, size: *mut usize) {
         // SAFETY: as above.
         unsafe {
             hash.write(HASH.as_ptr());
@@ -307,12 +304,15 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn version(version: *mut Bpf2cVersion) {
+    unsafe fn version(version: *mut Bpf2cVersion) {
         // SAFETY: as above.
         unsafe { version.write(BPF2C_VERSION) };
     }
 
-    fn map_initial_values(map_initial_values: *mut *mut MapInitialValues, count: *mut usize) {
+    unsafe fn map_initial_values(
+        map_initial_values: *mut *mut MapInitialValues,
+        count: *mut usize,
+    ) {
         // SAFETY: as above.
         unsafe {
             map_initial_values.write(ptr::null_mut());
@@ -320,7 +320,7 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn global_variable_sections(
+    unsafe fn global_variable_sections(
         global_variable_sections: *mut *mut GlobalVariableSectionInfo,
         count: *mut usize,
     ) {

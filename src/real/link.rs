@@ -293,13 +293,10 @@ impl Client for LinkObject {
     }
 }
 
-// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
-// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl EbpfLinkDispatchImpl for LinkObject {
     type Side = AsClient<LinkObject>;
 
-    fn ebpf_program_invoke_function(
+    unsafe fn ebpf_program_invoke_function(
         client_binding_context: &ClientBinding<'_, LinkObject>,
         program_context: *mut c_void,
         result: *mut u32,
@@ -313,7 +310,7 @@ impl EbpfLinkDispatchImpl for LinkObject {
         EBPF_SUCCESS
     }
 
-    fn ebpf_program_batch_begin_invoke_function(
+    unsafe fn ebpf_program_batch_begin_invoke_function(
         state_size: usize,
         state: *mut c_void,
     ) -> EbpfResult {
@@ -321,17 +318,20 @@ impl EbpfLinkDispatchImpl for LinkObject {
         EBPF_SUCCESS
     }
 
-    fn ebpf_program_batch_invoke_function(
+    unsafe fn ebpf_program_batch_invoke_function(
         client_binding_context: &ClientBinding<'_, LinkObject>,
         program_context: *mut c_void,
         result: *mut u32,
         state: *const c_void,
     ) -> EbpfResult {
         let _ = state;
-        Self::ebpf_program_invoke_function(client_binding_context, program_context, result)
+        // SAFETY: the same pointers the caller vouched for, passed on unchanged.
+        unsafe {
+            Self::ebpf_program_invoke_function(client_binding_context, program_context, result)
+        }
     }
 
-    fn ebpf_program_batch_end_invoke_function(state: *mut c_void) -> EbpfResult {
+    unsafe fn ebpf_program_batch_end_invoke_function(state: *mut c_void) -> EbpfResult {
         let _ = state;
         EBPF_SUCCESS
     }

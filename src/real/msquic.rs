@@ -117,11 +117,8 @@ impl Provider for MsQuicProvider {
     // detach: the default, STATUS_SUCCESS synchronously.
 }
 
-// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
-// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
-    fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
+    unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {
             return STATUS_NOT_SUPPORTED;
         }
@@ -131,7 +128,7 @@ impl MsQuicNmrDispatchImpl for MsQuicProvider {
         STATUS_SUCCESS
     }
 
-    fn close(quic_api: *const c_void) {
+    unsafe fn close(quic_api: *const c_void) {
         if quic_api == ptr::from_ref(&QUIC_API_TABLE).cast() {
             OPEN_API_HANDLES.fetch_sub(1, Ordering::SeqCst);
         }

@@ -435,13 +435,10 @@ impl Provider for WskProvider {
     }
 }
 
-// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
-// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl WskProviderDispatchImpl for WskProvider {
     type Side = AsProvider<WskProvider>;
 
-    fn wsk_socket(
+    unsafe fn wsk_socket(
         client: &ProviderBinding<'_, WskProvider>,
         address_family: u16,
         socket_type: u16,
@@ -486,7 +483,7 @@ impl WskProviderDispatchImpl for WskProvider {
         status
     }
 
-    fn wsk_socket_connect(
+    unsafe fn wsk_socket_connect(
         client: &ProviderBinding<'_, WskProvider>,
         socket_type: u16,
         protocol: u32,
@@ -505,7 +502,7 @@ impl WskProviderDispatchImpl for WskProvider {
         STATUS_NOT_SUPPORTED
     }
 
-    fn wsk_control_client(
+    unsafe fn wsk_control_client(
         client: &ProviderBinding<'_, WskProvider>,
         control_code: u32,
         input_size: usize,
@@ -532,7 +529,7 @@ impl WskProviderDispatchImpl for WskProvider {
         }
     }
 
-    fn wsk_get_address_info(
+    unsafe fn wsk_get_address_info(
         client: &ProviderBinding<'_, WskProvider>,
         node_name: *mut c_void,
         service_name: *mut c_void,
@@ -549,11 +546,14 @@ impl WskProviderDispatchImpl for WskProvider {
         STATUS_NOT_SUPPORTED
     }
 
-    fn wsk_free_address_info(client: &ProviderBinding<'_, WskProvider>, addr_info: *mut c_void) {
+    unsafe fn wsk_free_address_info(
+        client: &ProviderBinding<'_, WskProvider>,
+        addr_info: *mut c_void,
+    ) {
         let _ = (client, addr_info);
     }
 
-    fn wsk_get_name_info(
+    unsafe fn wsk_get_name_info(
         client: &ProviderBinding<'_, WskProvider>,
         sock_addr: *mut c_void,
         sock_addr_length: u32,
@@ -791,13 +791,10 @@ impl Client for WskClient {
     }
 }
 
-// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
-// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl WskClientDispatchImpl for WskClient {
     type Side = AsClient<WskClient>;
 
-    fn wsk_client_event(
+    unsafe fn wsk_client_event(
         client_context: &ClientBinding<'_, WskClient>,
         event_type: u32,
         information: *mut c_void,

@@ -317,12 +317,9 @@ pub struct InterfaceObject {
 /// The NIC driver's interface object.
 pub static INTERFACE_OBJECT: InterfaceObject = InterfaceObject { opened: AtomicBool::new(false) };
 
-// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
-// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl XdpNpiClientImpl for XdpInterface {
     /// The single-version helper: `STATUS_NOT_SUPPORTED` unless the major version matches.
-    fn get_interface_dispatch(
+    unsafe fn get_interface_dispatch(
         version: *const XdpVersion,
         get_interface_context: *mut c_void,
         interface_context: *mut *mut c_void,
@@ -340,39 +337,36 @@ impl XdpNpiClientImpl for XdpInterface {
     }
 }
 
-// The C ABI hands these functions raw pointers; the `*Impl` trait's signatures are fixed by the
-// table, so they cannot be `unsafe fn`: each one checks or documents what it dereferences.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 impl XdpInterfaceDispatchImpl for XdpInterface {
-    fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
+    unsafe fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
         if interface_context.cast_const() != ptr::from_ref(&INTERFACE_OBJECT).cast() {
             return STATUS_INVALID_PARAMETER;
         }
         INTERFACE_OBJECT.opened.store(true, Ordering::SeqCst);
         STATUS_SUCCESS
     }
-    fn close_interface(interface_context: *mut c_void) {
+    unsafe fn close_interface(interface_context: *mut c_void) {
         let _ = interface_context;
         INTERFACE_OBJECT.opened.store(false, Ordering::SeqCst);
     }
-    fn create_rx_queue(interface_context: *mut c_void) -> NTSTATUS {
+    unsafe fn create_rx_queue(interface_context: *mut c_void) -> NTSTATUS {
         let _ = interface_context;
         STATUS_NOT_SUPPORTED
     }
-    fn activate_rx_queue(interface_context: *mut c_void) {
+    unsafe fn activate_rx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
-    fn delete_rx_queue(interface_context: *mut c_void) {
+    unsafe fn delete_rx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
-    fn create_tx_queue(interface_context: *mut c_void) -> NTSTATUS {
+    unsafe fn create_tx_queue(interface_context: *mut c_void) -> NTSTATUS {
         let _ = interface_context;
         STATUS_NOT_SUPPORTED
     }
-    fn activate_tx_queue(interface_context: *mut c_void) {
+    unsafe fn activate_tx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
-    fn delete_tx_queue(interface_context: *mut c_void) {
+    unsafe fn delete_tx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
 }

@@ -53,6 +53,15 @@ struct Function {
     output: ReturnType,
 }
 
+impl Function {
+    /// Every argument the implementing side receives (besides the binding) is a plain value.
+    /// If not, its `Impl` method is an `unsafe fn`: the peer vouches for the pointers.
+    fn plain(&self) -> bool {
+        let own = if self.context { &self.params[1..] } else { &self.params[..] };
+        own.iter().all(|p| is_plain(&p.ty))
+    }
+}
+
 impl Member {
     /// The member's `#[cfg]`s, repeated on everything generated for it, so a member that is
     /// compiled out (an OS-gated tail member) takes its trait fn, shim, accessor and
@@ -425,7 +434,21 @@ fn gen_impl_trait(item: &ItemStruct, members: &[Member]) -> TokenStream {
                 }
             });
             any_context |= f.context;
-            Some(quote!(#(#docs)* #(#cfgs)* fn #name(#(#args),*) #output;))
+            // Spanned at the member, so a mismatched impl is shown the member it implements.
+            let span = name.span();
+            Some(if f.plain() {
+                quote_spanned!(span=> #(#docs)* #(#cfgs)* fn #name(#(#args),*) #output;)
+            } else {
+                quote_spanned! {span=>
+                    #(#docs)*
+                    ///
+                    /// # Safety
+                    /// The peer passes the arguments as the NPI specifies: pointers are valid
+                    /// for the use the NPI describes, for the duration of the call.
+                    #(#cfgs)*
+                    unsafe fn #name(#(#args),*) #output;
+                }
+            })
         })
         .collect();
     if fns.is_empty() {
@@ -441,6 +464,7 @@ fn gen_impl_trait(item: &ItemStruct, members: &[Member]) -> TokenStream {
     let doc = format!("The functions of [`{ident}`], implemented in safe Rust.");
     quote! {
         #[doc = #doc]
+        #[allow(clippy::too_many_arguments)] // as many as the C function has
         #vis trait #imp: 'static {
             #side
             #(#fns)*
@@ -485,17 +509,29 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
             quote!(#n: #t)
         });
         let names: Vec<_> = f.params.iter().map(|p| &p.name).collect();
-        let call = if f.context {
+        let (binding, args) = if f.context {
             let first = names[0];
             let rest = &names[1..];
-            quote! {
-                // SAFETY: the NMR gave this table to the peer of a binding whose context is a
-                // binding of `T::Side`; the NPI has the peer pass that context back.
-                let binding = unsafe { #rt::Binding::<T::Side>::from_context(#first) };
-                <T as #imp>::#name(&binding #(, #rest)*)
-            }
+            (
+                quote! {
+                    // SAFETY: the NMR gave this table to the peer of a binding whose context is
+                    // a binding of `T::Side`; the NPI has the peer pass that context back.
+                    let binding = unsafe { #rt::Binding::<T::Side>::from_context(#first) };
+                },
+                quote!(&binding #(, #rest)*),
+            )
         } else {
-            quote!(<T as #imp>::#name(#(#names),*))
+            (TokenStream::new(), quote!(#(#names),*))
+        };
+        let call = if f.plain() {
+            quote!(#binding <T as #imp>::#name(#args))
+        } else {
+            quote! {
+                #binding
+                // SAFETY: the arguments come from the peer, which the NPI obliges to pass
+                // them as specified: exactly the promise the `unsafe fn` asks for.
+                unsafe { <T as #imp>::#name(#args) }
+            }
         };
         Some(quote! {
             #(#cfgs)*
@@ -547,7 +583,8 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
     };
     quote! {
         #[automatically_derived]
-        #[allow(unsafe_code)] // the shims' one `unsafe` is commented where it is generated
+        #[allow(unsafe_code)] // the shims' `unsafe` is commented where it is generated
+        #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl #ident {
             #[doc = #doc]
             #[must_use]
@@ -649,6 +686,7 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
 
         #[automatically_derived]
         #[allow(unsafe_code)] // each call's `unsafe` is commented where it is generated
+        #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl<'a> #calls<'a> {
             /// The peer's binding context and table.
             #[must_use]

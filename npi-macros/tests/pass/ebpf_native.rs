@@ -145,7 +145,7 @@ impl Client for Bpf2cClient {
 static HASH: [u8; 32] = [0x5A; 32];
 
 impl MetadataTableImpl for Bpf2cClient {
-    fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
+    unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.
         unsafe {
             programs.write(ptr::null_mut());
@@ -153,7 +153,7 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn maps(maps: *mut *mut MapEntry, count: *mut usize) {
+    unsafe fn maps(maps: *mut *mut MapEntry, count: *mut usize) {
         // SAFETY: as above.
         unsafe {
             maps.write(ptr::null_mut());
@@ -161,7 +161,7 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn hash(hash: *mut *const u8, size: *mut usize) {
+    unsafe fn hash(hash: *mut *const u8, size: *mut usize) {
         // SAFETY: as above.
         unsafe {
             hash.write(HASH.as_ptr());
@@ -169,12 +169,12 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn version(version: *mut Bpf2cVersion) {
+    unsafe fn version(version: *mut Bpf2cVersion) {
         // SAFETY: as above. The expected bpf2c output reports 1.6.0.
         unsafe { version.write(Bpf2cVersion { major: 1, minor: 6, revision: 0 }) };
     }
 
-    fn map_initial_values(map_initial_values: *mut *mut MapInitialValues, count: *mut usize) {
+    unsafe fn map_initial_values(map_initial_values: *mut *mut MapInitialValues, count: *mut usize) {
         // SAFETY: as above.
         unsafe {
             map_initial_values.write(ptr::null_mut());
@@ -182,7 +182,7 @@ impl MetadataTableImpl for Bpf2cClient {
         }
     }
 
-    fn global_variable_sections(
+    unsafe fn global_variable_sections(
         global_variable_sections: *mut *mut GlobalVariableSectionInfo,
         count: *mut usize,
     ) {

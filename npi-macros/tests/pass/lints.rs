@@ -98,7 +98,7 @@ impl LintDispatchImpl for LintProvider {
         value + **binding
     }
 
-    fn without_context(out: *mut u32) {
+    unsafe fn without_context(out: *mut u32) {
         // SAFETY: the caller passes a valid out-pointer.
         unsafe { out.write(1) };
     }

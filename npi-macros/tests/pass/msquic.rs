@@ -87,7 +87,7 @@ impl Provider for MsQuicProvider {
 static QUIC_API_TABLE: [usize; 4] = [0; 4];
 
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
-    fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
+    unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {
             return STATUS_NOT_SUPPORTED;
         }
@@ -97,7 +97,7 @@ impl MsQuicNmrDispatchImpl for MsQuicProvider {
         STATUS_SUCCESS
     }
 
-    fn close(quic_api: *const c_void) {
+    unsafe fn close(quic_api: *const c_void) {
         assert_eq!(quic_api, ptr::from_ref(&QUIC_API_TABLE).cast());
         PROVIDER.open.fetch_sub(1, Ordering::Relaxed);
     }

@@ -261,7 +261,7 @@ impl Provider for WskProvider {
 impl WskProviderDispatchImpl for WskProvider {
     type Side = AsProvider<WskProvider>;
 
-    fn wsk_socket(
+    unsafe fn wsk_socket(
         client: &ProviderBinding<'_, WskProvider>,
         address_family: u16,
         socket_type: u16,
@@ -279,7 +279,7 @@ impl WskProviderDispatchImpl for WskProvider {
         STATUS_NOT_SUPPORTED
     }
 
-    fn wsk_socket_connect(
+    unsafe fn wsk_socket_connect(
         client: &ProviderBinding<'_, WskProvider>,
         socket_type: u16,
         protocol: u32,
@@ -298,7 +298,7 @@ impl WskProviderDispatchImpl for WskProvider {
         STATUS_NOT_SUPPORTED
     }
 
-    fn wsk_control_client(
+    unsafe fn wsk_control_client(
         client: &ProviderBinding<'_, WskProvider>,
         control_code: u32,
         input_size: usize,
@@ -318,7 +318,7 @@ impl WskProviderDispatchImpl for WskProvider {
         STATUS_SUCCESS
     }
 
-    fn wsk_get_address_info(
+    unsafe fn wsk_get_address_info(
         client: &ProviderBinding<'_, WskProvider>,
         node_name: *mut c_void,
         service_name: *mut c_void,
@@ -335,11 +335,11 @@ impl WskProviderDispatchImpl for WskProvider {
         STATUS_NOT_SUPPORTED
     }
 
-    fn wsk_free_address_info(client: &ProviderBinding<'_, WskProvider>, addr_info: *mut c_void) {
+    unsafe fn wsk_free_address_info(client: &ProviderBinding<'_, WskProvider>, addr_info: *mut c_void) {
         let _ = (client, addr_info);
     }
 
-    fn wsk_get_name_info(
+    unsafe fn wsk_get_name_info(
         client: &ProviderBinding<'_, WskProvider>,
         sock_addr: *mut c_void,
         sock_addr_length: u32,
@@ -395,7 +395,7 @@ impl Client for WskClient {
 impl WskClientDispatchImpl for WskClient {
     type Side = AsClient<WskClient>;
 
-    fn wsk_client_event(
+    unsafe fn wsk_client_event(
         client_context: &ClientBinding<'_, WskClient>,
         event_type: u32,
         information: *mut c_void,

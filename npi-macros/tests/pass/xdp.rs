@@ -238,7 +238,7 @@ static INTERFACE_OBJECT: InterfaceObject = InterfaceObject { opened: AtomicBool:
 
 impl XdpNpiClientImpl for XdpInterface {
     /// The single-version helper: `STATUS_NOT_SUPPORTED` unless the major version matches.
-    fn get_interface_dispatch(
+    unsafe fn get_interface_dispatch(
         version: *const XdpVersion,
         get_interface_context: *mut c_void,
         interface_context: *mut *mut c_void,
@@ -257,33 +257,33 @@ impl XdpNpiClientImpl for XdpInterface {
 }
 
 impl XdpInterfaceDispatchImpl for XdpInterface {
-    fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
+    unsafe fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
         assert_eq!(interface_context.cast_const(), ptr::from_ref(&INTERFACE_OBJECT).cast());
         INTERFACE_OBJECT.opened.store(true, Ordering::Relaxed);
         STATUS_SUCCESS
     }
-    fn close_interface(interface_context: *mut c_void) {
+    unsafe fn close_interface(interface_context: *mut c_void) {
         let _ = interface_context;
         INTERFACE_OBJECT.opened.store(false, Ordering::Relaxed);
     }
-    fn create_rx_queue(interface_context: *mut c_void) -> NTSTATUS {
+    unsafe fn create_rx_queue(interface_context: *mut c_void) -> NTSTATUS {
         let _ = interface_context;
         STATUS_NOT_SUPPORTED
     }
-    fn activate_rx_queue(interface_context: *mut c_void) {
+    unsafe fn activate_rx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
-    fn delete_rx_queue(interface_context: *mut c_void) {
+    unsafe fn delete_rx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
-    fn create_tx_queue(interface_context: *mut c_void) -> NTSTATUS {
+    unsafe fn create_tx_queue(interface_context: *mut c_void) -> NTSTATUS {
         let _ = interface_context;
         STATUS_NOT_SUPPORTED
     }
-    fn activate_tx_queue(interface_context: *mut c_void) {
+    unsafe fn activate_tx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
-    fn delete_tx_queue(interface_context: *mut c_void) {
+    unsafe fn delete_tx_queue(interface_context: *mut c_void) {
         let _ = interface_context;
     }
 }

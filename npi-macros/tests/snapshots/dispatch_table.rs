@@ -32,6 +32,7 @@ unsafe impl ::npi_runtime::__private::DispatchTable for ExProviderDispatch {
     }
 }
 ///The functions of [`ExProviderDispatch`], implemented in safe Rust.
+#[allow(clippy::too_many_arguments)]
 pub trait ExProviderDispatchImpl: 'static {
     /// The module role whose binding context the `#[context]` functions receive, e.g.
     /// `AsProvider<MyProvider>`.
@@ -41,10 +42,15 @@ pub trait ExProviderDispatchImpl: 'static {
         binding: &::npi_runtime::__private::Binding<'_, Self::Side>,
         value: u32,
     ) -> u32;
-    fn raw_function(buffer: *const u8, length: usize) -> i32;
+    ///
+    /// # Safety
+    /// The peer passes the arguments as the NPI specifies: pointers are valid
+    /// for the use the NPI describes, for the duration of the call.
+    unsafe fn raw_function(buffer: *const u8, length: usize) -> i32;
 }
 #[automatically_derived]
 #[allow(unsafe_code)]
+#[allow(clippy::too_many_arguments)]
 impl ExProviderDispatch {
     ///A table whose functions call `T`'s; the data members (header) in declaration order.
     #[must_use]
@@ -100,7 +106,7 @@ impl ExProviderDispatch {
     ) -> i32 {
         ::npi_runtime::__private::dispatch_guard(
             "ExProviderDispatch::raw_function",
-            || { <T as ExProviderDispatchImpl>::raw_function(buffer, length) },
+            || { unsafe { <T as ExProviderDispatchImpl>::raw_function(buffer, length) } },
         )
     }
 }
@@ -112,6 +118,7 @@ pub struct ExProviderDispatchCalls<'a> {
 }
 #[automatically_derived]
 #[allow(unsafe_code)]
+#[allow(clippy::too_many_arguments)]
 impl<'a> ExProviderDispatchCalls<'a> {
     /// The peer's binding context and table.
     #[must_use]

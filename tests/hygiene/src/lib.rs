@@ -101,7 +101,7 @@ impl HygieneProviderDispatchImpl for HygieneProvider {
     fn increment(binding: &ProviderBinding<'_, HygieneProvider>, value: u32) -> u32 {
         **binding + value + 1
     }
-    fn raw(buffer: *const u8, length: u32) -> i32 {
+    unsafe fn raw(buffer: *const u8, length: u32) -> i32 {
         i32::from(!buffer.is_null() && length > 0)
     }
 }

@@ -11,7 +11,7 @@ pub struct MsQuic;
 
 impl MsQuicNmrDispatchImpl for MsQuic {
     // The table's function returns an NTSTATUS (`i32`).
-    fn open_version(version: u32, api: *mut *const u8) -> u32 {
+    unsafe fn open_version(version: u32, api: *mut *const u8) -> u32 {
         let _ = (version, api);
         0
     }
