@@ -11,9 +11,6 @@
 //! (nmr-contract §6.3). Its detach is pending while a call into the provider is in flight (a
 //! held [`npi_runtime::PeerCall`]). [`WskProvider`] refuses majors it does not implement and
 //! pends its detach while mock sockets are open (§6.4, §6.6).
-// WSK's functions take up to twelve parameters (the C DDI); the typed views and the `*Impl`
-// traits `#[dispatch_table]` generates for them take as many.
-#![allow(clippy::too_many_arguments)]
 
 use core::ffi::c_void;
 use core::mem::offset_of;
