@@ -438,3 +438,50 @@ fn a_refused_attach_returns_the_offer_for_a_retry_and_the_binding_value() {
     drop((c, p));
     assert!(host::violations_of(&RetryNpi::ID).is_empty());
 }
+
+#[test]
+fn per_object_registrations_own_their_characteristics() {
+    #[npi(id = "7E570007-0000-4000-8000-000000000007", client_characteristics = Range)]
+    struct OwnNpi;
+    #[npi_client(npi = OwnNpi, dynamic_module_id)]
+    struct LinkObject;
+    impl Client for LinkObject {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    #[npi_provider(npi = OwnNpi, module_id = "7E570007-0000-4000-8000-0000000000AA")]
+    struct Hook(Mutex<Vec<u16>>);
+    impl Provider for Hook {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            let highest = offer.client().characteristics().map_or(0, |r| r.highest);
+            self.0.lock().unwrap().push(highest);
+            offer.accept((), &()).into()
+        }
+    }
+    static HOOK: Hook = Hook(Mutex::new(Vec::new()));
+    let p = ProviderRegistration::register(&HOOK).unwrap();
+
+    // Each object keeps its data and its registration side by side, no borrow involved.
+    let data: Vec<Arc<Range>> =
+        (1..=3).map(|i| Arc::new(Range { highest: i * 10, lowest: 0 })).collect();
+    let objects: Vec<ClientRegistration<'static, LinkObject>> = data
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            ClientRegistration::builder(&LinkObject)
+                .module_guid(GUID::from_u128(0x7E57_0007_0000_4000_8000_0000_0000_0100 + i as u128))
+                .owned_characteristics(Arc::clone(d))
+                .register()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(*HOOK.0.lock().unwrap(), [10, 20, 30], "each object's own data reached the peer");
+    assert!(data.iter().all(|d| Arc::strong_count(d) == 2), "the registrations hold them");
+    drop(objects);
+    assert!(data.iter().all(|d| Arc::strong_count(d) == 1), "released after the waits");
+    drop(p);
+    assert!(host::violations_of(&OwnNpi::ID).is_empty());
+}

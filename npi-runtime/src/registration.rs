@@ -150,6 +150,8 @@ pub struct Registration<'a, R: Role> {
     // Never read after registering: it only has to stay where the NMR points (R2).
     _patched: Option<Box<Patched<R::Characteristics>>>,
     _borrowed: PhantomData<&'a R::NpiCharacteristics>,
+    // Characteristics the registration owns (per-object data); only the NMR reads them.
+    _owned: Option<Arc<R::NpiCharacteristics>>,
     live: bool,
 }
 
@@ -159,7 +161,8 @@ pub type ClientRegistration<'a, T> = Registration<'a, AsClient<T>>;
 pub type ProviderRegistration<'a, T> = Registration<'a, AsProvider<T>>;
 
 // SAFETY: the handle is an opaque value and the NMR functions may be called from any thread
-// (R33); the module is Sync.
+// (R33); the module is Sync; owned characteristics are only ever set when they are Send (and
+// NpiData makes them Sync).
 unsafe impl<R: Role> Send for Registration<'_, R> where R::Module: Send {}
 // SAFETY: as above; `&Registration` only reads the handle.
 unsafe impl<R: Role> Sync for Registration<'_, R> {}
@@ -183,6 +186,7 @@ impl<'a, R: Role> Registration<'a, R> {
             module_id: None,
             number: None,
             characteristics: None,
+            owned: None,
             _r: PhantomData,
         }
     }
@@ -237,6 +241,7 @@ pub struct RegistrationBuilder<'a, R: Role> {
     module_id: Option<NPI_MODULEID>,
     number: Option<u32>,
     characteristics: Option<&'a R::NpiCharacteristics>,
+    owned: Option<Arc<R::NpiCharacteristics>>,
     _r: PhantomData<R>,
 }
 
@@ -265,6 +270,20 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
     #[must_use]
     pub fn characteristics(mut self, data: &'a R::NpiCharacteristics) -> Self {
         self.characteristics = Some(data);
+        self.owned = None;
+        self
+    }
+
+    /// NPI-specific characteristics the registration keeps alive itself: per-object data (an
+    /// eBPF link's `client_data`) for a registration stored next to its object. They are
+    /// released after the deregistration wait, when the NMR no longer reads them.
+    #[must_use]
+    pub fn owned_characteristics(mut self, data: Arc<R::NpiCharacteristics>) -> Self
+    where
+        R::NpiCharacteristics: Send,
+    {
+        self.characteristics = None;
+        self.owned = Some(data);
         self
     }
 
@@ -281,6 +300,7 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
         let patched = if self.module_id.is_none()
             && self.number.is_none()
             && self.characteristics.is_none()
+            && self.owned.is_none()
         {
             None
         } else {
@@ -301,6 +321,9 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
             if let Some(c) = self.characteristics {
                 instance.NpiSpecificCharacteristics = data_ptr(c);
             }
+            if let Some(c) = &self.owned {
+                instance.NpiSpecificCharacteristics = data_ptr(&**c);
+            }
             Some(p)
         };
         let characteristics = patched.as_ref().map_or(template, |p| &p.characteristics);
@@ -318,6 +341,7 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
             module: self.module,
             _patched: patched,
             _borrowed: PhantomData,
+            _owned: self.owned,
             live: true,
         })
     }
