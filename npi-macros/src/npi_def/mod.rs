@@ -134,48 +134,26 @@ fn parse_item(item: TokenStream) -> darling::Result<ItemStruct> {
     errors.finish_with(s)
 }
 
-/// The token that says what kind of item this is (`enum`, `fn`, …), for errors.
+/// The token that says what kind of item this is (`enum`, `fn`, …), for errors: the first
+/// token after the attributes and the visibility.
 pub(crate) fn item_keyword(item: &Item) -> TokenStream {
-    match item {
-        Item::Enum(i) => {
-            let t = i.enum_token;
-            quote!(#t)
-        }
-        Item::Fn(i) => {
-            let t = i.sig.fn_token;
-            quote!(#t)
-        }
-        Item::Union(i) => {
-            let t = i.union_token;
-            quote!(#t)
-        }
-        Item::Trait(i) => {
-            let t = i.trait_token;
-            quote!(#t)
-        }
-        Item::Impl(i) => {
-            let t = i.impl_token;
-            quote!(#t)
-        }
-        Item::Type(i) => {
-            let t = i.type_token;
-            quote!(#t)
-        }
-        Item::Const(i) => {
-            let t = i.const_token;
-            quote!(#t)
-        }
-        Item::Static(i) => {
-            let t = i.static_token;
-            quote!(#t)
-        }
-        Item::Mod(i) => {
-            let t = i.mod_token;
-            quote!(#t)
-        }
-        other => {
-            let span = other.span();
-            quote_spanned!(span=> item)
+    use proc_macro2::{Delimiter, TokenTree};
+    let mut tokens = quote::ToTokens::to_token_stream(item).into_iter().peekable();
+    loop {
+        match tokens.next() {
+            // `#[...]` (doc comments included)
+            Some(TokenTree::Punct(p)) if p.as_char() == '#' => {
+                tokens.next();
+            }
+            // `pub`, `pub(crate)`, …
+            Some(TokenTree::Ident(i)) if i == "pub" => {
+                if matches!(tokens.peek(), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis)
+                {
+                    tokens.next();
+                }
+            }
+            Some(t) => return TokenStream::from(t),
+            None => return quote_spanned!(item.span()=> item),
         }
     }
 }
