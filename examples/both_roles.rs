@@ -9,9 +9,9 @@
 use std::sync::Mutex;
 
 use npi_runtime::{
-    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer, ClientRegistration,
-    Detach, Provider, ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client,
-    npi_provider,
+    AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
+    ClientRegistration, Detach, Provider, ProviderOffer, ProviderRegistration, ProviderTable,
+    dispatch_table, host, npi, npi_client, npi_provider,
 };
 
 /// The one function both NPIs offer.
@@ -47,12 +47,13 @@ impl Provider for Base {
 }
 
 impl ComputeDispatchImpl for Base {
+    type Side = AsProvider<Self>;
     fn compute(value: u32) -> u32 {
         value * 2
     }
 }
 
-static BASE_DISPATCH: ComputeDispatch = ComputeDispatch::new::<Base>(1);
+static BASE_DISPATCH: ProviderTable<Base> = ComputeDispatch::new::<Base>(1);
 
 /// The filter: client of `Lower`, provider of `Upper`, one module id for both roles.
 #[npi_client(npi = Lower, module_id = "A1B2C3D4-0004-4000-8000-00000000B004")]
@@ -95,6 +96,7 @@ impl Provider for Filter {
 }
 
 impl ComputeDispatchImpl for Filter {
+    type Side = AsProvider<Self>;
     fn compute(value: u32) -> u32 {
         // Forward to the lower provider, then add one.
         let lower = FILTER.lower.lock().unwrap();
@@ -103,7 +105,7 @@ impl ComputeDispatchImpl for Filter {
     }
 }
 
-static FILTER_DISPATCH: ComputeDispatch = ComputeDispatch::new::<Filter>(1);
+static FILTER_DISPATCH: ProviderTable<Filter> = ComputeDispatch::new::<Filter>(1);
 static FILTER: Filter = Filter { lower: Mutex::new(None) };
 
 /// A user of the upper NPI.

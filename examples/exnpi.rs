@@ -16,9 +16,9 @@ use std::time::Duration;
 use npi_runtime::sys::GUID;
 use npi_runtime::{
     AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, ClientRegistration, Detach, Npi, Provider, ProviderBinding, ProviderDetach,
-    ProviderOffer, ProviderPendingDetach, ProviderRegistration, dispatch_table, host, npi,
-    npi_client, npi_provider,
+    ClientOffer, ClientRegistration, ClientTable, Detach, Npi, Provider, ProviderBinding,
+    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, ProviderTable,
+    dispatch_table, host, npi, npi_client, npi_provider,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ impl ExProviderDispatchImpl for ExProvider {
     }
 }
 
-static PROVIDER_DISPATCH: ExProviderDispatch =
+static PROVIDER_DISPATCH: ProviderTable<ExProvider> =
     ExProviderDispatch::new::<ExProvider>(1, len::<ExProviderDispatch>());
 static PROVIDER: ExProvider = ExProvider { pending: Mutex::new(Vec::new()) };
 
@@ -158,7 +158,7 @@ impl ExClientDispatchImpl for ExClient {
     }
 }
 
-static CLIENT_DISPATCH: ExClientDispatch =
+static CLIENT_DISPATCH: ClientTable<ExClient> =
     ExClientDispatch::new::<ExClient>(1, len::<ExClientDispatch>());
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ fn main() {
     let provider = ProviderRegistration::register(&PROVIDER).expect("register provider");
 
     println!("client DriverEntry: register two clients (attaches run inside the call)");
-    let clients: Vec<ClientRegistration<'_, ExClient>> = (1..=2)
+    let clients: Vec<ClientRegistration<ExClient>> = (1..=2)
         .map(|number| {
             let module = std::sync::Arc::new(ExClient { number, providers: Mutex::default() });
             ClientRegistration::builder(module).number(number).register().expect("register client")

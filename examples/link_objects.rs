@@ -1,6 +1,7 @@
 //! eBPF link objects at scale: each link registers its own NMR client at run time (the
-//! template copied, its own module id, its `client_data` borrowed), a thousand of them created
-//! and destroyed while the hook provider comes and goes on another thread.
+//! template copied, its own module id, its `client_data` owned by the registration), a
+//! thousand of them created and destroyed while the hook provider comes and goes on another
+//! thread.
 //!
 //! ```text
 //! cargo run --example link_objects

@@ -49,7 +49,7 @@ impl Provider for HookProvider {
 
 static PROVIDER: HookProvider = HookProvider { bound: AtomicUsize::new(0) };
 
-fn link(id: u32) -> (Arc<Link>, ClientRegistration<'static, Link>) {
+fn link(id: u32) -> (Arc<Link>, ClientRegistration<Link>) {
     let object = Arc::new(Link { id, attaches: AtomicUsize::new(0) });
     let registration = ClientRegistration::builder(Arc::clone(&object))
         .module_guid(GUID::from_u128(0xE1E1_E1E1_0003_4000_8000_0000_0000_0000 | u128::from(id)))

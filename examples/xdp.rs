@@ -1,8 +1,8 @@
 //! XDP for Windows' interface NPI, roles as XDP has them: the NIC driver registers each
 //! interface as a client (module id = the interface's `InstanceId`, `Number` = its `IfIndex`,
-//! capabilities borrowed as NPI-specific characteristics); XDP core opens one provider per
-//! interface with the same key, checks every part of it, binds once, and keeps its detach
-//! pending until it cleans up.
+//! capabilities, owned by the interface, as NPI-specific characteristics); XDP core opens one
+//! provider per interface with the same key, checks every part of it, binds once, and keeps
+//! its detach pending until it cleans up.
 //!
 //! ```text
 //! cargo run --example xdp
@@ -30,8 +30,8 @@ fn main() {
     let instance_id = GUID::from_u128(0x3F2B_9C41_7D0E_4A8B_B1C2_5E6F_7A8B_9C0D);
     let if_index = 7;
     println!("\nthe NIC driver registers interface #{if_index}, InstanceId {instance_id}");
-    let capabilities = XdpCapabilities::new(instance_id);
-    let (interface, client) = register_interface(if_index, &capabilities, Arc::clone(&trace))
+    let capabilities = Arc::new(XdpCapabilities::new(instance_id));
+    let (interface, client) = register_interface(if_index, capabilities, Arc::clone(&trace))
         .expect("XdpRegisterInterfaceEx");
 
     println!("\nXDP core opens a provider for interface #{}: wrong Number", if_index + 1);

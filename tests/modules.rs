@@ -179,7 +179,7 @@ impl CountDispatchImpl for Counter {
     }
 }
 
-static COUNT_TABLE: CountDispatch = CountDispatch::new::<Counter>(1);
+static COUNT_TABLE: ProviderTable<Counter> = CountDispatch::new::<Counter>(1);
 
 #[npi_client(npi = CountNpi, module_id = "7E570003-0000-4000-8000-0000000000BB", number = 10)]
 struct CountClient {
@@ -296,7 +296,7 @@ fn a_pending_detach_completes_once_from_another_thread_and_drop_completes_too() 
             binding.fetch_add(1, Ordering::SeqCst)
         }
     }
-    static TABLE: CountDispatch = CountDispatch::new::<Pender>(1);
+    static TABLE: ProviderTable<Pender> = CountDispatch::new::<Pender>(1);
     #[npi_client(npi = PendNpi, module_id = "7E570004-0000-4000-8000-0000000000BB")]
     struct C;
     impl Client for C {
@@ -377,16 +377,14 @@ fn per_registration_module_id_number_and_borrowed_characteristics() {
     let p = ProviderRegistration::register(&SEEN).unwrap();
     let caps = Range { highest: 9, lowest: 2 }; // borrowed from this stack frame
     let id = GUID::from_u128(0x7E57_0005_0000_4000_8000_0000_0000_00CC);
-    let c = ClientRegistration::builder(&Dyn)
-        .module_guid(id)
-        .number(42)
-        .characteristics(&caps)
-        .register()
-        .unwrap();
+    let builder = ClientRegistration::builder(&Dyn).module_guid(id).number(42);
+    // SAFETY: `caps` is never changed and outlives `c`, which is deregistered (dropped) below
+    // before `caps` is, also when unwinding (declared later, dropped first), and never leaked.
+    let c = unsafe { builder.borrowed_characteristics(&caps) }.register().unwrap();
     assert_eq!(*SEEN.0.lock().unwrap(), [(Some(id), 42, Some(9))]);
     let regs = host::registrations_of(&RegNpi::ID);
     assert!(regs.iter().any(|r| r.number == 42 && r.module_id.guid() == Some(id)));
-    drop(c); // must end before `caps` does: the borrow checker enforces it
+    drop(c); // must end before `caps` does: `borrowed_characteristics` requires it
     drop(p);
     let _ = NPI_MODULEID::from_guid(id);
 }
@@ -428,8 +426,8 @@ fn a_refused_attach_returns_the_offer_for_a_retry_and_the_binding_value() {
             0
         }
     }
-    static V1: CountDispatch = CountDispatch::new::<Retrying>(1);
-    static V2: CountDispatch = CountDispatch::new::<Retrying>(2);
+    static V1: ClientTable<Retrying> = CountDispatch::new::<Retrying>(1);
+    static V2: ClientTable<Retrying> = CountDispatch::new::<Retrying>(2);
     static CLIENT: Retrying = Retrying(Mutex::new(Vec::new()));
     let p = ProviderRegistration::register(&Picky).unwrap();
     let c = ClientRegistration::register(&CLIENT).unwrap();
@@ -467,7 +465,7 @@ fn per_object_registrations_own_their_characteristics() {
     // Each object keeps its data and its registration side by side, no borrow involved.
     let data: Vec<Arc<Range>> =
         (1..=3).map(|i| Arc::new(Range { highest: i * 10, lowest: 0 })).collect();
-    let objects: Vec<ClientRegistration<'static, LinkObject>> = data
+    let objects: Vec<ClientRegistration<LinkObject>> = data
         .iter()
         .enumerate()
         .map(|(i, d)| {

@@ -1,6 +1,6 @@
 //! eBPF link objects at scale: a thousand run-time client registrations (one per link, each
-//! with its own module id and borrowed `client_data`) created and destroyed while the hook
-//! provider registers and deregisters on another thread. Nothing may leak.
+//! with its own module id and `client_data`, kept by its registration) created and destroyed
+//! while the hook provider registers and deregisters on another thread. Nothing may leak.
 
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ fn a_link_binds_only_its_attach_and_program_type() {
     let provider = HookProvider::new();
     let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
     let counters = Arc::new(Counters::default());
-    let data = LinkObject::client_data(0);
+    let data = Arc::new(LinkObject::client_data(0));
 
     let good =
         Arc::new(LinkObject::new(SAMPLE_ATTACH_TYPE, SAMPLE_PROGRAM_TYPE, Arc::clone(&counters)));
@@ -58,10 +58,10 @@ fn a_link_binds_only_its_attach_and_program_type() {
         Arc::new(LinkObject::new(GUID::from_u128(1), SAMPLE_PROGRAM_TYPE, Arc::clone(&counters)));
     let other_program =
         Arc::new(LinkObject::new(SAMPLE_ATTACH_TYPE, GUID::from_u128(2), Arc::clone(&counters)));
-    let regs: Vec<ClientRegistration<'_, LinkObject>> = [&good, &other_attach, &other_program]
+    let regs: Vec<ClientRegistration<LinkObject>> = [&good, &other_attach, &other_program]
         .iter()
         .enumerate()
-        .map(|(i, l)| l.register(GUID::from_u128(0x1000 + i as u128), &data).unwrap())
+        .map(|(i, l)| l.register(GUID::from_u128(0x1000 + i as u128), Arc::clone(&data)).unwrap())
         .collect();
     assert_eq!(counters.snapshot().0, 1, "only the matching link attached");
     assert_eq!(counters.snapshot().3, 2, "the others declined");

@@ -49,13 +49,13 @@ fn wsk_version_negotiation_and_retry() {
 
     // 2. A provider that advertises 1.0..=2.0 but implements only 1.x: 2.0 is refused with
     //    STATUS_NOINTERFACE and the client retries with 1.0 on the same offer.
-    let range = WskProviderCharacteristics {
+    static RANGE: WskProviderCharacteristics = WskProviderCharacteristics {
         highest_version: make_wsk_version(2, 0),
         lowest_version: make_wsk_version(1, 0),
     };
     let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
     let p = ProviderRegistration::builder(Arc::clone(&provider))
-        .characteristics(&range)
+        .characteristics(&RANGE)
         .register()
         .unwrap();
     let client = Arc::new(WskClient::new(Arc::clone(&trace)));
@@ -72,7 +72,7 @@ fn wsk_version_negotiation_and_retry() {
     // 3. The same range on a provider implementing 2.x: no retry.
     let provider = Arc::new(WskProvider::new(2, Arc::clone(&trace)));
     let p = ProviderRegistration::builder(Arc::clone(&provider))
-        .characteristics(&range)
+        .characteristics(&RANGE)
         .register()
         .unwrap();
     let client = Arc::new(WskClient::new(Arc::clone(&trace)));
@@ -82,13 +82,13 @@ fn wsk_version_negotiation_and_retry() {
     drop(p);
 
     // 4. No common major: the client declines without calling NmrClientAttachProvider.
-    let future = WskProviderCharacteristics {
+    static FUTURE: WskProviderCharacteristics = WskProviderCharacteristics {
         highest_version: make_wsk_version(3, 0),
         lowest_version: make_wsk_version(3, 0),
     };
     let provider = Arc::new(WskProvider::new(3, Arc::clone(&trace)));
     let p = ProviderRegistration::builder(Arc::clone(&provider))
-        .characteristics(&future)
+        .characteristics(&FUTURE)
         .register()
         .unwrap();
     let client = Arc::new(WskClient::new(Arc::clone(&trace)));

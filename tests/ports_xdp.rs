@@ -9,14 +9,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use npi_runtime::host::{self, HalfState};
+use npi_runtime::sys::NTSTATUS;
 use npi_runtime::sys::{
     GUID, STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE,
     STATUS_NOT_SUPPORTED,
 };
-use npi_runtime::{Attach, Client, ClientRegistration, Npi, ProviderOffer, npi, npi_client};
+use npi_runtime::{
+    AsClient, Attach, Client, ClientRegistration, ClientTable, Npi, ProviderOffer, npi, npi_client,
+};
 use npi_suite::real::xdp::{
     INTERFACE_OBJECT, NPI_CLIENT, XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities, XdpCapabilitiesEx,
-    XdpNpiClient, XdpVersion, open_provider, register_interface,
+    XdpInterface, XdpNpiClient, XdpNpiClientImpl, XdpVersion, open_provider, register_interface,
 };
 use npi_suite::real::{Trace, serial};
 
@@ -35,8 +38,8 @@ fn assert_clean() {
 fn an_interface_binds_its_provider_and_negotiates_outside_nmr() {
     let _serial = serial();
     let trace = Arc::new(Trace::new());
-    let caps = XdpCapabilities::new(INSTANCE);
-    let (interface, client) = register_interface(IF_INDEX, &caps, Arc::clone(&trace)).unwrap();
+    let caps = Arc::new(XdpCapabilities::new(INSTANCE));
+    let (interface, client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
     assert!(host::bindings_of(&Xdp::ID).is_empty(), "no provider yet");
     let regs = host::registrations_of(&Xdp::ID);
     assert_eq!((regs[0].number, regs[0].module_id.guid()), (IF_INDEX, Some(INSTANCE)));
@@ -55,7 +58,7 @@ fn an_interface_binds_its_provider_and_negotiates_outside_nmr() {
     let mut two = XdpCapabilities::new(INSTANCE);
     two.capabilities_ex.driver_api_version_count = 2;
     assert_eq!(
-        register_interface(IF_INDEX, &two, Arc::clone(&trace)).err(),
+        register_interface(IF_INDEX, Arc::new(two), Arc::clone(&trace)).err(),
         Some(STATUS_INVALID_PARAMETER)
     );
 
@@ -69,8 +72,9 @@ fn an_interface_binds_its_provider_and_negotiates_outside_nmr() {
 fn the_provider_checks_number_module_id_and_binds_once() {
     let _serial = serial();
     let trace = Arc::new(Trace::new());
-    let caps = XdpCapabilities::new(INSTANCE);
-    let (_interface, client) = register_interface(IF_INDEX, &caps, Arc::clone(&trace)).unwrap();
+    let caps = Arc::new(XdpCapabilities::new(INSTANCE));
+    let (_interface, client) =
+        register_interface(IF_INDEX, Arc::clone(&caps), Arc::clone(&trace)).unwrap();
 
     // Another interface index: STATUS_INVALID_PARAMETER, and XdpOpenProvider finds no binding.
     let (status, wrong_number) =
@@ -87,7 +91,7 @@ fn the_provider_checks_number_module_id_and_binds_once() {
 
     // A second interface registration with the same key: the provider binds one, and refuses
     // the other with STATUS_DEVICE_NOT_READY (one binding per provider lifetime).
-    let (_twin, twin_client) = register_interface(IF_INDEX, &caps, Arc::clone(&trace)).unwrap();
+    let (_twin, twin_client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
     let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).unwrap();
     assert_eq!(open.provider().refusals(), [STATUS_DEVICE_NOT_READY]);
     assert_eq!(host::bindings_of(&Xdp::ID).len(), 1);
@@ -118,7 +122,7 @@ struct OldInterface(std::sync::Mutex<Vec<i32>>);
 impl Client for OldInterface {
     type Binding = ();
     fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        match offer.accept((), &NPI_CLIENT) {
+        match offer.accept((), &OLD_NPI_CLIENT) {
             Ok(accepted) => accepted.into(),
             Err(refused) => {
                 self.0.lock().unwrap().push(refused.status);
@@ -128,17 +132,45 @@ impl Client for OldInterface {
     }
 }
 
+// The same `XDP_NPI_CLIENT` as the NIC driver's, built for this client.
+impl XdpNpiClientImpl for OldInterface {
+    type Side = AsClient<Self>;
+
+    unsafe fn get_interface_dispatch(
+        version: *const XdpVersion,
+        get_interface_context: *mut std::ffi::c_void,
+        interface_context: *mut *mut std::ffi::c_void,
+        interface_dispatch: *mut *const std::ffi::c_void,
+    ) -> NTSTATUS {
+        // SAFETY: the caller's pointers, passed on unchanged.
+        unsafe {
+            <XdpInterface as XdpNpiClientImpl>::get_interface_dispatch(
+                version,
+                get_interface_context,
+                interface_context,
+                interface_dispatch,
+            )
+        }
+    }
+}
+
+static OLD_NPI_CLIENT: ClientTable<OldInterface> = XdpNpiClient::new::<OldInterface>(
+    NPI_CLIENT.raw().header,
+    NPI_CLIENT.raw().get_interface_context,
+);
+
+static OLD_CAPS: XdpCapabilities = XdpCapabilities::new(INSTANCE);
+
 #[test]
 fn the_provider_refuses_another_binding_version() {
     let _serial = serial();
     let trace = Arc::new(Trace::new());
     assert_eq!(<XdpVersion0 as Npi>::ID, Xdp::ID);
     assert_eq!(<XdpVersion0 as Npi>::REGISTRATION_VERSION, 0);
-    let caps = XdpCapabilities::new(INSTANCE);
     let old = Arc::new(OldInterface(std::sync::Mutex::default()));
     let client = ClientRegistration::builder(Arc::clone(&old))
         .module_guid(INSTANCE)
-        .characteristics(&caps.capabilities_ex)
+        .characteristics(&OLD_CAPS.capabilities_ex)
         .register()
         .unwrap();
     let (status, provider) = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).err().unwrap();
@@ -153,13 +185,12 @@ fn the_provider_refuses_another_binding_version() {
 fn the_provider_detach_always_pends_until_cleanup() {
     let _serial = serial();
     let trace = Arc::new(Trace::new());
-    let caps = XdpCapabilities::new(INSTANCE);
-    let (interface, client) = register_interface(IF_INDEX, &caps, Arc::clone(&trace)).unwrap();
+    let caps = Arc::new(XdpCapabilities::new(INSTANCE));
+    let (interface, client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
     let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).unwrap();
     let binding = host::bindings_of(&Xdp::ID)[0].handle;
 
     // The NIC driver removes the interface: XDP's detach pends; the owner is notified once.
-    // (A scoped thread: the registration borrows `caps`, so it cannot outlive this frame.)
     thread::scope(|scope| {
         let removal = scope.spawn(move || client.deregister());
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -67,7 +67,9 @@ unsafe extern "system" fn double(ctx: *mut std::ffi::c_void, v: u32) -> u32 {
     let _ = ctx;
     v * 2
 }
-static PROVIDER_TABLE: ProviderTable = ProviderTable { double };
+// SAFETY: built for `Prov`, the side that offers it; `double` does not read its context.
+static PROVIDER_TABLE: Table<AsProvider<Prov>, ProviderTable> =
+    unsafe { Table::new_unchecked(ProviderTable { double }) };
 
 // SAFETY: what #[npi_provider] emits: characteristics built by the runtime for Self.
 unsafe impl ProviderModule for Prov {
@@ -121,7 +123,9 @@ static NOTIFIED: AtomicUsize = AtomicUsize::new(0);
 unsafe extern "system" fn notify(_ctx: *mut std::ffi::c_void, v: u32) {
     NOTIFIED.fetch_add(v as usize, Ordering::SeqCst);
 }
-static CLIENT_TABLE: ClientTable = ClientTable { notify };
+// SAFETY: built for `Cli`, the side that offers it; `notify` does not read its context.
+static CLIENT_TABLE: Table<AsClient<Cli>, ClientTable> =
+    unsafe { Table::new_unchecked(ClientTable { notify }) };
 
 // SAFETY: what #[npi_client] emits.
 unsafe impl ClientModule for Cli {

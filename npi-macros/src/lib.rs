@@ -110,7 +110,8 @@ pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   registration).
 /// - `version = N`: the registration instance `Version` (default: the NPI's).
 /// - `characteristics = STATIC`: a `static` of the NPI's client characteristics type, published
-///   by default (also settable per registration, borrowed).
+///   by default (also settable per registration: another `static`, or characteristics the
+///   registration owns in an `Arc`).
 ///
 /// # Errors
 /// A compile error at the offending token for: the attribute on anything but a struct; a
@@ -170,20 +171,29 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// For `#[dispatch_table] pub struct Name { ... }` it generates:
 /// - `Name` itself as the `#[repr(C)]` table a C peer sees, each `fn(...)` field an
 ///   `unsafe extern "system" fn` (or `extern "C"` with `abi = "C"`);
-/// - `NameImpl`, the trait the implementing side writes, and
+/// - `NameImpl`, the trait the implementing side writes, with `type Side` naming the module
+///   role that offers the table (`AsProvider<MyProvider>`, `AsClient<MyClient>`), and
 ///   `Name::new::<T: NameImpl>(data members…)`, a `const fn` that fills the table with
-///   shims that never unwind. A function whose arguments are plain values (integers, `bool`,
-///   floats, references, the `#[context]` binding) is a safe `fn`; one that receives raw
-///   pointers (or types the macro cannot see through) is an `unsafe fn`, because the peer
-///   vouches for those pointers and the body has to say why each use is sound;
+///   shims that never unwind and returns it as a `Table<T::Side, Name>`: a table only that
+///   module may offer in `accept`. Name it in a `static` with `ProviderTable<MyProvider>` or
+///   `ClientTable<MyClient>`; it dereferences to `Name`. A table without functions has
+///   `Name::new(data members…)`, for the side its `static` names. A function whose arguments
+///   are plain values (integers, `bool`, floats, references, the `#[context]` binding) is a
+///   safe `fn`; one that receives raw pointers (or types the macro cannot see through) is an
+///   `unsafe fn`, because the peer vouches for those pointers and the body has to say why each
+///   use is sound;
+/// - `Name::without_<member>(table)` for each `#[optional]` member: the same table with that
+///   function NULL;
 /// - `NameCalls<'a>`, what the other side calls through: a `PeerCall` dereferences to it, and
-///   it passes the peer's binding context to functions whose first parameter is `#[context]`;
+///   it passes the peer's binding context to functions whose first parameter is `#[context]`.
+///   It is neither `Copy` nor `Clone`, and `as_table()` and `peer_context()` lend only for as
+///   long as the `PeerCall` is held;
 /// - `Name::END_OF_<FIELD>`: the size through each member, for tables that grow by appending
 ///   (`RTL_SIZEOF_THROUGH_FIELD`).
 ///
 /// ```
 /// use core::ffi::c_void;
-/// use npi_runtime::{dispatch_table, AsProvider, ProviderBinding};
+/// use npi_runtime::{dispatch_table, AsProvider, ProviderBinding, ProviderTable};
 /// # use npi_runtime::{npi, npi_provider, Attach, ClientOffer, Provider};
 ///
 /// #[dispatch_table]
@@ -211,7 +221,7 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     }
 /// }
 ///
-/// static TABLE: CounterDispatch = CounterDispatch::new::<CounterProvider>(1, 0);
+/// static TABLE: ProviderTable<CounterProvider> = CounterDispatch::new::<CounterProvider>(1, 0);
 ///
 /// #[cfg(target_pointer_width = "64")]
 /// assert_eq!((size_of::<CounterDispatch>(), CounterDispatch::END_OF_RESERVED), (16, 4));

@@ -12,18 +12,23 @@ pub use core::primitive::{bool, str, u16, u32, usize};
 pub use crate::binding::{Binding, Side};
 pub use crate::module::{ClientModule, ClientVTable, ProviderModule, ProviderVTable};
 pub use crate::npi::{DispatchTable, Npi, NpiData, Peer};
+pub use crate::npi::{PeerTable, Table};
 pub use crate::sys::{
     GUID, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
 };
 pub use crate::unwind::dispatch_guard;
 
-/// Characteristics in a `static`: the raw struct holds pointers, so it is not `Sync` by itself;
-/// it is immutable and only ever read, by the NMR and by the module.
+/// Characteristics in a `static`: the raw struct holds pointers, so it is not `Sync` by itself.
+/// `Sync` only for the two NMR characteristics structs, whose pointers are only ever read (a
+/// pointer value read from several threads is harmless; dereferencing one takes `unsafe`), so
+/// that no other type can be smuggled into a shared `static` through it.
 #[repr(transparent)]
 pub struct Static<T>(pub T);
 
-// SAFETY: see the type's documentation: the wrapped characteristics are never written.
-unsafe impl<T> Sync for Static<T> {}
+// SAFETY: see the type's documentation: plain data and pointers, never written.
+unsafe impl Sync for Static<NPI_CLIENT_CHARACTERISTICS> {}
+// SAFETY: as above.
+unsafe impl Sync for Static<NPI_PROVIDER_CHARACTERISTICS> {}
 
 /// `<T as ClientVTableCharacteristics>::CHARACTERISTICS`: the same constant as
 /// `ClientVTable::<T>::CHARACTERISTICS`, through a trait, so a module without `impl Client`

@@ -1,34 +1,50 @@
 //! Binding contexts owned by the runtime, from attach until cleanup.
 //!
-//! The pointer the NMR carries as a module's binding context is an `Arc<Record>`: one strong
-//! reference belongs to the NMR and is released in the cleanup callback (R22), never in
-//! detach; [`BindingRef`]s held by the module are the others. The record counts *holds* — calls
-//! into the peer in flight, the detach callback itself, a [`PendingDetach`] — and this side's
-//! half of the detach completes when the last hold goes after detach began. That is the
-//! reference-count pattern of the NMR documentation's programming considerations, so a module
-//! that returns "done" while its own calls into the peer are still running gets a pending
-//! detach instead of a use-after-free in the peer (R23).
+//! The pointer the NMR carries as a module's binding context is a [`Record`] in a runtime heap
+//! block with its own reference count: one reference belongs to the NMR and is released in the
+//! cleanup callback (R22), never in detach; [`BindingRef`]s and [`PendingDetach`]es held by the
+//! module are the others. The record also counts *holds* — calls into the peer in flight, the
+//! detach callback itself, a [`PendingDetach`] — and this side's half of the detach completes
+//! when the last hold goes after detach began. That is the reference-count pattern of the NMR
+//! documentation's programming considerations, so a module that returns "done" while its own
+//! calls into the peer are still running gets a pending detach instead of a use-after-free in
+//! the peer (R23).
+//!
+//! Soundness rests on two counts, never on a destructor running: a forgotten [`PeerCall`] or
+//! [`PendingDetach`] keeps its hold forever (the detach never completes: a hang the host NMR
+//! reports, not a dangling pointer), and a forgotten [`BindingRef`] keeps its reference forever
+//! (a leak). Both counts saturate instead of wrapping, so not even 2³¹ forgotten guards on a
+//! 32-bit target can bring a count back to zero while a guard is alive.
 
-use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::fmt;
 use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::ops::Deref;
-use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
 
+use crate::heap::{AllocationSite, RtBox};
 use crate::npi::{DispatchTable, Peer};
 use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
+pub(crate) mod sealed {
+    /// Keeps [`Side`](super::Side) and [`Role`](crate::Role) to the runtime's own roles: the
+    /// runtime trusts what their items say about a binding context.
+    pub trait Sealed {}
+}
+
 /// One role of a module: what the runtime needs to know to keep a binding context of it.
-/// Implemented for [`AsClient`] and [`AsProvider`]; not meant to be implemented elsewhere.
-pub trait Side: 'static {
+/// Implemented for [`AsClient`] and [`AsProvider`] only (sealed).
+pub trait Side: sealed::Sealed + 'static {
     /// The registration context type.
     type Module: Sync + 'static;
     /// The module's own per-binding value.
     type Value: Send + Sync + 'static;
     /// The dispatch table the peer offers.
     type PeerDispatch: DispatchTable;
+    /// The dispatch table this side offers its peer.
+    type OwnDispatch: DispatchTable;
     /// The NPI's id, for diagnostics.
     const NPI_ID: crate::sys::GUID;
     /// Completes this side's half of a pending detach (`NmrClientDetachProviderComplete` or
@@ -49,36 +65,34 @@ pub struct AsProvider<T>(PhantomData<T>);
 const ATTACHED: usize = 1;
 const DETACHING: usize = 2;
 const HOLD: usize = 4;
+/// Holds above this are refused (`peer()` returns `None`) instead of counted: the hold count
+/// can never wrap into the flag bits or back to zero.
+const MAX_HOLDS: usize = usize::MAX >> 3;
+/// Reference counts above this are saturated: the record is then never freed (a leak, sound).
+const MAX_REFS: usize = isize::MAX.unsigned_abs();
+/// Where a saturated count is parked, far from both zero and wrapping.
+const SATURATED: usize = MAX_REFS + (MAX_REFS >> 1);
 
 pub(crate) struct Record<S: Side> {
+    refs: AtomicUsize,
     module: *const S::Module,
     handle: HANDLE,
     peer_context: AtomicPtr<c_void>,
     peer_dispatch: AtomicPtr<c_void>,
     state: AtomicUsize,
-    value: S::Value,
+    /// Dropped by the last reference (see `RecordRef::drop`), or moved out by `try_unwrap`.
+    value: ManuallyDrop<S::Value>,
 }
 
 // SAFETY: the raw pointers are the registration context (Sync, outlives every binding because
-// the registration waits for cleanup before it lets go of it), the NMR's binding handle (an
-// opaque value), and the peer's context and table, which the NMR contract makes valid from any
-// thread while bound (R14, R33). The value is Send + Sync.
+// the registration waits for cleanup before it lets go of it, and leaks it if the wait fails),
+// the NMR's binding handle (an opaque value), and the peer's context and table, which the NMR
+// contract makes valid from any thread while bound (R14, R33). The value is Send + Sync.
 unsafe impl<S: Side> Send for Record<S> {}
 // SAFETY: as above; all mutation goes through atomics.
 unsafe impl<S: Side> Sync for Record<S> {}
 
 impl<S: Side> Record<S> {
-    pub(crate) fn new(module: &S::Module, handle: HANDLE, value: S::Value) -> Arc<Self> {
-        Arc::new(Self {
-            module,
-            handle,
-            peer_context: AtomicPtr::new(ptr::null_mut()),
-            peer_dispatch: AtomicPtr::new(ptr::null_mut()),
-            state: AtomicUsize::new(0),
-            value,
-        })
-    }
-
     /// Publishes the peer once the attach succeeded; calls through it are allowed from now.
     pub(crate) fn attached(&self, peer_context: *mut c_void, peer_dispatch: *const c_void) {
         self.peer_context.store(peer_context, Ordering::Relaxed);
@@ -95,14 +109,14 @@ impl<S: Side> Record<S> {
         &self.value
     }
 
-    pub(crate) fn into_value(self) -> S::Value {
-        self.value
+    pub(crate) fn handle(&self) -> HANDLE {
+        self.handle
     }
 
     fn try_hold(&self) -> bool {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
-            if s & ATTACHED == 0 || s & DETACHING != 0 {
+            if s & ATTACHED == 0 || s & DETACHING != 0 || s >> 2 >= MAX_HOLDS {
                 return false;
             }
             match self.state.compare_exchange_weak(
@@ -118,12 +132,21 @@ impl<S: Side> Record<S> {
     }
 
     /// Drops one hold; the last one after detach began completes this side's half.
-    fn release(&self) {
-        let before = self.state.fetch_sub(HOLD, Ordering::AcqRel);
+    ///
+    /// Takes a pointer, not `&self`: completing may run the cleanup callbacks on this thread,
+    /// and the record may be freed before this function returns.
+    fn release(this: NonNull<Self>) {
+        // SAFETY: the caller's hold keeps the record's half incomplete, so the NMR's reference
+        // (released only in cleanup) keeps the block alive until the `fetch_sub`.
+        let (handle, before) = unsafe {
+            let r = this.as_ref();
+            (r.handle, r.state.fetch_sub(HOLD, Ordering::AcqRel))
+        };
         if before & DETACHING != 0 && before >> 2 == 1 {
             // SAFETY: the last hold after detach began: exactly one caller gets here, and the
-            // detach callback has returned or is returning STATUS_PENDING (R21).
-            unsafe { S::complete(self.handle) };
+            // detach callback has returned or is returning STATUS_PENDING (R21). The record is
+            // not touched again.
+            unsafe { S::complete(handle) };
         }
     }
 
@@ -138,25 +161,6 @@ impl<S: Side> Record<S> {
         if before >> 2 == 1 { STATUS_SUCCESS } else { STATUS_PENDING }
     }
 
-    pub(crate) fn into_context(this: Arc<Self>) -> *mut c_void {
-        Arc::into_raw(this).cast_mut().cast()
-    }
-
-    /// # Safety
-    /// `context` came from [`Record::into_context`] for the same `S` and is still owned.
-    pub(crate) unsafe fn from_context(context: *mut c_void) -> Arc<Self> {
-        // SAFETY: per the caller.
-        unsafe { Arc::from_raw(context.cast_const().cast()) }
-    }
-
-    /// # Safety
-    /// `context` came from [`Record::into_context`] for the same `S`, and the NMR's reference
-    /// has not been released yet (we are inside one of its callbacks or dispatch functions).
-    pub(crate) unsafe fn borrow<'a>(context: *mut c_void) -> &'a Self {
-        // SAFETY: per the caller, the Arc allocation is alive for the duration of the call.
-        unsafe { &*context.cast_const().cast::<Self>() }
-    }
-
     fn peer(&self) -> Peer<'_, S::PeerDispatch> {
         // SAFETY: published by `attached` before ATTACHED, which `try_hold` saw; valid until our
         // half completes, which our hold prevents.
@@ -169,21 +173,158 @@ impl<S: Side> Record<S> {
     }
 }
 
+/// A record borrowed for `'a` (a callback, or the life of a counted reference). A pointer rather
+/// than `&'a Record`: the block's last reference may free it while such a borrow is still in a
+/// local that is no longer used, and the pointer keeps the allocation's own provenance.
+pub(crate) struct RecordPtr<'a, S: Side> {
+    ptr: NonNull<Record<S>>,
+    _life: PhantomData<&'a Record<S>>,
+}
+
+impl<S: Side> Clone for RecordPtr<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S: Side> Copy for RecordPtr<'_, S> {}
+
+impl<'a, S: Side> RecordPtr<'a, S> {
+    /// # Safety
+    /// `context` came from [`RecordRef::into_context`] for the same `S`, and a reference to the
+    /// record (the NMR's, inside one of its callbacks or dispatch functions, or a counted one)
+    /// lives for `'a`.
+    pub(crate) unsafe fn from_context(context: *mut c_void) -> Self {
+        // SAFETY: per the caller, a live record, so not NULL.
+        Self { ptr: unsafe { NonNull::new_unchecked(context.cast()) }, _life: PhantomData }
+    }
+
+    pub(crate) fn get(self) -> &'a Record<S> {
+        // SAFETY: alive for 'a per the constructor's contract.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Another counted reference to the same record.
+    pub(crate) fn counted(self) -> RecordRef<S> {
+        let old = self.get().refs.fetch_add(1, Ordering::Relaxed);
+        if old > MAX_REFS {
+            self.get().refs.store(SATURATED, Ordering::Relaxed);
+        }
+        RecordRef { ptr: self.ptr }
+    }
+}
+
+/// One counted reference to a record; the last one drops the value and frees the block.
+pub(crate) struct RecordRef<S: Side> {
+    ptr: NonNull<Record<S>>,
+}
+
+// SAFETY: a counted reference to a Send + Sync record, like `Arc<Record<S>>`.
+unsafe impl<S: Side> Send for RecordRef<S> {}
+// SAFETY: as above.
+unsafe impl<S: Side> Sync for RecordRef<S> {}
+
+impl<S: Side> RecordRef<S> {
+    /// A new record with one reference, or the value back if no memory is available.
+    pub(crate) fn try_new(
+        module: &S::Module,
+        handle: HANDLE,
+        value: S::Value,
+    ) -> Result<Self, S::Value> {
+        let record = Record {
+            refs: AtomicUsize::new(1),
+            module,
+            handle,
+            peer_context: AtomicPtr::new(ptr::null_mut()),
+            peer_dispatch: AtomicPtr::new(ptr::null_mut()),
+            state: AtomicUsize::new(0),
+            value: ManuallyDrop::new(value),
+        };
+        match RtBox::try_new(record, AllocationSite::BindingRecord) {
+            Ok(block) => Ok(Self { ptr: RtBox::into_raw(block) }),
+            Err(record) => Err(ManuallyDrop::into_inner(record.value)),
+        }
+    }
+
+    pub(crate) fn borrow(&self) -> RecordPtr<'_, S> {
+        RecordPtr { ptr: self.ptr, _life: PhantomData }
+    }
+
+    fn get(&self) -> &Record<S> {
+        // SAFETY: this counted reference keeps the block alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Hands this reference to the NMR as the binding context.
+    pub(crate) fn into_context(self) -> *mut c_void {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        ptr.as_ptr().cast()
+    }
+
+    /// Takes the NMR's reference back (cleanup, or an attach that failed).
+    ///
+    /// # Safety
+    /// `context` came from [`RecordRef::into_context`] for the same `S`, and the reference it
+    /// carries is taken back once.
+    pub(crate) unsafe fn from_context(context: *mut c_void) -> Self {
+        // SAFETY: per the caller, a live record, so not NULL.
+        Self { ptr: unsafe { NonNull::new_unchecked(context.cast()) } }
+    }
+
+    /// The value, if this is the only reference left; the block is freed either way once the
+    /// last reference goes.
+    pub(crate) fn try_unwrap(self) -> Option<S::Value> {
+        if self.get().refs.compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return None;
+        }
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        // SAFETY: the count was 1 and is now 0: no other reference exists, the block is ours.
+        let record = RtBox::into_inner(unsafe { RtBox::from_raw(ptr) });
+        Some(ManuallyDrop::into_inner(record.value))
+    }
+}
+
+impl<S: Side> Drop for RecordRef<S> {
+    fn drop(&mut self) {
+        let old = self.get().refs.fetch_sub(1, Ordering::Release);
+        if old > MAX_REFS {
+            // Saturated: the record is kept forever.
+            self.get().refs.store(SATURATED, Ordering::Relaxed);
+            return;
+        }
+        if old != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: the last reference: nothing else can reach the block.
+        let mut block = unsafe { RtBox::from_raw(self.ptr) };
+        // SAFETY: the value is dropped once, here; if its drop panics, `block` still frees the
+        // allocation while unwinding (the record's other fields need no drop).
+        unsafe { ManuallyDrop::drop(&mut block.value) };
+    }
+}
+
 /// A binding as this side's callbacks see it: the module's own value (through `Deref`) and
 /// access to the peer.
 pub struct Binding<'a, S: Side> {
-    record: &'a Record<S>,
+    record: RecordPtr<'a, S>,
 }
 
+// SAFETY: a `Binding` only gives shared access to a Send + Sync record.
+unsafe impl<S: Side> Send for Binding<'_, S> {}
+// SAFETY: as above.
+unsafe impl<S: Side> Sync for Binding<'_, S> {}
+
 impl<'a, S: Side> Binding<'a, S> {
-    pub(crate) fn new(record: &'a Record<S>) -> Self {
+    pub(crate) fn new(record: RecordPtr<'a, S>) -> Self {
         Self { record }
     }
 
     /// The NMR binding handle.
     #[must_use]
     pub fn handle(&self) -> HANDLE {
-        self.record.handle
+        self.record.get().handle
     }
 
     /// A call into the peer, if it is still allowed: the binding is attached, this side's
@@ -198,13 +339,7 @@ impl<'a, S: Side> Binding<'a, S> {
     /// elsewhere (a worker thread, the driver's own API).
     #[must_use]
     pub fn to_ref(&self) -> BindingRef<S> {
-        // SAFETY: `record` lives in an `Arc` created by `Record::new`; bumping its count is
-        // what `Arc::clone` does.
-        let arc = unsafe {
-            Arc::increment_strong_count(self.record);
-            Arc::from_raw(ptr::from_ref(self.record))
-        };
-        BindingRef { record: arc }
+        BindingRef { record: self.record.counted() }
     }
 }
 
@@ -216,20 +351,20 @@ impl<S: Side> Binding<'_, S> {
     /// at attach), and the call happens before this side's cleanup (R14, R22).
     pub unsafe fn from_context<'a>(context: *mut c_void) -> Binding<'a, S> {
         // SAFETY: per the caller.
-        Binding { record: unsafe { Record::borrow(context) } }
+        Binding { record: unsafe { RecordPtr::from_context(context) } }
     }
 }
 
 impl<S: Side> Deref for Binding<'_, S> {
     type Target = S::Value;
     fn deref(&self) -> &S::Value {
-        &self.record.value
+        self.record.get().value()
     }
 }
 
 impl<S: Side> fmt::Debug for Binding<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Binding").field("handle", &self.record.handle).finish_non_exhaustive()
+        f.debug_struct("Binding").field("handle", &self.handle()).finish_non_exhaustive()
     }
 }
 
@@ -237,66 +372,70 @@ impl<S: Side> fmt::Debug for Binding<'_, S> {
 /// (not the binding: that ends when the NMR detaches it), and offers [`BindingRef::peer`] for as
 /// long as calls into the peer are allowed.
 pub struct BindingRef<S: Side> {
-    record: Arc<Record<S>>,
+    record: RecordRef<S>,
 }
 
 impl<S: Side> BindingRef<S> {
-    /// As [`Binding::peer`].
+    /// As [`Binding::peer`]; the guard borrows this reference.
     #[must_use]
     pub fn peer(&self) -> Option<PeerCall<'_, S>> {
-        PeerCall::hold(&self.record)
+        PeerCall::hold(self.record.borrow())
     }
 
     /// The NMR binding handle.
     #[must_use]
     pub fn handle(&self) -> HANDLE {
-        self.record.handle
+        self.record.get().handle
     }
 
     /// True once the binding's detach has begun on this side.
     #[must_use]
     pub fn is_detaching(&self) -> bool {
-        self.record.state.load(Ordering::Acquire) & DETACHING != 0
+        self.record.get().state.load(Ordering::Acquire) & DETACHING != 0
     }
 }
 
 impl<S: Side> Clone for BindingRef<S> {
     fn clone(&self) -> Self {
-        Self { record: Arc::clone(&self.record) }
+        Self { record: self.record.borrow().counted() }
     }
 }
 
 impl<S: Side> Deref for BindingRef<S> {
     type Target = S::Value;
     fn deref(&self) -> &S::Value {
-        &self.record.value
+        self.record.get().value()
     }
 }
 
 impl<S: Side> fmt::Debug for BindingRef<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BindingRef").field("handle", &self.record.handle).finish_non_exhaustive()
+        f.debug_struct("BindingRef").field("handle", &self.handle()).finish_non_exhaustive()
     }
 }
 
 /// A call into the peer in progress: derefs to the peer's typed dispatch view (the table's
 /// `Calls` type). This side's detach cannot complete while one exists.
+///
+/// The view is reachable only by reference, so nothing taken from it outlives this guard; if
+/// the guard is leaked (`mem::forget`), the hold is never released and the binding's detach
+/// never completes: the deregistration wait hangs (the host NMR reports which binding), but
+/// the peer is never released under a caller.
 pub struct PeerCall<'a, S: Side> {
-    record: &'a Record<S>,
+    record: RecordPtr<'a, S>,
     calls: <S::PeerDispatch as DispatchTable>::Calls<'a>,
 }
 
 impl<'a, S: Side> PeerCall<'a, S> {
-    fn hold(record: &'a Record<S>) -> Option<Self> {
-        if !record.try_hold() {
+    fn hold(record: RecordPtr<'a, S>) -> Option<Self> {
+        if !record.get().try_hold() {
             return None;
         }
-        match S::PeerDispatch::calls(record.peer()) {
-            Some(calls) => Some(Self { record, calls }),
-            None => {
-                record.release();
-                None
-            }
+        if let Some(calls) = S::PeerDispatch::calls(record.get().peer()) {
+            Some(Self { record, calls })
+        } else {
+            Record::release(record.ptr);
+            None
         }
     }
 }
@@ -310,14 +449,22 @@ impl<'a, S: Side> Deref for PeerCall<'a, S> {
 
 impl<S: Side> Drop for PeerCall<'_, S> {
     fn drop(&mut self) {
-        self.record.release();
+        Record::release(self.record.ptr);
+    }
+}
+
+impl<S: Side> fmt::Debug for PeerCall<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerCall")
+            .field("handle", &self.record.get().handle)
+            .finish_non_exhaustive()
     }
 }
 
 /// The NMR asked this side to detach. Answer with [`DetachRequest::done`] or
 /// [`DetachRequest::pend`].
 pub struct DetachRequest<'a, S: Side> {
-    record: &'a Record<S>,
+    record: RecordPtr<'a, S>,
 }
 
 /// The answer to a [`DetachRequest`]; only obtainable from one.
@@ -326,8 +473,14 @@ pub struct Detach {
     _private: (),
 }
 
+impl fmt::Debug for Detach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Detach")
+    }
+}
+
 impl<'a, S: Side> DetachRequest<'a, S> {
-    pub(crate) fn new(record: &'a Record<S>) -> Self {
+    pub(crate) fn new(record: RecordPtr<'a, S>) -> Self {
         Self { record }
     }
 
@@ -340,46 +493,44 @@ impl<'a, S: Side> DetachRequest<'a, S> {
     /// This side needs time: its half stays pending until the returned [`PendingDetach`] is
     /// completed (or dropped), from any thread.
     pub fn pend(self) -> (Detach, PendingDetach<S>) {
-        self.record.state.fetch_add(HOLD, Ordering::AcqRel);
-        let arc = {
-            // SAFETY: the record lives in an Arc (see `Binding::to_ref`).
-            unsafe {
-                Arc::increment_strong_count(self.record);
-                Arc::from_raw(ptr::from_ref(self.record))
-            }
-        };
-        (Detach { _private: () }, PendingDetach { record: Some(arc) })
+        // One hold per detach callback (the request is consumed), so this cannot overflow.
+        self.record.get().state.fetch_add(HOLD, Ordering::AcqRel);
+        (Detach { _private: () }, PendingDetach { record: Some(self.record.counted()) })
     }
 }
 
 /// A pending detach of this side. Completing it (or dropping it) ends this side's half of the
-/// detach; the type makes a second completion impossible.
+/// detach; the type makes a second completion impossible. Leaking it (`mem::forget`) leaves the
+/// detach pending forever: the deregistration wait hangs, nothing is freed early.
 #[must_use = "dropping a PendingDetach completes the detach at once"]
 pub struct PendingDetach<S: Side> {
-    record: Option<Arc<Record<S>>>,
+    record: Option<RecordRef<S>>,
 }
 
 impl<S: Side> PendingDetach<S> {
     /// Completes this side's half of the detach (`Nmr*DetachComplete` once nothing else holds
     /// it). Callable from any thread.
     pub fn complete(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
         if let Some(r) = self.record.take() {
-            r.release();
+            // Our counted reference keeps the block alive across the completion.
+            Record::release(r.ptr);
         }
     }
 
     /// The NMR binding handle being detached.
     #[must_use]
     pub fn handle(&self) -> HANDLE {
-        self.record.as_ref().map_or(ptr::null_mut(), |r| r.handle)
+        self.record.as_ref().map_or(ptr::null_mut(), |r| r.get().handle)
     }
 }
 
 impl<S: Side> Drop for PendingDetach<S> {
     fn drop(&mut self) {
-        if let Some(r) = self.record.take() {
-            r.release();
-        }
+        self.finish();
     }
 }
 

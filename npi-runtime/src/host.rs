@@ -18,20 +18,27 @@
 //!   every [`set_stuck_report_interval`] while it makes no progress.
 //! - **Simulated IRQL** per thread (R34): an NMR call above its limit is a violation and fails
 //!   with `STATUS_INVALID_DEVICE_STATE`.
+//! - **Allocation faults** ([`AllocationFaults`]): fail the N-th allocation of the runtime (a
+//!   binding record, a registration's characteristics) or of the NMR (a registration, a
+//!   binding) on this thread, to see a module survive `STATUS_INSUFFICIENT_RESOURCES`; and
+//!   [`live_runtime_allocations`] to see that nothing was left behind.
 //!
 //! # Where the host NMR differs from Windows on purpose
 //! Windows bugchecks or deadlocks where this NMR returns an error: a bad handle or parameter is
 //! `STATUS_INVALID_PARAMETER`; a wait from inside a callback it would wait for, and a call above
 //! the IRQL limit, are `STATUS_INVALID_DEVICE_STATE`. All are recorded as violations.
 
+use core::marker::PhantomData;
 use core::time::Duration;
 use std::vec::Vec;
 
+use crate::backend::host::faults::{self, Plan};
 pub use crate::backend::host::report::{
     BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as RegistrationRole,
     StuckWait, Violation, ViolationKind,
 };
 use crate::backend::host::{self as imp, Role, WaitFailure, nmr};
+pub use crate::heap::AllocationSite;
 use crate::sys::{GUID, HANDLE, NTSTATUS};
 
 /// Every violation recorded so far, oldest first.
@@ -155,4 +162,85 @@ pub fn at_irql<R>(level: Irql, f: impl FnOnce() -> R) -> R {
     }
     let _restore = Restore(imp::set_irql(level));
     f()
+}
+
+/// Allocation fault injection on the calling thread, while this guard lives.
+///
+/// Every allocation the runtime makes (binding records in `accept`, a registration's own copy
+/// of its characteristics) and every allocation the host NMR stands in for NETIO's (a
+/// registration block in `NmrRegister*`, a binding block before a pair is proposed) is counted,
+/// in order; [`AllocationFaults::fail_nth`] makes exactly one of them fail. A failure is what
+/// the kernel would show: `accept` returns a refusal with `STATUS_INSUFFICIENT_RESOURCES`,
+/// `register` fails with it, and a pair whose binding block cannot be allocated is not
+/// proposed.
+///
+/// The plan belongs to this thread only, so tests in parallel never see each other's faults;
+/// a registration's attach callbacks run on the registering thread (R7), so arming the thread
+/// that registers covers its attaches. Dropping the guard restores the plan it replaced.
+///
+/// ```
+/// use npi_runtime::host::{AllocationFaults, AllocationSite};
+/// let faults = AllocationFaults::fail_nth(0);
+/// // ... register a module: its first allocation fails ...
+/// assert_eq!(faults.failed(), None); // nothing was allocated yet
+/// ```
+#[must_use = "the plan is disarmed when the guard is dropped"]
+pub struct AllocationFaults {
+    previous: Option<Plan>,
+    // The plan is the calling thread's: the guard stays on it.
+    _thread: PhantomData<*const ()>,
+}
+
+impl AllocationFaults {
+    /// Counts allocations on this thread and fails none: run a scenario once under it to learn
+    /// how many allocations [`fail_nth`](Self::fail_nth) can choose from.
+    pub fn count() -> Self {
+        Self::arm(None)
+    }
+
+    /// Fails the `n`-th allocation (0-based) made on this thread from now; the others succeed.
+    pub fn fail_nth(n: usize) -> Self {
+        Self::arm(Some(n))
+    }
+
+    fn arm(fail_at: Option<usize>) -> Self {
+        let previous = faults::arm(Some(Plan { fail_at, seen: Vec::new() }));
+        Self { previous, _thread: PhantomData }
+    }
+
+    /// The allocations seen so far, in order, the failed one included.
+    #[must_use]
+    pub fn seen(&self) -> Vec<AllocationSite> {
+        faults::with_plan(|p| p.map(|p| p.seen.clone()).unwrap_or_default())
+    }
+
+    /// The allocation that was failed, once it happened.
+    #[must_use]
+    pub fn failed(&self) -> Option<AllocationSite> {
+        faults::with_plan(|p| p.and_then(|p| p.seen.get(p.fail_at?).copied()))
+    }
+}
+
+impl Drop for AllocationFaults {
+    fn drop(&mut self) {
+        faults::arm(self.previous.take());
+    }
+}
+
+impl core::fmt::Debug for AllocationFaults {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AllocationFaults")
+            .field("seen", &self.seen())
+            .field("failed", &self.failed())
+            .finish()
+    }
+}
+
+/// Heap blocks the runtime has allocated and not yet freed, process-wide: binding records
+/// (from attach until the last of cleanup and the module's `BindingRef`s) and registrations'
+/// own characteristics (until the deregistration wait returns). A test that ends with every
+/// registration deregistered and every reference dropped should see it back where it started.
+#[must_use]
+pub fn live_runtime_allocations() -> usize {
+    faults::live()
 }

@@ -10,6 +10,10 @@
 //!   dropped, deregisters and waits. Binding contexts are owned by the runtime from attach to
 //!   cleanup ([`Binding`], [`BindingRef`]); a pending detach is a [`PendingDetach`] value
 //!   completed exactly once.
+//!
+//! What "safe" means here — what safe code cannot do to the NMR, its peers or the runtime,
+//! whatever it does with the guards it gets, and what each `unsafe` item asks of its caller —
+//! is argued item by item in [`soundness`].
 #![no_std]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -20,6 +24,7 @@ extern crate std;
 
 mod backend;
 mod binding;
+mod heap;
 mod module;
 mod npi;
 mod registration;
@@ -32,6 +37,9 @@ pub mod host;
 #[doc(hidden)]
 pub mod __private;
 
+#[doc = include_str!("../docs/soundness.md")]
+pub mod soundness {}
+
 #[doc(inline)]
 pub use npi_macros::{dispatch_table, npi, npi_client, npi_provider};
 
@@ -40,11 +48,11 @@ pub use binding::{
 };
 pub use module::{
     Accepted, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientModule,
-    ClientOffer, ClientPendingDetach, ClientVTable, PeerRegistration, Provider, ProviderBinding,
-    ProviderBindingRef, ProviderDetach, ProviderModule, ProviderOffer, ProviderPendingDetach,
-    ProviderVTable, Refused,
+    ClientOffer, ClientPendingDetach, ClientTable, ClientVTable, Offer, PeerRegistration, Provider,
+    ProviderBinding, ProviderBindingRef, ProviderDetach, ProviderModule, ProviderOffer,
+    ProviderPendingDetach, ProviderTable, ProviderVTable, Refused,
 };
-pub use npi::{DispatchTable, Npi, NpiData, Peer};
+pub use npi::{DispatchTable, Npi, NpiData, OwnTable, Peer, PeerTable, Table};
 pub use registration::{
     ClientRegistration, ModuleRef, ProviderRegistration, Registration, RegistrationBuilder, Role,
 };

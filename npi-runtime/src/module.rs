@@ -1,17 +1,19 @@
 //! Client and provider modules: the traits a module implements, the attach offers it answers,
 //! and the `extern "system"` callbacks the NMR calls, written once here for every module.
 
-use alloc::sync::Arc;
+use core::cell::Cell;
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr;
 
-use crate::binding::{AsClient, AsProvider, Binding, Detach, DetachRequest, Record, Side};
-use crate::npi::{Npi, NpiData, data_ptr, data_ref};
+use crate::binding::{
+    AsClient, AsProvider, Binding, Detach, DetachRequest, RecordPtr, RecordRef, Side, sealed,
+};
+use crate::npi::{Npi, NpiData, OwnTable, Table, data_ref};
 use crate::sys::{
     self, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
-    NPI_REGISTRATION_INSTANCE, NT_SUCCESS, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE,
-    STATUS_SUCCESS,
+    NPI_REGISTRATION_INSTANCE, NT_SUCCESS, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS,
 };
 
 /// The declarations `#[npi_client]` generates for a registration-context type: which NPI it
@@ -130,10 +132,12 @@ pub trait Provider: ProviderModule {
 type ClientNpi<T> = <T as ClientModule>::Npi;
 type ProviderNpi<T> = <T as ProviderModule>::Npi;
 
+impl<T: Client> sealed::Sealed for AsClient<T> {}
 impl<T: Client> Side for AsClient<T> {
     type Module = T;
     type Value = T::Binding;
     type PeerDispatch = <ClientNpi<T> as Npi>::ProviderDispatch;
+    type OwnDispatch = <ClientNpi<T> as Npi>::ClientDispatch;
     const NPI_ID: crate::sys::GUID = <ClientNpi<T> as Npi>::ID;
     unsafe fn complete(handle: HANDLE) {
         // SAFETY: per the trait's contract.
@@ -141,10 +145,12 @@ impl<T: Client> Side for AsClient<T> {
     }
 }
 
+impl<T: Provider> sealed::Sealed for AsProvider<T> {}
 impl<T: Provider> Side for AsProvider<T> {
     type Module = T;
     type Value = T::Binding;
     type PeerDispatch = <ProviderNpi<T> as Npi>::ClientDispatch;
+    type OwnDispatch = <ProviderNpi<T> as Npi>::ProviderDispatch;
     const NPI_ID: crate::sys::GUID = <ProviderNpi<T> as Npi>::ID;
     unsafe fn complete(handle: HANDLE) {
         // SAFETY: per the trait's contract.
@@ -168,9 +174,18 @@ pub type ProviderBindingRef<T> = crate::binding::BindingRef<AsProvider<T>>;
 pub type ClientPendingDetach<T> = crate::binding::PendingDetach<AsClient<T>>;
 /// A provider's pending detach.
 pub type ProviderPendingDetach<T> = crate::binding::PendingDetach<AsProvider<T>>;
+/// The client dispatch table client `T` offers: its NPI's table, built for `T`
+/// (`static TABLE: ClientTable<MyClient> = MyClientDispatch::new::<MyClient>(..);`).
+pub type ClientTable<T> = Table<AsClient<T>, <ClientNpi<T> as Npi>::ClientDispatch>;
+/// The provider dispatch table provider `T` offers; see [`ClientTable`].
+pub type ProviderTable<T> = Table<AsProvider<T>, <ProviderNpi<T> as Npi>::ProviderDispatch>;
 
-/// The answer to an attach offer: only [`ProviderOffer`] and [`ClientOffer`] make one, so a
-/// module cannot report success without having attached (OQ-8), nor fail after it did (OQ-7).
+/// The answer to an attach offer: only [`ProviderOffer`] and [`ClientOffer`] make one.
+///
+/// The runtime does not take the module's word for it: the attach callback reports success
+/// exactly when `accept` succeeded inside it, so a module cannot report success without having
+/// attached (OQ-8), nor fail after it did (OQ-7), not even with an `Attach` kept from another
+/// callback or after a panic.
 #[must_use]
 pub struct Attach {
     status: NTSTATUS,
@@ -179,7 +194,7 @@ pub struct Attach {
 /// A successful attach, inside the attach callback: the new binding, and (`.into()`) the
 /// callback's answer.
 pub struct Accepted<'a, S: Side> {
-    record: &'a Record<S>,
+    record: RecordPtr<'a, S>,
 }
 
 impl<'a, S: Side> Accepted<'a, S> {
@@ -190,14 +205,20 @@ impl<'a, S: Side> Accepted<'a, S> {
     }
 }
 
+impl<S: Side> fmt::Debug for Accepted<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accepted").field("binding", &self.binding()).finish()
+    }
+}
+
 impl<S: Side> From<Accepted<'_, S>> for Attach {
     fn from(_: Accepted<'_, S>) -> Self {
         Attach { status: STATUS_SUCCESS }
     }
 }
 
-impl<S: Side, T: Client> From<Result<Accepted<'_, S>, Refused<'_, T>>> for Attach {
-    fn from(r: Result<Accepted<'_, S>, Refused<'_, T>>) -> Self {
+impl<S: Side, O: Offer> From<Result<Accepted<'_, S>, Refused<O>>> for Attach {
+    fn from(r: Result<Accepted<'_, S>, Refused<O>>) -> Self {
         match r {
             Ok(a) => a.into(),
             Err(refused) => refused.offer.fail(refused.status),
@@ -207,7 +228,7 @@ impl<S: Side, T: Client> From<Result<Accepted<'_, S>, Refused<'_, T>>> for Attac
 
 impl fmt::Debug for Attach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Attach({:#x})", self.status)
+        f.debug_tuple("Attach").field(&format_args!("{:#x}", self.status)).finish()
     }
 }
 
@@ -269,28 +290,64 @@ impl<C: NpiData> fmt::Debug for PeerRegistration<'_, C> {
     }
 }
 
+/// An attach offer: [`ProviderOffer`] or [`ClientOffer`]. Sealed.
+pub trait Offer: sealed::Sealed {
+    /// The module's per-binding value.
+    type Value;
+    /// Fails the attach with an error status (a success status is turned into
+    /// `STATUS_NOINTERFACE`: only `accept` can attach).
+    fn fail(self, status: NTSTATUS) -> Attach;
+}
+
+/// An attach that did not happen: the status the peer (or the NMR, or the allocator) answered,
+/// the offer back for another try (WSK-style version retry, R12) and the binding value.
+pub struct Refused<O: Offer> {
+    /// Why: the status `NmrClientAttachProvider` returned, or `STATUS_INSUFFICIENT_RESOURCES`
+    /// when the runtime could not allocate the binding record.
+    pub status: NTSTATUS,
+    /// The offer, for another `accept` or a decline.
+    pub offer: O,
+    /// The binding value that was offered, unless something kept a reference to it (a dispatch
+    /// function of this side that the peer called during its attach took a `BindingRef`).
+    pub binding: Option<O::Value>,
+}
+
+impl<O: Offer> fmt::Debug for Refused<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refused")
+            .field("status", &format_args!("{:#x}", self.status))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Answers `fail`: success statuses become `STATUS_NOINTERFACE`.
+fn failure(status: NTSTATUS) -> Attach {
+    Attach { status: if NT_SUCCESS(status) { STATUS_NOINTERFACE } else { status } }
+}
+
 /// A provider proposed to a client (inside `ClientAttachProvider`).
 pub struct ProviderOffer<'a, T: Client> {
     handle: HANDLE,
     provider: PeerRegistration<'a, <ClientNpi<T> as Npi>::ProviderCharacteristics>,
     module: &'a T,
+    /// Set once `accept` attached: the callback's answer is then success, whatever follows.
+    accepted: &'a Cell<bool>,
 }
 
-/// An attach that did not happen: the status the provider (or the NMR) returned, the offer back
-/// for another try (WSK-style version retry, R12) and the binding value, if it could be
-/// recovered.
-pub struct Refused<'a, T: Client> {
-    /// The status `NmrClientAttachProvider` returned.
-    pub status: NTSTATUS,
-    /// The offer, for another [`ProviderOffer::accept`] or a decline.
-    pub offer: ProviderOffer<'a, T>,
-    /// The binding value that was offered, unless the provider kept a reference to it.
-    pub binding: Option<T::Binding>,
+impl<T: Client> sealed::Sealed for ProviderOffer<'_, T> {}
+impl<T: Client> Offer for ProviderOffer<'_, T> {
+    type Value = T::Binding;
+    fn fail(self, status: NTSTATUS) -> Attach {
+        failure(status)
+    }
 }
 
-impl<T: Client> fmt::Debug for Refused<'_, T> {
+impl<T: Client> fmt::Debug for ProviderOffer<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Refused({:#x})", self.status)
+        f.debug_struct("ProviderOffer")
+            .field("handle", &self.handle)
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
     }
 }
 
@@ -315,45 +372,55 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
         self.module
     }
 
-    /// Attaches (`NmrClientAttachProvider`) with this binding value and client dispatch table.
+    /// Attaches (`NmrClientAttachProvider`) with this binding value and client dispatch table
+    /// (`&()` if the NPI has none, else a [`ClientTable<T>`] built for this module).
     /// `.into()` turns the result into the callback's [`Attach`] answer.
     ///
     /// # Errors
-    /// [`Refused`] with the provider's status and the offer back, so the client can try again
-    /// with another table or decline.
+    /// [`Refused`] with the provider's status (or `STATUS_INSUFFICIENT_RESOURCES` if the
+    /// binding record could not be allocated; the NMR is then not called), the offer back, so
+    /// the client can try again with another table or decline, and the binding value.
     pub fn accept(
         self,
         binding: T::Binding,
-        dispatch: &'static <ClientNpi<T> as Npi>::ClientDispatch,
-    ) -> Result<Accepted<'a, AsClient<T>>, Refused<'a, T>> {
-        let record = Record::<AsClient<T>>::new(self.module, self.handle, binding);
-        let keep = Arc::clone(&record);
-        let context = Record::into_context(record);
+        dispatch: &'static impl OwnTable<AsClient<T>>,
+    ) -> Result<Accepted<'a, AsClient<T>>, Refused<Self>> {
+        let record = match RecordRef::<AsClient<T>>::try_new(self.module, self.handle, binding) {
+            Ok(record) => record,
+            Err(binding) => {
+                return Err(Refused {
+                    status: STATUS_INSUFFICIENT_RESOURCES,
+                    offer: self,
+                    binding: Some(binding),
+                });
+            }
+        };
+        let context = record.into_context();
         let mut provider_context: *mut c_void = ptr::null_mut();
         let mut provider_dispatch: *const c_void = ptr::null();
-        // SAFETY: inside this proposal's ClientAttachProvider with its handle; the context is
-        // an Arc the NMR now co-owns until cleanup; the dispatch table is 'static.
+        // SAFETY: inside this proposal's ClientAttachProvider with its handle; on success the
+        // context's reference belongs to the NMR until cleanup; the dispatch table is 'static.
         let status = unsafe {
             sys::NmrClientAttachProvider(
                 self.handle,
                 context,
-                data_ptr(dispatch),
+                dispatch.as_dispatch(),
                 &mut provider_context,
                 &mut provider_dispatch,
             )
         };
         if status == STATUS_SUCCESS {
-            keep.attached(provider_context, provider_dispatch);
+            self.accepted.set(true);
             // SAFETY: the NMR's reference keeps the record alive past this callback: no detach
             // or cleanup of a binding can start before its attach callback returned.
-            let record = unsafe { Record::<AsClient<T>>::borrow(context) };
+            let record = unsafe { RecordPtr::<AsClient<T>>::from_context(context) };
+            record.get().attached(provider_context, provider_dispatch);
             return Ok(Accepted { record });
         }
-        // Not attached: no cleanup will come (R10); take the NMR's reference back.
+        // Not attached: no cleanup will come (R10); the reference is ours again.
         // SAFETY: `context` came from `into_context` above and the NMR does not own it.
-        drop(unsafe { Record::<AsClient<T>>::from_context(context) });
-        let binding = Arc::try_unwrap(keep).ok().map(Record::into_value);
-        Err(Refused { status, offer: self, binding })
+        let record = unsafe { RecordRef::<AsClient<T>>::from_context(context) };
+        Err(Refused { status, offer: self, binding: record.try_unwrap() })
     }
 
     /// Declines this provider (`STATUS_NOINTERFACE`).
@@ -364,7 +431,7 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
     /// Fails the attach with an error status (a success status is turned into
     /// `STATUS_NOINTERFACE`: only [`ProviderOffer::accept`] can attach).
     pub fn fail(self, status: NTSTATUS) -> Attach {
-        Attach { status: if NT_SUCCESS(status) { STATUS_NOINTERFACE } else { status } }
+        failure(status)
     }
 }
 
@@ -377,6 +444,25 @@ pub struct ClientOffer<'a, T: Provider> {
     out_context: *mut *mut c_void,
     out_dispatch: *mut *const c_void,
     module: &'a T,
+    /// Set once `accept` wrote the out-parameters: the answer is then success.
+    accepted: &'a Cell<bool>,
+}
+
+impl<T: Provider> sealed::Sealed for ClientOffer<'_, T> {}
+impl<T: Provider> Offer for ClientOffer<'_, T> {
+    type Value = T::Binding;
+    fn fail(self, status: NTSTATUS) -> Attach {
+        failure(status)
+    }
+}
+
+impl<T: Provider> fmt::Debug for ClientOffer<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOffer")
+            .field("handle", &self.handle)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a, T: Provider> ClientOffer<'a, T> {
@@ -405,24 +491,40 @@ impl<'a, T: Provider> ClientOffer<'a, T> {
         self.module
     }
 
-    /// Accepts the client with this binding value and provider dispatch table. `.into()`
-    /// turns the result into the callback's [`Attach`] answer.
+    /// Accepts the client with this binding value and provider dispatch table (`&()` if the
+    /// NPI has none, else a [`ProviderTable<T>`] built for this module). `.into()` turns the
+    /// result into the callback's [`Attach`] answer.
+    ///
+    /// # Errors
+    /// [`Refused`] with `STATUS_INSUFFICIENT_RESOURCES` if the binding record could not be
+    /// allocated: the value and the offer come back, and answering with the refusal
+    /// (`.into()`) fails the client's attach with that status.
     pub fn accept(
         self,
         binding: T::Binding,
-        dispatch: &'static <ProviderNpi<T> as Npi>::ProviderDispatch,
-    ) -> Accepted<'a, AsProvider<T>> {
-        let record = Record::<AsProvider<T>>::new(self.module, self.handle, binding);
-        record.attached(self.client_context, self.client_dispatch);
-        let context = Record::into_context(record);
-        // SAFETY: the out-pointers were checked non-NULL by the callback shim; the context is
-        // an Arc the NMR owns until cleanup.
+        dispatch: &'static impl OwnTable<AsProvider<T>>,
+    ) -> Result<Accepted<'a, AsProvider<T>>, Refused<Self>> {
+        let record = match RecordRef::<AsProvider<T>>::try_new(self.module, self.handle, binding) {
+            Ok(record) => record,
+            Err(binding) => {
+                return Err(Refused {
+                    status: STATUS_INSUFFICIENT_RESOURCES,
+                    offer: self,
+                    binding: Some(binding),
+                });
+            }
+        };
+        record.borrow().get().attached(self.client_context, self.client_dispatch);
+        let context = record.into_context();
+        // SAFETY: the out-pointers were checked non-NULL by the callback shim; from here the
+        // callback answers success (`accepted`), so the NMR owns the context until cleanup.
         unsafe {
             self.out_context.write(context);
-            self.out_dispatch.write(data_ptr(dispatch));
+            self.out_dispatch.write(dispatch.as_dispatch());
         }
+        self.accepted.set(true);
         // SAFETY: as in `ProviderOffer::accept`: the record outlives this callback.
-        Accepted { record: unsafe { Record::<AsProvider<T>>::borrow(context) } }
+        Ok(Accepted { record: unsafe { RecordPtr::from_context(context) } })
     }
 
     /// Declines this client (`STATUS_NOINTERFACE`).
@@ -432,11 +534,34 @@ impl<'a, T: Provider> ClientOffer<'a, T> {
 
     /// Fails the attach with an error status (success turns into `STATUS_NOINTERFACE`).
     pub fn fail(self, status: NTSTATUS) -> Attach {
-        Attach { status: if NT_SUCCESS(status) { STATUS_NOINTERFACE } else { status } }
+        failure(status)
     }
 }
 
 // ----- the callbacks ------------------------------------------------------------------------
+
+/// The attach callback's answer: success exactly when `accept` attached in this callback. A
+/// panic before that fails the attach; a panic after it leaves the binding attached (the NMR
+/// and the peer already hold it) and is recorded, and detach and cleanup come as usual.
+fn attach_answer(
+    npi: &crate::sys::GUID,
+    handle: HANDLE,
+    name: &'static str,
+    accepted: bool,
+    answer: Option<NTSTATUS>,
+) -> NTSTATUS {
+    if accepted {
+        return STATUS_SUCCESS;
+    }
+    match answer {
+        Some(STATUS_SUCCESS) => {
+            crate::unwind::success_without_accept(npi, handle, name);
+            STATUS_NOINTERFACE
+        }
+        Some(status) => status,
+        None => STATUS_INVALID_PARAMETER,
+    }
+}
 
 /// `ClientAttachProvider` for every `T: Client`.
 pub(crate) unsafe extern "system" fn client_attach<T: Client>(
@@ -444,36 +569,33 @@ pub(crate) unsafe extern "system" fn client_attach<T: Client>(
     context: *mut c_void,
     provider: *const NPI_REGISTRATION_INSTANCE,
 ) -> NTSTATUS {
-    crate::unwind::guard(
-        &<ClientNpi<T> as Npi>::ID,
-        "ClientAttachProvider",
-        STATUS_INVALID_PARAMETER,
-        || {
-            let module = context.cast_const().cast::<T>();
-            // SAFETY: `Registration` registers `&T` as the context, alive until the wait returns;
-            // the peer's instance is valid for the call.
-            let (module, provider) = unsafe { (&*module, PeerRegistration::new(provider)) };
-            module.attach(ProviderOffer { handle, provider, module }).status
-        },
-    )
+    const NAME: &str = "ClientAttachProvider";
+    let npi = &<ClientNpi<T> as Npi>::ID;
+    let accepted = Cell::new(false);
+    let answer = crate::unwind::guard(npi, handle, NAME, || {
+        let module = context.cast_const().cast::<T>();
+        // SAFETY: `Registration` registers `&T` as the context, alive until the wait returns;
+        // the peer's instance is valid for the call.
+        let (module, provider) = unsafe { (&*module, PeerRegistration::new(provider)) };
+        module.attach(ProviderOffer { handle, provider, module, accepted: &accepted }).status
+    });
+    attach_answer(npi, handle, NAME, accepted.get(), answer)
 }
 
 /// `ClientDetachProvider` for every `T: Client`.
 pub(crate) unsafe extern "system" fn client_detach<T: Client>(context: *mut c_void) -> NTSTATUS {
     // SAFETY: our binding context, alive until cleanup.
-    let record = unsafe { Record::<AsClient<T>>::borrow(context) };
+    let record = unsafe { RecordPtr::<AsClient<T>>::from_context(context) };
     detach_with(record, "ClientDetachProvider", |r| {
-        let _ = r.module().detach(&Binding::new(r), DetachRequest::new(r));
+        let _ = r.get().module().detach(&Binding::new(r), DetachRequest::new(r));
     })
 }
 
 /// `ClientCleanupBindingContext` for every `T: Client`.
 pub(crate) unsafe extern "system" fn client_cleanup<T: Client>(context: *mut c_void) {
     // SAFETY: our binding context; the NMR's reference ends here (R22).
-    let record = unsafe { Record::<AsClient<T>>::from_context(context) };
-    crate::unwind::guard(&<ClientNpi<T> as Npi>::ID, "ClientCleanupBindingContext", (), || {
-        record.module().cleanup(record.value())
-    });
+    let record = unsafe { RecordRef::<AsClient<T>>::from_context(context) };
+    cleanup_with(record, "ClientCleanupBindingContext", |m, v| m.cleanup(v));
 }
 
 /// `ProviderAttachClient` for every `T: Provider`.
@@ -486,29 +608,29 @@ pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
     out_context: *mut *mut c_void,
     out_dispatch: *mut *const c_void,
 ) -> NTSTATUS {
+    const NAME: &str = "ProviderAttachClient";
     if out_context.is_null() || out_dispatch.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    crate::unwind::guard(
-        &<ProviderNpi<T> as Npi>::ID,
-        "ProviderAttachClient",
-        STATUS_INVALID_PARAMETER,
-        || {
-            // SAFETY: as in `client_attach`.
-            let (module, client) =
-                unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(client)) };
-            let offer = ClientOffer {
-                handle,
-                client,
-                client_context,
-                client_dispatch,
-                out_context,
-                out_dispatch,
-                module,
-            };
-            module.attach(offer).status
-        },
-    )
+    let npi = &<ProviderNpi<T> as Npi>::ID;
+    let accepted = Cell::new(false);
+    let answer = crate::unwind::guard(npi, handle, NAME, || {
+        // SAFETY: as in `client_attach`.
+        let (module, client) =
+            unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(client)) };
+        let offer = ClientOffer {
+            handle,
+            client,
+            client_context,
+            client_dispatch,
+            out_context,
+            out_dispatch,
+            module,
+            accepted: &accepted,
+        };
+        module.attach(offer).status
+    });
+    attach_answer(npi, handle, NAME, accepted.get(), answer)
 }
 
 /// `ProviderDetachClient` for every `T: Provider`.
@@ -516,29 +638,45 @@ pub(crate) unsafe extern "system" fn provider_detach<T: Provider>(
     context: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: our binding context, alive until cleanup.
-    let record = unsafe { Record::<AsProvider<T>>::borrow(context) };
+    let record = unsafe { RecordPtr::<AsProvider<T>>::from_context(context) };
     detach_with(record, "ProviderDetachClient", |r| {
-        let _ = r.module().detach(&Binding::new(r), DetachRequest::new(r));
+        let _ = r.get().module().detach(&Binding::new(r), DetachRequest::new(r));
     })
 }
 
 /// `ProviderCleanupBindingContext` for every `T: Provider`.
 pub(crate) unsafe extern "system" fn provider_cleanup<T: Provider>(context: *mut c_void) {
     // SAFETY: our binding context; the NMR's reference ends here (R22).
-    let record = unsafe { Record::<AsProvider<T>>::from_context(context) };
-    crate::unwind::guard(&<ProviderNpi<T> as Npi>::ID, "ProviderCleanupBindingContext", (), || {
-        record.module().cleanup(record.value());
-    });
+    let record = unsafe { RecordRef::<AsProvider<T>>::from_context(context) };
+    cleanup_with(record, "ProviderCleanupBindingContext", |m, v| m.cleanup(v));
 }
 
 fn detach_with<S: Side>(
-    record: &Record<S>,
+    record: RecordPtr<'_, S>,
     name: &'static str,
-    f: impl FnOnce(&Record<S>),
+    f: impl FnOnce(RecordPtr<'_, S>),
 ) -> NTSTATUS {
-    record.begin_detach();
-    crate::unwind::guard(&S::NPI_ID, name, (), || f(record));
-    record.end_detach_callback()
+    let handle = record.get().handle();
+    record.get().begin_detach();
+    // A panic answers as if the callback had returned: a `PendingDetach` it made was dropped
+    // while unwinding, which completed it.
+    let _ = crate::unwind::guard(&S::NPI_ID, handle, name, || f(record));
+    record.get().end_detach_callback()
+}
+
+/// Runs the module's cleanup, then drops the NMR's reference — inside the panic guard too, so
+/// a panicking destructor of the binding value is caught like a panicking cleanup.
+fn cleanup_with<S: Side>(
+    record: RecordRef<S>,
+    name: &'static str,
+    f: impl FnOnce(&S::Module, &S::Value),
+) {
+    let handle = record.borrow().get().handle();
+    let _ = crate::unwind::guard(&S::NPI_ID, handle, name, move || {
+        let r = record.borrow().get();
+        f(r.module(), r.value());
+        drop(record);
+    });
 }
 
 /// The characteristics of `T`'s client registration, as a constant (the macro puts it in a

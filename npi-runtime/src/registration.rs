@@ -1,22 +1,23 @@
 //! Registrations: `NmrRegister*` on creation, `NmrDeregister*` plus the wait on drop, so a
 //! module cannot forget the wait (R25, R26).
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::fmt;
-use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::ptr;
 
 use crate::binding::{AsClient, AsProvider, Side};
+use crate::heap::{AllocationSite, RtBox};
 use crate::module::{Client, ClientModule, Provider, ProviderModule};
 use crate::npi::{Npi, NpiData, data_ptr};
 use crate::sys::{
     self, GUID, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
-    NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_SUCCESS,
+    NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
 };
 
-/// What registering one role takes. Implemented for [`AsClient`] and [`AsProvider`].
+/// What registering one role takes. Implemented for [`AsClient`] and [`AsProvider`] only
+/// (sealed through [`Side`]).
 pub trait Role: Side {
     /// `NPI_CLIENT_CHARACTERISTICS` or `NPI_PROVIDER_CHARACTERISTICS`.
     type Characteristics: Copy + 'static;
@@ -140,34 +141,42 @@ struct Patched<C> {
     module_id: NPI_MODULEID,
 }
 
+/// What a registration keeps alive for the NMR until its wait returns (R26).
+struct Parts<R: Role> {
+    module: ModuleRef<R::Module>,
+    // Never read after registering: it only has to stay where the NMR points (R2).
+    _patched: Option<RtBox<Patched<R::Characteristics>>>,
+    // Characteristics the registration owns (per-object data); only the NMR reads them.
+    _owned: Option<Arc<R::NpiCharacteristics>>,
+}
+
 /// A live registration with the NMR. Dropping it deregisters and waits until every binding is
 /// detached and cleaned up; [`Registration::deregister`] does the same and returns the status.
 ///
-/// `'a` is the lifetime of NPI-specific characteristics borrowed from the caller.
-pub struct Registration<'a, R: Role> {
+/// Sound whatever happens to it: everything the NMR points at (the module, the
+/// characteristics) is `'static` or owned by the registration, so forgetting the registration
+/// (`mem::forget`, a reference cycle) leaks them and keeps the module registered, never leaves
+/// the NMR a dangling pointer. If the wait fails (the host NMR refuses a wait from inside a
+/// callback it would wait for), the registration keeps its parts forever for the same reason.
+pub struct Registration<R: Role> {
     handle: HANDLE,
-    module: ModuleRef<R::Module>,
-    // Never read after registering: it only has to stay where the NMR points (R2).
-    _patched: Option<Box<Patched<R::Characteristics>>>,
-    _borrowed: PhantomData<&'a R::NpiCharacteristics>,
-    // Characteristics the registration owns (per-object data); only the NMR reads them.
-    _owned: Option<Arc<R::NpiCharacteristics>>,
+    parts: ManuallyDrop<Parts<R>>,
     live: bool,
 }
 
 /// A client registration.
-pub type ClientRegistration<'a, T> = Registration<'a, AsClient<T>>;
+pub type ClientRegistration<T> = Registration<AsClient<T>>;
 /// A provider registration.
-pub type ProviderRegistration<'a, T> = Registration<'a, AsProvider<T>>;
+pub type ProviderRegistration<T> = Registration<AsProvider<T>>;
 
 // SAFETY: the handle is an opaque value and the NMR functions may be called from any thread
-// (R33); the module is Sync; owned characteristics are only ever set when they are Send (and
-// NpiData makes them Sync).
-unsafe impl<R: Role> Send for Registration<'_, R> where R::Module: Send {}
-// SAFETY: as above; `&Registration` only reads the handle.
-unsafe impl<R: Role> Sync for Registration<'_, R> {}
+// (R33); the module is Sync (and Send where required); owned characteristics are only ever set
+// when they are Send (and NpiData makes them Sync); the patched copy is only read by the NMR.
+unsafe impl<R: Role> Send for Registration<R> where R::Module: Send {}
+// SAFETY: as above; `&Registration` only reads the handle and the module.
+unsafe impl<R: Role> Sync for Registration<R> {}
 
-impl<R: Role> Registration<'static, R> {
+impl<R: Role> Registration<R> {
     /// Registers `module` with the characteristics its macro generated.
     ///
     /// # Errors
@@ -175,19 +184,16 @@ impl<R: Role> Registration<'static, R> {
     pub fn register(module: impl Into<ModuleRef<R::Module>>) -> Result<Self, NTSTATUS> {
         Self::builder(module).register()
     }
-}
 
-impl<'a, R: Role> Registration<'a, R> {
     /// Registers with per-registration values: a module id known only at run time, a `Number`,
-    /// borrowed NPI-specific characteristics.
-    pub fn builder(module: impl Into<ModuleRef<R::Module>>) -> RegistrationBuilder<'a, R> {
+    /// NPI-specific characteristics.
+    pub fn builder(module: impl Into<ModuleRef<R::Module>>) -> RegistrationBuilder<R> {
         RegistrationBuilder {
             module: module.into(),
             module_id: None,
             number: None,
             characteristics: None,
             owned: None,
-            _r: PhantomData,
         }
     }
 
@@ -200,52 +206,71 @@ impl<'a, R: Role> Registration<'a, R> {
     /// The registration context.
     #[must_use]
     pub fn module(&self) -> &R::Module {
-        // SAFETY: the pointer comes from `self.module`, which this registration owns.
-        unsafe { &*self.module.as_ptr() }
+        // SAFETY: the pointer comes from the module this registration owns.
+        unsafe { &*self.parts.module.as_ptr() }
     }
 
     /// Deregisters and waits for every binding to be detached and cleaned up.
     ///
     /// # Errors
-    /// The status of `NmrWaitFor*DeregisterComplete` if it is not `STATUS_SUCCESS`.
+    /// The status of `NmrWaitFor*DeregisterComplete` if it is not `STATUS_SUCCESS`; the
+    /// module and characteristics are then kept alive forever (the NMR may still use them).
     pub fn deregister(mut self) -> Result<(), NTSTATUS> {
-        self.live = false;
-        // SAFETY: our handle, from a successful registration; `live` makes this the only
-        // deregistration.
-        match unsafe { R::deregister_and_wait(self.handle) } {
+        match self.finish() {
             STATUS_SUCCESS => Ok(()),
             status => Err(status),
         }
     }
-}
 
-impl<R: Role> Drop for Registration<'_, R> {
-    fn drop(&mut self) {
-        if self.live {
-            self.live = false;
-            // SAFETY: as in `deregister`.
-            let _ = unsafe { R::deregister_and_wait(self.handle) };
+    /// Deregisters and waits, once; releases the parts only if the wait succeeded.
+    fn finish(&mut self) -> NTSTATUS {
+        if !self.live {
+            return STATUS_SUCCESS;
         }
+        self.live = false;
+        // SAFETY: our handle, from a successful registration; `live` makes this the only
+        // deregistration.
+        let status = unsafe { R::deregister_and_wait(self.handle) };
+        if status == STATUS_SUCCESS {
+            // SAFETY: the wait returned, so the NMR reads none of the parts any more (R26), and
+            // `live` is now false, so this is the only drop.
+            unsafe { ManuallyDrop::drop(&mut self.parts) };
+        }
+        status
     }
 }
 
-impl<R: Role> fmt::Debug for Registration<'_, R> {
+impl<R: Role> Drop for Registration<R> {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+impl<R: Role> fmt::Debug for Registration<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration").field("handle", &self.handle).finish_non_exhaustive()
     }
 }
 
 /// Builds a [`Registration`] with per-registration values.
-pub struct RegistrationBuilder<'a, R: Role> {
+pub struct RegistrationBuilder<R: Role> {
     module: ModuleRef<R::Module>,
     module_id: Option<NPI_MODULEID>,
     number: Option<u32>,
-    characteristics: Option<&'a R::NpiCharacteristics>,
+    characteristics: Option<*const R::NpiCharacteristics>,
     owned: Option<Arc<R::NpiCharacteristics>>,
-    _r: PhantomData<R>,
 }
 
-impl<'a, R: Role> RegistrationBuilder<'a, R> {
+impl<R: Role> fmt::Debug for RegistrationBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistrationBuilder")
+            .field("module_id", &self.module_id)
+            .field("number", &self.number)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Role> RegistrationBuilder<R> {
     /// A `MIT_GUID` module id chosen at run time (read from the registry, per object, …).
     #[must_use]
     pub fn module_guid(self, guid: GUID) -> Self {
@@ -266,17 +291,18 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
         self
     }
 
-    /// NPI-specific characteristics borrowed from the caller for the registration's life.
+    /// NPI-specific characteristics in a `static`.
     #[must_use]
-    pub fn characteristics(mut self, data: &'a R::NpiCharacteristics) -> Self {
+    pub fn characteristics(mut self, data: &'static R::NpiCharacteristics) -> Self {
         self.characteristics = Some(data);
         self.owned = None;
         self
     }
 
     /// NPI-specific characteristics the registration keeps alive itself: per-object data (an
-    /// eBPF link's `client_data`) for a registration stored next to its object. They are
-    /// released after the deregistration wait, when the NMR no longer reads them.
+    /// eBPF link's `client_data`, a NIC's capabilities) for a registration stored next to its
+    /// object. They are released after the deregistration wait, when the NMR no longer reads
+    /// them.
     #[must_use]
     pub fn owned_characteristics(mut self, data: Arc<R::NpiCharacteristics>) -> Self
     where
@@ -287,12 +313,32 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
         self
     }
 
+    /// NPI-specific characteristics owned by someone else (memory the operating system gave
+    /// the driver, a field of a device extension), for data that is neither `'static` nor in
+    /// an `Arc`.
+    ///
+    /// # Safety
+    /// `data` must stay valid and unchanged until the registration is deregistered: dropped, or
+    /// [`Registration::deregister`] returned. A registration that is leaked (`mem::forget`, a
+    /// reference cycle) or whose wait fails never stops pointing at `data`: it must then live
+    /// forever. Safe code cannot promise this for a borrow, which is why this is `unsafe`;
+    /// prefer [`characteristics`](Self::characteristics) or
+    /// [`owned_characteristics`](Self::owned_characteristics).
+    #[must_use]
+    pub unsafe fn borrowed_characteristics(mut self, data: &R::NpiCharacteristics) -> Self {
+        self.characteristics = Some(data);
+        self.owned = None;
+        self
+    }
+
     /// `NmrRegister*`. Attach callbacks for matching peers run before this returns (R7).
     ///
     /// # Errors
     /// The status of `NmrRegister*` if it fails; `STATUS_INVALID_PARAMETER` without calling
-    /// the NMR if the module declared `dynamic_module_id` and no module id was given.
-    pub fn register(self) -> Result<Registration<'a, R>, NTSTATUS> {
+    /// the NMR if the module declared `dynamic_module_id` and no module id was given;
+    /// `STATUS_INSUFFICIENT_RESOURCES` without calling the NMR if the registration's own copy
+    /// of its characteristics could not be allocated.
+    pub fn register(self) -> Result<Registration<R>, NTSTATUS> {
         if R::DYNAMIC_MODULE_ID && self.module_id.is_none() {
             return Err(crate::sys::STATUS_INVALID_PARAMETER);
         }
@@ -304,11 +350,15 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
         {
             None
         } else {
-            let mut p = Box::new(Patched {
+            let copy = Patched {
                 characteristics: *template,
                 // SAFETY: the static template's module id is a valid `'static` NPI_MODULEID.
                 module_id: unsafe { *R::instance_mut(&mut { *template }).ModuleId },
-            });
+            };
+            let Ok(mut p) = RtBox::try_new(copy, AllocationSite::RegistrationCharacteristics)
+            else {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            };
             if let Some(id) = self.module_id {
                 p.module_id = id;
             }
@@ -319,7 +369,7 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
                 instance.Number = n;
             }
             if let Some(c) = self.characteristics {
-                instance.NpiSpecificCharacteristics = data_ptr(c);
+                instance.NpiSpecificCharacteristics = data_ptr_raw(c);
             }
             if let Some(c) = &self.owned {
                 instance.NpiSpecificCharacteristics = data_ptr(&**c);
@@ -328,8 +378,10 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
         };
         let characteristics = patched.as_ref().map_or(template, |p| &p.characteristics);
         let mut handle = ptr::null_mut();
-        // SAFETY: the characteristics are the 'static template or the boxed copy the
-        // registration keeps; the module is 'static or kept alive by the registration.
+        // SAFETY: the characteristics are the 'static template or the copy the registration
+        // keeps; what they point to is 'static, owned by the registration, or promised by the
+        // caller of `borrowed_characteristics`; the module is 'static or kept alive by the
+        // registration.
         let status = unsafe {
             R::register(characteristics, self.module.as_ptr().cast_mut().cast(), &mut handle)
         };
@@ -338,11 +390,17 @@ impl<'a, R: Role> RegistrationBuilder<'a, R> {
         }
         Ok(Registration {
             handle,
-            module: self.module,
-            _patched: patched,
-            _borrowed: PhantomData,
-            _owned: self.owned,
+            parts: ManuallyDrop::new(Parts {
+                module: self.module,
+                _patched: patched,
+                _owned: self.owned,
+            }),
             live: true,
         })
     }
+}
+
+/// [`data_ptr`] for a pointer: NULL for `()`.
+fn data_ptr_raw<T: NpiData>(p: *const T) -> *const c_void {
+    if T::PRESENT { p.cast() } else { ptr::null() }
 }

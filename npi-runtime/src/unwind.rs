@@ -7,30 +7,32 @@
 //! driver's `#[panic_handler]`, which should bugcheck (`KeBugCheckEx`) with the message. Either
 //! way no unwind crosses into NETIO.SYS.
 
-/// Runs `f`, turning a panic into `fallback`.
+/// Runs `f`; `None` if it panicked (recorded as a violation).
 #[cfg(npi_host)]
 pub(crate) fn guard<R>(
     npi: &crate::sys::GUID,
+    handle: crate::sys::HANDLE,
     callback: &'static str,
-    fallback: R,
     f: impl FnOnce() -> R,
-) -> R {
+) -> Option<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r,
+        Ok(r) => Some(r),
         Err(payload) => {
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| std::string::String::from(*s))
                 .or_else(|| payload.downcast_ref::<std::string::String>().cloned())
                 .unwrap_or_default();
+            // The payload's own destructor could panic too; keep it from unwinding out of here.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)));
             crate::backend::host::nmr().violation(
                 crate::host::ViolationKind::ModulePanic,
                 Some(*npi),
-                0,
+                handle.addr(),
                 callback,
                 std::format!("module code panicked: {message}"),
             );
-            fallback
+            None
         }
     }
 }
@@ -39,12 +41,42 @@ pub(crate) fn guard<R>(
 #[cfg(not(npi_host))]
 pub(crate) fn guard<R>(
     npi: &crate::sys::GUID,
+    handle: crate::sys::HANDLE,
     callback: &'static str,
-    fallback: R,
     f: impl FnOnce() -> R,
-) -> R {
-    let _ = (npi, callback, fallback);
-    f()
+) -> Option<R> {
+    let _ = (npi, handle, callback);
+    Some(f())
+}
+
+/// An attach callback answered success with an [`Attach`](crate::Attach) that did not come from
+/// this callback's `accept`: recorded on the host (the runtime answers `STATUS_NOINTERFACE`).
+#[cfg(npi_host)]
+pub(crate) fn success_without_accept(
+    npi: &crate::sys::GUID,
+    handle: crate::sys::HANDLE,
+    callback: &'static str,
+) {
+    crate::backend::host::nmr().violation(
+        crate::host::ViolationKind::SuccessWithoutAttach,
+        Some(*npi),
+        handle.addr(),
+        callback,
+        std::string::String::from(
+            "the module answered success without a successful accept in this callback (an \
+             `Attach` kept from another callback?); the attach was failed with \
+             STATUS_NOINTERFACE",
+        ),
+    );
+}
+
+#[cfg(not(npi_host))]
+pub(crate) fn success_without_accept(
+    npi: &crate::sys::GUID,
+    handle: crate::sys::HANDLE,
+    callback: &'static str,
+) {
+    let _ = (npi, handle, callback);
 }
 
 /// Runs a dispatch-table function. A panic cannot be answered with a status here (the return

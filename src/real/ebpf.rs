@@ -27,9 +27,9 @@ use npi_runtime::sys::{
     GUID, NPI_MODULEID, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
 };
 use npi_runtime::{
-    Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration, Detach, Npi,
-    Provider, ProviderBinding, ProviderDetach, ProviderOffer, dispatch_table, npi, npi_client,
-    npi_provider,
+    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
+    ClientTable, Detach, Npi, Provider, ProviderBinding, ProviderDetach, ProviderOffer,
+    dispatch_table, npi, npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -238,7 +238,7 @@ impl Bpf2cClient {
 pub fn driver_entry(
     client: Arc<Bpf2cClient>,
     parameters: &ServiceParameters,
-) -> Result<ClientRegistration<'static, Bpf2cClient>, NTSTATUS> {
+) -> Result<ClientRegistration<Bpf2cClient>, NTSTATUS> {
     let module_id = query_npi_module_id(parameters)?;
     client.trace.note(format!("bpf2c: DriverEntry, NpiModuleId = {module_id}"));
     ClientRegistration::builder(client).module_guid(module_id).register()
@@ -280,6 +280,8 @@ static HASH: [u8; 32] = [0x5A; 32];
 pub const BPF2C_VERSION: Bpf2cVersion = Bpf2cVersion { major: 1, minor: 6, revision: 0 };
 
 impl MetadataTableImpl for Bpf2cClient {
+    type Side = AsClient<Self>;
+
     unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.
         unsafe {
@@ -333,7 +335,7 @@ impl MetadataTableImpl for Bpf2cClient {
 }
 
 /// `{ sizeof(metadata_table_t), _get_programs, _get_maps, _get_hash, _get_version, ... }`.
-pub static METADATA_TABLE: MetadataTable =
+pub static METADATA_TABLE: ClientTable<Bpf2cClient> =
     MetadataTable::new::<Bpf2cClient>(size_of::<MetadataTable>());
 
 // ----- ebpfcore (provider) ---------------------------------------------------------------------
@@ -445,14 +447,22 @@ impl Provider for EbpfCore {
             self.trace.note(format!("ebpfcore: module {guid} already loaded -> refuse"));
             return offer.fail(STATUS_INVALID_PARAMETER);
         }
-        modules.push(guid);
-        self.attached.fetch_add(1, Ordering::SeqCst);
-        self.trace.note(format!(
-            "ebpfcore: module {guid} (bpf2c {}.{}.{}) attached",
-            version.major, version.minor, version.revision
-        ));
         // ProviderDispatch = NULL.
-        offer.accept(guid, &()).into()
+        match offer.accept(guid, &()) {
+            Ok(accepted) => {
+                modules.push(guid);
+                self.attached.fetch_add(1, Ordering::SeqCst);
+                self.trace.note(format!(
+                    "ebpfcore: module {guid} (bpf2c {}.{}.{}) attached",
+                    version.major, version.minor, version.revision
+                ));
+                accepted.into()
+            }
+            Err(refused) => {
+                self.trace.note(format!("ebpfcore: module {guid} refused: {:#x}", refused.status));
+                refused.offer.fail(refused.status)
+            }
+        }
     }
 
     /// Always `STATUS_PENDING`: the module's last reference goes on another thread.

@@ -1,8 +1,9 @@
 //! eBPF for Windows' hook NPI (`EBPF_HOOK_EXTENSION_IID`) as link objects use it: every link
 //! registers its own client at run time (`libs/execution_context/ebpf_link.c`), with a copy of a
 //! `static const` template whose module id is the link's GUID and whose NPI-specific
-//! characteristics point at the link's `client_data`; the extension (here [`HookProvider`])
-//! registers with the attach-type GUID as its module id and pends its detaches until rundown.
+//! characteristics point at the link's `client_data`, which the registration owns; the
+//! extension (here [`HookProvider`]) registers with the attach-type GUID as its module id and
+//! pends its detaches until rundown.
 //!
 //! [`run_churn`] creates and destroys many links while the provider comes and goes, and
 //! counts what happened.
@@ -19,9 +20,10 @@ use std::vec::Vec;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE};
 use npi_runtime::{
-    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration, Detach,
-    Npi, NpiData, Provider, ProviderBinding, ProviderBindingRef, ProviderDetach, ProviderOffer,
-    ProviderPendingDetach, ProviderRegistration, dispatch_table, npi, npi_client, npi_provider,
+    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
+    ClientTable, Detach, Npi, NpiData, Provider, ProviderBinding, ProviderBindingRef,
+    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, dispatch_table,
+    npi, npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -212,7 +214,7 @@ impl LinkObject {
         Self { attach_type, program_type, bound: AtomicBool::new(false), counters }
     }
 
-    /// The link's `client_data`, which its registration borrows.
+    /// The link's `client_data`, which its registration keeps (in an `Arc`).
     #[must_use]
     pub fn client_data(flags: u64) -> EbpfExtensionData {
         EbpfExtensionData {
@@ -226,18 +228,19 @@ impl LinkObject {
     }
 
     /// Registers the link: the template copied, `ModuleId` = the link's GUID,
-    /// `NpiSpecificCharacteristics` = its `client_data` (borrowed).
+    /// `NpiSpecificCharacteristics` = its `client_data`, kept alive by the registration until
+    /// its deregistration wait returns.
     ///
     /// # Errors
     /// The status of `NmrRegisterClient`.
-    pub fn register<'a>(
+    pub fn register(
         self: &Arc<Self>,
         link_id: GUID,
-        client_data: &'a EbpfExtensionData,
-    ) -> Result<ClientRegistration<'a, LinkObject>, NTSTATUS> {
+        client_data: Arc<EbpfExtensionData>,
+    ) -> Result<ClientRegistration<LinkObject>, NTSTATUS> {
         ClientRegistration::builder(Arc::clone(self))
             .module_guid(link_id)
-            .characteristics(client_data)
+            .owned_characteristics(client_data)
             .register()
     }
 }
@@ -338,7 +341,7 @@ impl EbpfLinkDispatchImpl for LinkObject {
 }
 
 /// `_ebpf_link_dispatch_table`.
-pub static LINK_DISPATCH: EbpfLinkDispatch = EbpfLinkDispatch::new::<LinkObject>(1, 4);
+pub static LINK_DISPATCH: ClientTable<LinkObject> = EbpfLinkDispatch::new::<LinkObject>(1, 4);
 
 // ----- the hook provider (an extension such as netebpfext) -------------------------------------
 
@@ -408,10 +411,14 @@ impl Provider for HookProvider {
             self.counters.declined.fetch_add(1, Ordering::SeqCst);
             return offer.decline();
         }
-        let accepted = offer.accept((), &());
-        lock(&self.links).push(accepted.binding().to_ref());
-        self.counters.attached.fetch_add(1, Ordering::SeqCst);
-        accepted.into()
+        match offer.accept((), &()) {
+            Ok(accepted) => {
+                lock(&self.links).push(accepted.binding().to_ref());
+                self.counters.attached.fetch_add(1, Ordering::SeqCst);
+                accepted.into()
+            }
+            Err(refused) => refused.offer.fail(refused.status),
+        }
     }
 
     fn detach(
@@ -454,7 +461,7 @@ pub struct ChurnReport {
 }
 
 /// Creates and destroys `links` link objects, `batch` at a time (each with its own client
-/// registration and borrowed `client_data`), while a hook provider registers and deregisters
+/// registration and `client_data`), while a hook provider registers and deregisters
 /// on another thread.
 ///
 /// # Panics
@@ -462,21 +469,22 @@ pub struct ChurnReport {
 pub fn run_churn(links: usize, batch: usize, trace: &Trace) -> ChurnReport {
     let link_counters = Arc::new(Counters::default());
     let provider = HookProvider::new();
-    let new_links = |round: u128, n: usize| -> Vec<(GUID, Arc<LinkObject>, EbpfExtensionData)> {
-        (0..n)
-            .map(|i| {
-                let id = GUID::from_u128(
-                    0x11AE_0000_0000_4000_8000_0000_0000_0000 | (round << 32) | i as u128,
-                );
-                let link = LinkObject::new(
-                    SAMPLE_ATTACH_TYPE,
-                    SAMPLE_PROGRAM_TYPE,
-                    Arc::clone(&link_counters),
-                );
-                (id, Arc::new(link), LinkObject::client_data(i as u64))
-            })
-            .collect()
-    };
+    let new_links =
+        |round: u128, n: usize| -> Vec<(GUID, Arc<LinkObject>, Arc<EbpfExtensionData>)> {
+            (0..n)
+                .map(|i| {
+                    let id = GUID::from_u128(
+                        0x11AE_0000_0000_4000_8000_0000_0000_0000 | (round << 32) | i as u128,
+                    );
+                    let link = LinkObject::new(
+                        SAMPLE_ATTACH_TYPE,
+                        SAMPLE_PROGRAM_TYPE,
+                        Arc::clone(&link_counters),
+                    );
+                    (id, Arc::new(link), Arc::new(LinkObject::client_data(i as u64)))
+                })
+                .collect()
+        };
 
     // First batch, in order: the provider is there, every link binds, the hook fires, then the
     // provider leaves while the links still exist (its detaches pend until rundown).
@@ -484,9 +492,9 @@ pub fn run_churn(links: usize, batch: usize, trace: &Trace) -> ChurnReport {
     let objects = new_links(0, first);
     let registration =
         ProviderRegistration::register(Arc::clone(&provider)).expect("hook provider");
-    let registrations: Vec<ClientRegistration<'_, LinkObject>> = objects
+    let registrations: Vec<ClientRegistration<LinkObject>> = objects
         .iter()
-        .map(|(id, link, data)| link.register(*id, data).expect("link registration"))
+        .map(|(id, link, data)| link.register(*id, Arc::clone(data)).expect("link registration"))
         .collect();
     let first_fired = provider.fire();
     registration.deregister().expect("hook provider deregistered");
@@ -519,9 +527,11 @@ pub fn run_churn(links: usize, batch: usize, trace: &Trace) -> ChurnReport {
     while created < links {
         let n = batch.min(links - created);
         let objects = new_links(round, n);
-        let registrations: Vec<ClientRegistration<'_, LinkObject>> = objects
+        let registrations: Vec<ClientRegistration<LinkObject>> = objects
             .iter()
-            .map(|(id, link, data)| link.register(*id, data).expect("link registration"))
+            .map(|(id, link, data)| {
+                link.register(*id, Arc::clone(data)).expect("link registration")
+            })
             .collect();
         // Destroy them in reverse order of creation, as the objects' references drop.
         for registration in registrations.into_iter().rev() {

@@ -24,9 +24,9 @@ use npi_runtime::sys::{
     STATUS_UNSUCCESSFUL,
 };
 use npi_runtime::{
-    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
-    ClientPendingDetach, ClientRegistration, Detach, Npi, Provider, ProviderOffer, dispatch_table,
-    npi, npi_client, npi_provider,
+    AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
+    ClientPendingDetach, ClientRegistration, Detach, Npi, Provider, ProviderOffer, ProviderTable,
+    dispatch_table, npi, npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -110,14 +110,19 @@ impl Provider for MsQuicProvider {
             client.version(),
             client.number()
         ));
-        self.attached.fetch_add(1, Ordering::SeqCst);
         let handle = offer.handle().addr();
-        offer.accept(handle, &MSQUIC_NMR_DISPATCH).into()
+        let accepted = offer.accept(handle, &MSQUIC_NMR_DISPATCH);
+        if accepted.is_ok() {
+            self.attached.fetch_add(1, Ordering::SeqCst);
+        }
+        accepted.into()
     }
     // detach: the default, STATUS_SUCCESS synchronously.
 }
 
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
+    type Side = AsProvider<Self>;
+
     unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {
             return STATUS_NOT_SUPPORTED;
@@ -135,7 +140,8 @@ impl MsQuicNmrDispatchImpl for MsQuicProvider {
     }
 }
 
-static MSQUIC_NMR_DISPATCH: MsQuicNmrDispatch = MsQuicNmrDispatch::new::<MsQuicProvider>(0, 0);
+static MSQUIC_NMR_DISPATCH: ProviderTable<MsQuicProvider> =
+    MsQuicNmrDispatch::new::<MsQuicProvider>(0, 0);
 
 // ----- the client helper (MsQuicNmrClientRegister) ---------------------------------------------
 
@@ -214,7 +220,7 @@ impl Client for MsQuicNmrClient {
 /// What `MsQuicNmrClientRegister` hands its caller. Dropping it is `MsQuicNmrClientDeregister`.
 pub struct MsQuicClientHandle {
     client: Arc<MsQuicNmrClient>,
-    registration: Option<ClientRegistration<'static, MsQuicNmrClient>>,
+    registration: Option<ClientRegistration<MsQuicNmrClient>>,
 }
 
 /// `MsQuicNmrClientRegister(&handle, ClientModuleId, TimeoutMs)`: registers and waits up to

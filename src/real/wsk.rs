@@ -25,8 +25,9 @@ use npi_runtime::sys::{
 };
 use npi_runtime::{
     AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, Detach, NpiData, Provider, ProviderBinding, ProviderBindingRef, ProviderDetach,
-    ProviderOffer, ProviderPendingDetach, dispatch_table, npi, npi_client, npi_provider,
+    ClientOffer, ClientTable, Detach, NpiData, Provider, ProviderBinding, ProviderBindingRef,
+    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderTable, dispatch_table, npi,
+    npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -394,14 +395,17 @@ impl Provider for WskProvider {
             show_version(wanted),
             show_version(granted.version)
         ));
-        self.attached.fetch_add(1, Ordering::SeqCst);
         let object = WskClientObject {
             version: granted.version,
             sockets: Mutex::default(),
             gate: Arc::clone(&self.gate),
             trace: Arc::clone(&self.trace),
         };
-        offer.accept(object, granted).into()
+        let accepted = offer.accept(object, granted);
+        if accepted.is_ok() {
+            self.attached.fetch_add(1, Ordering::SeqCst);
+        }
+        accepted.into()
     }
 
     fn detach(
@@ -568,10 +572,10 @@ impl WskProviderDispatchImpl for WskProvider {
 }
 
 /// The table granted to 1.x clients: 1.1, a higher minor than asked for (allowed: a superset).
-static WSK_PROVIDER_DISPATCH_1_0: WskProviderDispatch =
+static WSK_PROVIDER_DISPATCH_1_0: ProviderTable<WskProvider> =
     WskProviderDispatch::new::<WskProvider>(make_wsk_version(1, 1), 0);
 /// The table granted to 2.x clients.
-static WSK_PROVIDER_DISPATCH_2_0: WskProviderDispatch =
+static WSK_PROVIDER_DISPATCH_2_0: ProviderTable<WskProvider> =
     WskProviderDispatch::new::<WskProvider>(make_wsk_version(2, 0), 0);
 
 // ----- the WSK application (client) ------------------------------------------------------------
@@ -591,14 +595,17 @@ pub struct WskClient {
 }
 
 /// The client's tables, highest version first.
-static CLIENT_TABLES: [&WskClientDispatch; 2] =
+static CLIENT_TABLES: [&ClientTable<WskClient>; 2] =
     [&WSK_CLIENT_DISPATCH_2_0, &WSK_CLIENT_DISPATCH_1_0];
 
-static WSK_CLIENT_DISPATCH_2_0: WskClientDispatch =
+static WSK_CLIENT_DISPATCH_2_0: ClientTable<WskClient> =
     WskClientDispatch::new::<WskClient>(make_wsk_version(2, 0), 0);
 /// The 1.0 table leaves the optional event callback NULL, as WSK allows.
-static WSK_CLIENT_DISPATCH_1_0: WskClientDispatch =
-    WskClientDispatch::new::<WskClient>(make_wsk_version(1, 0), 0).without_wsk_client_event();
+static WSK_CLIENT_DISPATCH_1_0: ClientTable<WskClient> =
+    WskClientDispatch::without_wsk_client_event(WskClientDispatch::new::<WskClient>(
+        make_wsk_version(1, 0),
+        0,
+    ));
 
 impl WskClient {
     /// A client that has not seen a provider yet.
@@ -748,7 +755,7 @@ impl Client for WskClient {
                 "client: NmrClientAttachProvider with WSK_CLIENT_DISPATCH {}",
                 show_version(table.version)
             ));
-            match offer.accept((), table) {
+            match offer.accept((), *table) {
                 Ok(accepted) => {
                     let binding = accepted.binding();
                     let granted = binding.peer().map(|wsk| wsk.as_table().version);

@@ -6,8 +6,9 @@
 //!   provider ([`XdpProvider`]), which registers one provider per interface, with the client's
 //!   `InstanceId` as its module id and the interface index as `Number` on both sides.
 //! - `NPI_REGISTRATION_INSTANCE.Version = XDP_BINDING_VERSION_1 = 1` on both sides.
-//! - Client dispatch [`XdpNpiClient`], client characteristics [`XdpCapabilitiesEx`] (borrowed
-//!   from the caller), provider dispatch `NULL`, no provider characteristics.
+//! - Client dispatch [`XdpNpiClient`], client characteristics [`XdpCapabilitiesEx`] (the head
+//!   of the interface's [`XdpCapabilities`], owned by the interface module, which its
+//!   registration keeps alive), provider dispatch `NULL`, no provider characteristics.
 //! - No calling convention anywhere in XDP's tables: `abi = "C"`.
 
 use core::ffi::c_void;
@@ -22,9 +23,10 @@ use npi_runtime::sys::{
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use npi_runtime::{
-    Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration, Detach, Npi,
-    NpiData, Provider, ProviderBinding, ProviderBindingRef, ProviderDetach, ProviderOffer,
-    ProviderPendingDetach, ProviderRegistration, dispatch_table, npi, npi_client, npi_provider,
+    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
+    ClientTable, Detach, Npi, NpiData, Provider, ProviderBinding, ProviderBindingRef,
+    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, Table,
+    dispatch_table, npi, npi_client, npi_provider,
 };
 
 use super::{Trace, lock, size32};
@@ -96,7 +98,9 @@ pub const XDP_SIZEOF_CAPABILITIES_EX_REVISION_1: usize =
 pub const SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP: usize =
     offset_of!(XdpCapabilitiesEx, tx_timestamp_supported) + size_of::<u8>();
 
-/// `XDP_CAPABILITIES`: the single-version wrapper `XdpInitializeCapabilities` fills in.
+/// `XDP_CAPABILITIES`: the single-version wrapper `XdpInitializeCapabilities` fills in. The
+/// version array `DriverApiVersionsOffset` points at is in the same struct, so the NMR must be
+/// given the head of a whole `XdpCapabilities`, not a copy of its `capabilities_ex` alone.
 #[repr(C)]
 #[derive(Debug)]
 pub struct XdpCapabilities {
@@ -230,6 +234,9 @@ const _: () = {
 #[npi_client(npi = Xdp, dynamic_module_id)]
 #[derive(Debug)]
 pub struct XdpInterface {
+    /// The capabilities the interface registered with: its registration's NPI-specific
+    /// characteristics point at their `capabilities_ex`.
+    capabilities: Arc<XdpCapabilities>,
     /// `BindingHandle` under the push lock: one binding at a time.
     binding: Mutex<Option<usize>>,
     /// Providers refused because one was bound already (`STATUS_DEVICE_NOT_READY`).
@@ -238,31 +245,37 @@ pub struct XdpInterface {
     pub trace: Arc<Trace>,
 }
 
-/// `XdpRegisterInterfaceEx`: registers interface `if_index` with its capabilities, borrowed for
-/// the registration's life (the borrow checker ends the registration before them).
+/// `XdpRegisterInterfaceEx`: registers interface `if_index` with its capabilities. The
+/// interface module owns them (they may be shared with other registrations), and its
+/// registration keeps the module, so the capabilities live as long as the NMR may read them.
 ///
 /// # Errors
 /// `STATUS_INVALID_PARAMETER` unless exactly one driver API version is offered; the status of
 /// `NmrRegisterClient` otherwise.
-pub fn register_interface<'a>(
+pub fn register_interface(
     if_index: u32,
-    capabilities: &'a XdpCapabilities,
+    capabilities: Arc<XdpCapabilities>,
     trace: Arc<Trace>,
-) -> Result<(Arc<XdpInterface>, ClientRegistration<'a, XdpInterface>), NTSTATUS> {
-    let caps = &capabilities.capabilities_ex;
-    if caps.driver_api_version_count != 1 {
+) -> Result<(Arc<XdpInterface>, ClientRegistration<XdpInterface>), NTSTATUS> {
+    if capabilities.capabilities_ex.driver_api_version_count != 1 {
         return Err(STATUS_INVALID_PARAMETER);
     }
     let interface = Arc::new(XdpInterface {
+        capabilities,
         binding: Mutex::default(),
         refused_busy: AtomicUsize::new(0),
         trace,
     });
-    let registration = ClientRegistration::builder(Arc::clone(&interface))
+    let caps = &interface.capabilities.capabilities_ex;
+    let builder = ClientRegistration::builder(Arc::clone(&interface))
         .module_guid(caps.instance_id)
-        .number(if_index)
-        .characteristics(caps)
-        .register()?;
+        .number(if_index);
+    // SAFETY: `caps` is the head of the `XdpCapabilities` the interface module holds in an
+    // `Arc` and never changes; the registration keeps that module (an `Arc` of it) until it
+    // is deregistered, and forever if it is leaked or its wait fails. (`owned_characteristics`
+    // would hold an `XdpCapabilitiesEx` alone, without the version array its
+    // `DriverApiVersionsOffset` points at.)
+    let registration = unsafe { builder.borrowed_characteristics(caps) }.register()?;
     Ok((interface, registration))
 }
 
@@ -318,6 +331,8 @@ pub struct InterfaceObject {
 pub static INTERFACE_OBJECT: InterfaceObject = InterfaceObject { opened: AtomicBool::new(false) };
 
 impl XdpNpiClientImpl for XdpInterface {
+    type Side = AsClient<Self>;
+
     /// The single-version helper: `STATUS_NOT_SUPPORTED` unless the major version matches.
     unsafe fn get_interface_dispatch(
         version: *const XdpVersion,
@@ -331,13 +346,15 @@ impl XdpNpiClientImpl for XdpInterface {
                 return STATUS_NOT_SUPPORTED;
             }
             interface_context.write(get_interface_context);
-            interface_dispatch.write(ptr::from_ref(&INTERFACE_DISPATCH).cast());
+            interface_dispatch.write(ptr::from_ref(INTERFACE_DISPATCH.raw()).cast());
         }
         STATUS_SUCCESS
     }
 }
 
 impl XdpInterfaceDispatchImpl for XdpInterface {
+    type Side = AsClient<Self>;
+
     unsafe fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
         if interface_context.cast_const() != ptr::from_ref(&INTERFACE_OBJECT).cast() {
             return STATUS_INVALID_PARAMETER;
@@ -373,7 +390,7 @@ impl XdpInterfaceDispatchImpl for XdpInterface {
 
 /// `Client->NpiClient`.
 #[allow(clippy::cast_possible_truncation)] // a few bytes
-pub static NPI_CLIENT: XdpNpiClient = XdpNpiClient::new::<XdpInterface>(
+pub static NPI_CLIENT: ClientTable<XdpInterface> = XdpNpiClient::new::<XdpInterface>(
     XdpObjectHeader {
         revision: XDP_NPI_CLIENT_REVISION_1,
         size: XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH as u32,
@@ -381,7 +398,8 @@ pub static NPI_CLIENT: XdpNpiClient = XdpNpiClient::new::<XdpInterface>(
     GetInterfaceContext(ptr::from_ref(&INTERFACE_OBJECT).cast_mut().cast()),
 );
 
-static INTERFACE_DISPATCH: XdpInterfaceDispatch =
+/// Handed out by `GetInterfaceDispatch`, outside the NMR.
+static INTERFACE_DISPATCH: Table<AsClient<XdpInterface>, XdpInterfaceDispatch> =
     XdpInterfaceDispatch::new::<XdpInterface>(XdpObjectHeader {
         revision: XDP_INTERFACE_DISPATCH_REVISION_1,
         size: size32::<XdpInterfaceDispatch>(),
@@ -431,7 +449,7 @@ impl XdpProvider {
 #[derive(Debug)]
 pub struct OpenProvider {
     provider: Arc<XdpProvider>,
-    registration: Option<ProviderRegistration<'static, XdpProvider>>,
+    registration: Option<ProviderRegistration<XdpProvider>>,
 }
 
 /// `XdpOpenProvider`: registers the provider for (`instance_id`, `if_index`) and checks at once
@@ -586,12 +604,19 @@ impl Provider for XdpProvider {
             drop(state);
             return self.refuse(offer, STATUS_DEVICE_NOT_READY, "bound once already or closed");
         }
-        state.bound = true;
         // `*ProviderDispatch = NULL`.
-        let accepted = offer.accept((), &());
-        state.client = Some(accepted.binding().to_ref());
-        self.trace.note(format!("xdp provider #{}: interface bound", self.if_index));
-        accepted.into()
+        match offer.accept((), &()) {
+            Ok(accepted) => {
+                state.bound = true;
+                state.client = Some(accepted.binding().to_ref());
+                self.trace.note(format!("xdp provider #{}: interface bound", self.if_index));
+                accepted.into()
+            }
+            Err(refused) => {
+                drop(state);
+                self.refuse(refused.offer, refused.status, "no binding record")
+            }
+        }
     }
 
     /// Always `STATUS_PENDING`: runs the owner's detach handler once; the completion comes from

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::cli::DriverOptions;
+use crate::fmt_free;
 use crate::image::Image;
 use crate::inspect::{self, CheckResult, Inputs};
 use crate::kbuild::{self, CrateType, KernelCrate, Profile};
@@ -127,6 +128,8 @@ fn build_and_check(
         fs::read(&staticlib).with_context(|| format!("reading {}", staticlib.display()))?;
     let (objects, archive_crt_sections) = inspect::archive_crt_sections(&archive)
         .with_context(|| format!("reading the objects of {}", staticlib.display()))?;
+    let references = fmt_free::References::from_archive(&archive)
+        .with_context(|| format!("reading the references of {}", staticlib.display()))?;
     let sys = linked.sys.clone();
     let mut disassemble = |range: Option<(u64, u64)>| -> anyhow::Result<String> {
         let objdump = objdump.context("no llvm-objdump")?;
@@ -144,6 +147,7 @@ fn build_and_check(
         image: &image,
         map: &map,
         archive_crt_sections: &archive_crt_sections,
+        references: Some(&references),
         disassemble: (target == Target::X86).then_some(&mut disassemble),
     };
     let checks = inspect::run_checks(&mut inputs);

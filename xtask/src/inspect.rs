@@ -14,7 +14,7 @@ use object::{FileKind, Object, ObjectSection};
 use crate::image::{Image, ImportedFunction};
 use crate::map::{LinkMap, MapSymbol};
 use crate::target::Target;
-use crate::x86_float;
+use crate::{fmt_free, x86_float};
 
 /// The NMR functions the EXNPI driver must import from NETIO.SYS: it registers both roles, so
 /// npi-runtime's registrations and binding records call all nine. With the stdcall argument
@@ -41,6 +41,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) map: &'a LinkMap,
     /// `member: section` for every `.CRT$*` section in the objects of the staticlib.
     pub(crate) archive_crt_sections: &'a [String],
+    /// What the staticlib's objects reference, to name who pulled formatting code in.
+    pub(crate) references: Option<&'a fmt_free::References>,
     /// Runs `llvm-objdump -d` over the image (x86 only).
     pub(crate) disassemble: Option<&'a mut x86_float::Disassemble<'a>>,
 }
@@ -78,6 +80,7 @@ pub(crate) fn run_checks(inputs: &mut Inputs<'_>) -> Vec<CheckResult> {
         check("no TLS directory", tls(inputs.image)),
         check("no CRT initializer sections", crt_sections(inputs)),
         check("checksum is set and correct", checksum(inputs.image)),
+        check("no core::fmt formatting code", no_formatting(inputs)),
     ];
     if inputs.target == Target::X86 {
         checks.push(check("no x87/MMX/SSE instructions", x86_fpu(inputs)));
@@ -535,6 +538,12 @@ fn crt_sections(inputs: &Inputs<'_>) -> Outcome {
     }
 }
 
+/// A driver has no use for `core::fmt` (its panic handler bugchecks with the location; nothing
+/// prints), and formatting code is most of a small driver's `.text`: see `fmt_free`.
+fn no_formatting(inputs: &Inputs<'_>) -> Outcome {
+    fmt_free::find(inputs.map, inputs.references).outcome(inputs.references.is_some())
+}
+
 fn checksum(image: &Image) -> Outcome {
     match image.checksum {
         0 => Err("CheckSum is 0 (link with /RELEASE)".into()),
@@ -718,14 +727,24 @@ mod tests {
             section_groups: vec![".text".into(), ".rdata".into(), ".data".into()],
             symbols: symbols
                 .iter()
-                .map(|(name, rva)| MapSymbol { name: (*name).into(), rva: *rva })
+                .map(|(name, rva)| MapSymbol {
+                    name: (*name).into(),
+                    rva: *rva,
+                    object: "drv.o".into(),
+                })
                 .collect(),
         }
     }
 
     fn outcome(image: &Image, map: &LinkMap, target: Target, name: &str) -> Outcome {
-        let mut inputs =
-            Inputs { target, image, map, archive_crt_sections: &[], disassemble: None };
+        let mut inputs = Inputs {
+            target,
+            image,
+            map,
+            archive_crt_sections: &[],
+            references: None,
+            disassemble: None,
+        };
         run_checks(&mut inputs).into_iter().find(|c| c.name == name).unwrap().outcome
     }
 

@@ -2,7 +2,8 @@
 //!
 //! - `driver`: builds `examples/kernel-driver` into a Windows kernel driver (`.sys`) for x64,
 //!   arm64 and/or x86 with Debian's Rust toolchain and `lld-link`, then inspects the PE image
-//!   and fails unless it is shaped like a driver that uses the NMR correctly.
+//!   and fails unless it is shaped like a driver that uses the NMR correctly and links no
+//!   `core::fmt` (naming the driver functions that pull it in, see `fmt_free`).
 //! - `abi-check`: measures the NMR structure layouts twice, from a C header compiled by clang
 //!   and from npi-runtime's Rust types compiled for the same targets, and compares them.
 //!
@@ -12,6 +13,7 @@
 mod abi;
 mod cli;
 mod driver;
+mod fmt_free;
 mod image;
 mod inspect;
 mod kbuild;

@@ -35,6 +35,9 @@ pub(crate) struct MapSymbol {
     /// As in the object file: mangled, and on x86 with its `_` prefix and `@bytes` suffix.
     pub(crate) name: String,
     pub(crate) rva: u32,
+    /// The object it came from, without the library: for `drv:drv.cgu.0.rcgu.o`, the archive
+    /// member `drv.cgu.0.rcgu.o`.
+    pub(crate) object: String,
 }
 
 impl MapSymbol {
@@ -158,7 +161,9 @@ fn parse_symbol(line: &str, load_address: u64) -> anyhow::Result<Option<MapSymbo
         .and_then(|rva| u32::try_from(rva).ok())
         .with_context(|| format!("address {address:#x} is not inside the image"))?;
     let name = fields[1..fields.len() - 2].join(" ");
-    Ok(Some(MapSymbol { name, rva }))
+    let source = fields[fields.len() - 1];
+    let object = source.split_once(':').map_or(source, |(_, object)| object).to_owned();
+    Ok(Some(MapSymbol { name, rva, object }))
 }
 
 #[cfg(test)]
@@ -202,6 +207,8 @@ pub(crate) mod tests {
         let state = map.symbols.iter().find(|s| s.name.ends_with("5STATE")).unwrap();
         assert_eq!(state.rva, 0x4000);
         assert_eq!(state.readable(), "drv::STATE");
+        assert_eq!(state.object, "drv.cgu.0.rcgu.o");
+        assert_eq!(map.symbol("__imp_NmrRegisterClient").unwrap().object, "NETIO.SYS");
     }
 
     #[test]

@@ -23,8 +23,9 @@ use core::ffi::c_void;
 use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
     AsClient, AsProvider, Attach, Client, ClientBinding, ClientDetach, ClientOffer,
-    ClientRegistration, Detach, Provider, ProviderBinding, ProviderDetach, ProviderOffer,
-    ProviderRegistration, dispatch_table, npi, npi_client, npi_provider,
+    ClientRegistration, ClientTable, Detach, Provider, ProviderBinding, ProviderDetach,
+    ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, npi, npi_client,
+    npi_provider,
 };
 
 use kernel::{trace, trace_value};
@@ -116,7 +117,7 @@ impl ExProviderDispatchImpl for ExProvider {
     }
 }
 
-static PROVIDER_DISPATCH: ExProviderDispatch =
+static PROVIDER_DISPATCH: ProviderTable<ExProvider> =
     ExProviderDispatch::new::<ExProvider>(1, len::<ExProviderDispatch>());
 static PROVIDER: ExProvider = ExProvider;
 
@@ -165,7 +166,7 @@ impl ExClientDispatchImpl for ExClient {
     }
 }
 
-static CLIENT_DISPATCH: ExClientDispatch =
+static CLIENT_DISPATCH: ClientTable<ExClient> =
     ExClientDispatch::new::<ExClient>(1, len::<ExClientDispatch>());
 static CLIENT: ExClient = ExClient;
 
@@ -176,8 +177,8 @@ static CLIENT: ExClient = ExClient;
 /// declaration order: the client leaves first, then the provider; each drop deregisters and
 /// waits until its bindings are detached and cleaned up.
 struct Registrations {
-    _client: ClientRegistration<'static, ExClient>,
-    _provider: ProviderRegistration<'static, ExProvider>,
+    _client: ClientRegistration<ExClient>,
+    _provider: ProviderRegistration<ExProvider>,
 }
 
 /// Where `DriverEntry` leaves the registrations for `DriverUnload`.

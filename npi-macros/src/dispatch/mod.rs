@@ -76,7 +76,7 @@ impl Member {
 }
 
 /// Names the generated `<Name>Calls` type uses for itself; a member may not take them.
-const RESERVED: &[&str] = &["as_peer", "as_table"];
+const RESERVED: &[&str] = &["as_table", "peer_context"];
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(args, item.clone()) {
@@ -400,12 +400,13 @@ fn gen_data_impls(item: &ItemStruct) -> TokenStream {
         unsafe impl #rt::NpiData for #ident {}
 
         #[automatically_derived]
-        // SAFETY: the view only wraps the peer's table and context.
+        // SAFETY: the view only wraps the peer's table and context, is neither `Copy` nor
+        // `Clone`, and lends nothing beyond a borrow of itself.
         unsafe impl #rt::DispatchTable for #ident {
             type Calls<'a> = #calls<'a>;
             fn calls(peer: #rt::Peer<'_, Self>) -> #rt::Option<#calls<'_>> {
-                match peer.dispatch() {
-                    #rt::Some(table) => #rt::Some(#calls { peer, table }),
+                match peer.into_table() {
+                    #rt::Some(table) => #rt::Some(#calls(table)),
                     #rt::None => #rt::None,
                 }
             }
@@ -454,13 +455,14 @@ fn gen_impl_trait(item: &ItemStruct, members: &[Member]) -> TokenStream {
     if fns.is_empty() {
         return TokenStream::new();
     }
-    let side = any_context.then(|| {
-        quote! {
-            /// The module role whose binding context the `#[context]` functions receive, e.g.
-            /// `AsProvider<MyProvider>`.
-            type Side: #rt::Side;
-        }
-    });
+    let _ = any_context;
+    // Every table with functions names its side: `new::<T>()` builds a table only that side
+    // may offer, so the `#[context]` shims can rely on the binding context they receive.
+    let side = quote! {
+        /// The module role that offers this table and whose binding context the `#[context]`
+        /// functions receive, e.g. `AsProvider<MyProvider>`.
+        type Side: #rt::Side;
+    };
     let doc = format!("The functions of [`{ident}`], implemented in safe Rust.");
     quote! {
         #[doc = #doc]
@@ -553,8 +555,11 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
             #(#cfgs)*
             #[doc = #doc]
             #[must_use]
-            #vis const fn #method(self) -> Self {
-                Self { #name: #rt::None, ..self }
+            #vis const fn #method<S>(table: #rt::Table<S, Self>) -> #rt::Table<S, Self> {
+                let raw = Self { #name: #rt::None, ..table.into_raw() };
+                // SAFETY: the functions the table was built with, for the same side, one of
+                // them now NULL.
+                unsafe { #rt::Table::new_unchecked(raw) }
             }
         })
     });
@@ -575,11 +580,16 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
             pub const #c: #rt::usize = #rt::offset_of!(Self, #name) + #rt::size_of::<#ty>();
         }
     });
-    let generics = has_fns.then(|| quote!(<T: #imp>));
-    let doc = if has_fns {
-        "A table whose functions call `T`'s; the data members (header) in declaration order."
+    let (generics, side) = if has_fns {
+        (quote!(<T: #imp>), quote!(<T as #imp>::Side))
     } else {
-        "The table, from its data members in declaration order."
+        (quote!(<S>), quote!(S))
+    };
+    let doc = if has_fns {
+        "A table whose functions call `T`'s, for `T::Side` to offer; the data members (header) \
+         in declaration order."
+    } else {
+        "The table, from its data members in declaration order, for the side `S` to offer."
     };
     quote! {
         #[automatically_derived]
@@ -588,8 +598,10 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
         impl #ident {
             #[doc = #doc]
             #[must_use]
-            #vis const fn new #generics (#(#data_params),*) -> Self {
-                Self { #(#inits,)* }
+            #vis const fn new #generics (#(#data_params),*) -> #rt::Table<#side, Self> {
+                // SAFETY: every function that receives a binding context is `T`'s shim, which
+                // reads it as a binding of `T::Side`: the side this table is for.
+                unsafe { #rt::Table::new_unchecked(Self { #(#inits,)* }) }
             }
             #(#without)*
             #(#end_of)*
@@ -613,7 +625,7 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
             quote!(#n: #t)
         });
         let names: Vec<_> = own.iter().map(|p| &p.name).collect();
-        let context_arg = f.context.then(|| quote!(self.peer.context(),));
+        let context_arg = f.context.then(|| quote!(self.0.context(),));
         let plain = own.iter().all(|p| is_plain(&p.ty));
         // A returned status or value is what the call is for.
         let must_use = matches!(f.output, ReturnType::Type(..)).then(|| quote!(#[must_use]));
@@ -625,7 +637,7 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
             (
                 quote!(-> #rt::Option<#ret>),
                 quote! {
-                    match self.table.#name {
+                    match self.0.table().#name {
                         #rt::Some(f) => #rt::Some(unsafe { f(#context_arg #(#names),*) }),
                         #rt::None => #rt::None,
                     }
@@ -633,7 +645,7 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
             )
         } else {
             let output = &f.output;
-            (quote!(#output), quote!(unsafe { (self.table.#name)(#context_arg #(#names),*) }))
+            (quote!(#output), quote!(unsafe { (self.0.table().#name)(#context_arg #(#names),*) }))
         };
         let none_doc = f
             .optional
@@ -678,26 +690,25 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        #[derive(#rt::Clone, #rt::Copy)]
-        #vis struct #calls<'a> {
-            peer: #rt::Peer<'a, #ident>,
-            table: &'a #ident,
-        }
+        ///
+        /// Neither `Copy` nor `Clone`: it is only lent by a `PeerCall`, which keeps this side's
+        /// detach pending, and what it lends is borrowed from it.
+        #vis struct #calls<'a>(#rt::PeerTable<'a, #ident>);
 
         #[automatically_derived]
         #[allow(unsafe_code)] // each call's `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl<'a> #calls<'a> {
-            /// The peer's binding context and table.
-            #[must_use]
-            #vis fn as_peer(&self) -> #rt::Peer<'a, #ident> {
-                self.peer
-            }
-
             /// The peer's table itself (its data members, for a version check).
             #[must_use]
-            #vis fn as_table(&self) -> &'a #ident {
-                self.table
+            #vis fn as_table(&self) -> &#ident {
+                self.0.table()
+            }
+
+            /// The peer's binding context, as the table's functions receive it.
+            #[must_use]
+            #vis fn peer_context(&self) -> *mut #rt::c_void {
+                self.0.context()
             }
 
             #(#methods)*

@@ -1,6 +1,8 @@
 // An OS-gated tail member disappears with everything generated for it: the trait fn, the
 // shim, the call method, the constructor's initializer and the END_OF constant.
-use npi_runtime::dispatch_table;
+use npi_runtime::{
+    AsProvider, Attach, ClientOffer, ProviderTable, dispatch_table, npi, npi_provider,
+};
 
 // An OS-gated tail member, as `#if NTDDI_VERSION >= NTDDI_WIN7` in `wsk.h`.
 #[dispatch_table]
@@ -12,15 +14,27 @@ pub struct WskProviderDispatch {
     pub wsk_get_address_info: fn(name_space: u32) -> i32,
 }
 
+#[npi(id = "C0F6A7ED-0000-4000-8000-000000000001", provider_dispatch = WskProviderDispatch)]
+pub struct GatedNpi;
+
+#[npi_provider(npi = GatedNpi, module_id = "C0F6A7ED-0000-4000-8000-000000000002")]
 pub struct Provider;
 
+impl npi_runtime::Provider for Provider {
+    type Binding = ();
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        offer.accept((), &TABLE).into()
+    }
+}
+
 impl WskProviderDispatchImpl for Provider {
+    type Side = AsProvider<Self>;
     fn wsk_control_client(control_code: u32) -> i32 {
         control_code as i32
     }
 }
 
-static TABLE: WskProviderDispatch = WskProviderDispatch::new::<Provider>(0x0100, 0);
+static TABLE: ProviderTable<Provider> = WskProviderDispatch::new::<Provider>(0x0100, 0);
 
 fn main() {
     // Only the three ungated members are in the table.

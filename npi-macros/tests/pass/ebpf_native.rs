@@ -17,8 +17,9 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use npi_runtime::{
-    Attach, Client, ClientOffer, ClientRegistration, Npi, Provider, ProviderBindingRef,
-    ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider,
+    AsClient, Attach, Client, ClientOffer, ClientRegistration, ClientTable, Npi, Provider,
+    ProviderBindingRef, ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client,
+    npi_provider,
 };
 
 /// `program_entry_t` (opaque here).
@@ -145,6 +146,8 @@ impl Client for Bpf2cClient {
 static HASH: [u8; 32] = [0x5A; 32];
 
 impl MetadataTableImpl for Bpf2cClient {
+    type Side = AsClient<Self>;
+
     unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.
         unsafe {
@@ -195,7 +198,7 @@ impl MetadataTableImpl for Bpf2cClient {
 }
 
 /// `{ sizeof(metadata_table_t), _get_programs, _get_maps, _get_hash, _get_version, ... }`.
-static METADATA_TABLE: MetadataTable =
+static METADATA_TABLE: ClientTable<Bpf2cClient> =
     MetadataTable::new::<Bpf2cClient>(size_of::<MetadataTable>());
 static CLIENT: Bpf2cClient = Bpf2cClient { provider_handle: AtomicPtr::new(ptr::null_mut()) };
 
@@ -231,9 +234,13 @@ impl Provider for EbpfCore {
             return offer.fail(STATUS_INVALID_PARAMETER);
         }
         // ProviderDispatch = NULL.
-        let accepted = offer.accept(guid, &());
-        modules.push((guid, accepted.binding().to_ref()));
-        accepted.into()
+        match offer.accept(guid, &()) {
+            Ok(accepted) => {
+                modules.push((guid, accepted.binding().to_ref()));
+                accepted.into()
+            }
+            Err(refused) => refused.offer.fail(refused.status),
+        }
     }
 }
 

@@ -27,9 +27,9 @@
 use core::ffi::c_void;
 
 use npi_runtime::{
-    AsProvider, Attach, Client, ClientOffer, ClientRegistration, NpiData, Provider,
-    ProviderBinding, ProviderOffer, ProviderRegistration, dispatch_table, npi, npi_client,
-    npi_provider,
+    AsProvider, Attach, Client, ClientOffer, ClientRegistration, ClientTable, NpiData, Provider,
+    ProviderBinding, ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, npi,
+    npi_client, npi_provider,
 };
 
 /// The provider's table.
@@ -104,8 +104,8 @@ impl LintDispatchImpl for LintProvider {
     }
 }
 
-static LINT_DISPATCH: LintDispatch = LintDispatch::new::<LintProvider>(1);
-static CLIENT_DISPATCH: LintClientDispatch =
+static LINT_DISPATCH: ProviderTable<LintProvider> = LintDispatch::new::<LintProvider>(1);
+static CLIENT_DISPATCH: ClientTable<LintClient> =
     LintClientDispatch::new(size_of::<LintClientDispatch>());
 static PROVIDER: LintProvider = LintProvider;
 

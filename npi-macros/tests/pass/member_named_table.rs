@@ -1,5 +1,5 @@
-// Members may be named like anything a C table uses (`table`, `peer`): the generated view's
-// own accessors are `as_table` and `as_peer`.
+// Members may be named like anything a C table uses (`table`, `peer`, even `as_peer`): the
+// generated view's own accessors are `as_table` and `peer_context`.
 use npi_runtime::dispatch_table;
 
 // `table` (and `peer`) are also the names of the accessors of the generated `HelperDispatchCalls`.
@@ -8,6 +8,7 @@ pub struct HelperDispatch {
     pub version: u16,
     pub table: fn(index: u32) -> u64,
     pub peer: fn() -> u32,
+    pub as_peer: fn() -> u32,
 }
 
 fn main() {}

@@ -17,8 +17,9 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use npi_runtime::{
-    Attach, Client, ClientBindingRef, ClientOffer, ClientRegistration, Npi, Provider,
-    ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider,
+    AsProvider, Attach, Client, ClientBindingRef, ClientOffer, ClientRegistration, Npi, Provider,
+    ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client,
+    npi_provider,
 };
 
 /// `QUIC_API_VERSION_2`.
@@ -87,6 +88,8 @@ impl Provider for MsQuicProvider {
 static QUIC_API_TABLE: [usize; 4] = [0; 4];
 
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
+    type Side = AsProvider<Self>;
+
     unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {
             return STATUS_NOT_SUPPORTED;
@@ -103,7 +106,8 @@ impl MsQuicNmrDispatchImpl for MsQuicProvider {
     }
 }
 
-static MSQUIC_NMR_DISPATCH: MsQuicNmrDispatch = MsQuicNmrDispatch::new::<MsQuicProvider>(0, 0);
+static MSQUIC_NMR_DISPATCH: ProviderTable<MsQuicProvider> =
+    MsQuicNmrDispatch::new::<MsQuicProvider>(0, 0);
 static PROVIDER: MsQuicProvider = MsQuicProvider { open: AtomicUsize::new(0) };
 
 // ----- the client helper (MsQuicNmrClientRegister) ---------------------------------------------

@@ -13,7 +13,8 @@ mod driver {
 
     use ::npi_runtime::{
         AsProvider, Attach, Client, ClientOffer, ClientRegistration, Provider, ProviderBinding,
-        ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider,
+        ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client,
+        npi_provider,
     };
 
     struct GUID;
@@ -92,7 +93,8 @@ mod driver {
         }
     }
 
-    static SHADOW_DISPATCH: ShadowDispatch = ShadowDispatch::new::<ShadowProvider>(1);
+    static SHADOW_DISPATCH: ProviderTable<ShadowProvider> =
+        ShadowDispatch::new::<ShadowProvider>(1);
     static PROVIDER: ShadowProvider = ShadowProvider;
 
     #[npi_client(

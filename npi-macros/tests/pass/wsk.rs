@@ -18,8 +18,8 @@ use std::sync::Mutex;
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use npi_runtime::{
     AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientOffer,
-    ClientRegistration, Npi, NpiData, Provider, ProviderBinding, ProviderOffer,
-    ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider,
+    ClientRegistration, ClientTable, Npi, NpiData, Provider, ProviderBinding, ProviderOffer,
+    ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider,
 };
 
 /// `MAKE_WSK_VERSION(Mj, Mn)`.
@@ -356,7 +356,7 @@ impl WskProviderDispatchImpl for WskProvider {
     }
 }
 
-static WSK_PROVIDER_DISPATCH: WskProviderDispatch =
+static WSK_PROVIDER_DISPATCH: ProviderTable<WskProvider> =
     WskProviderDispatch::new::<WskProvider>(make_wsk_version(1, 0), 0);
 static PROVIDER: WskProvider = WskProvider;
 
@@ -406,10 +406,13 @@ impl WskClientDispatchImpl for WskClient {
     }
 }
 
-static WSK_CLIENT_DISPATCH_2_0: WskClientDispatch =
+static WSK_CLIENT_DISPATCH_2_0: ClientTable<WskClient> =
     WskClientDispatch::new::<WskClient>(make_wsk_version(2, 0), 0);
-static WSK_CLIENT_DISPATCH_1_0: WskClientDispatch =
-    WskClientDispatch::new::<WskClient>(make_wsk_version(1, 0), 0).without_wsk_client_event();
+static WSK_CLIENT_DISPATCH_1_0: ClientTable<WskClient> =
+    WskClientDispatch::without_wsk_client_event(WskClientDispatch::new::<WskClient>(
+        make_wsk_version(1, 0),
+        0,
+    ));
 static CLIENT: WskClient = WskClient { provider: Mutex::new(None), tries: Mutex::new(Vec::new()) };
 
 fn main() {

@@ -6,8 +6,9 @@
 //!   one provider per interface, with the client's `InstanceId` as its module id and the
 //!   interface index as `Number` on both sides.
 //! - `NPI_REGISTRATION_INSTANCE.Version = XDP_BINDING_VERSION_1 = 1` on both sides.
-//! - Client dispatch `XDP_NPI_CLIENT`, client characteristics `XDP_CAPABILITIES_EX` (borrowed
-//!   from the caller), provider dispatch `NULL`, no provider characteristics.
+//! - Client dispatch `XDP_NPI_CLIENT`, client characteristics `XDP_CAPABILITIES_EX` (the head
+//!   of the interface's `XDP_CAPABILITIES`, a `static` here), provider dispatch `NULL`, no
+//!   provider characteristics.
 //! - No calling convention anywhere in XDP's tables: `abi = "C"`.
 
 use core::ffi::c_void;
@@ -21,8 +22,9 @@ use npi_runtime::sys::{
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use npi_runtime::{
-    Attach, Client, ClientOffer, ClientRegistration, Npi, NpiData, Provider, ProviderBindingRef,
-    ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider,
+    AsClient, Attach, Client, ClientOffer, ClientRegistration, ClientTable, Npi, NpiData, Provider,
+    ProviderBindingRef, ProviderOffer, ProviderRegistration, Table, dispatch_table, host, npi,
+    npi_client, npi_provider,
 };
 
 /// `XDP_BINDING_VERSION_1`.
@@ -237,6 +239,8 @@ struct InterfaceObject {
 static INTERFACE_OBJECT: InterfaceObject = InterfaceObject { opened: AtomicBool::new(false) };
 
 impl XdpNpiClientImpl for XdpInterface {
+    type Side = AsClient<Self>;
+
     /// The single-version helper: `STATUS_NOT_SUPPORTED` unless the major version matches.
     unsafe fn get_interface_dispatch(
         version: *const XdpVersion,
@@ -250,13 +254,15 @@ impl XdpNpiClientImpl for XdpInterface {
                 return STATUS_NOT_SUPPORTED;
             }
             interface_context.write(get_interface_context);
-            interface_dispatch.write(ptr::from_ref(&INTERFACE_DISPATCH).cast());
+            interface_dispatch.write(ptr::from_ref(INTERFACE_DISPATCH.raw()).cast());
         }
         STATUS_SUCCESS
     }
 }
 
 impl XdpInterfaceDispatchImpl for XdpInterface {
+    type Side = AsClient<Self>;
+
     unsafe fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
         assert_eq!(interface_context.cast_const(), ptr::from_ref(&INTERFACE_OBJECT).cast());
         INTERFACE_OBJECT.opened.store(true, Ordering::Relaxed);
@@ -289,7 +295,7 @@ impl XdpInterfaceDispatchImpl for XdpInterface {
 }
 
 #[allow(clippy::cast_possible_truncation)] // a few bytes
-static NPI_CLIENT: XdpNpiClient = XdpNpiClient::new::<XdpInterface>(
+static NPI_CLIENT: ClientTable<XdpInterface> = XdpNpiClient::new::<XdpInterface>(
     XdpObjectHeader {
         revision: XDP_NPI_CLIENT_REVISION_1,
         size: XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH as u32,
@@ -298,13 +304,36 @@ static NPI_CLIENT: XdpNpiClient = XdpNpiClient::new::<XdpInterface>(
 );
 
 #[allow(clippy::cast_possible_truncation)] // a few bytes
-static INTERFACE_DISPATCH: XdpInterfaceDispatch =
+static INTERFACE_DISPATCH: Table<AsClient<XdpInterface>, XdpInterfaceDispatch> =
     XdpInterfaceDispatch::new::<XdpInterface>(XdpObjectHeader {
         revision: XDP_INTERFACE_DISPATCH_REVISION_1,
         size: size_of::<XdpInterfaceDispatch>() as u32,
     });
 
 static INTERFACE: XdpInterface = XdpInterface { binding: AtomicPtr::new(ptr::null_mut()) };
+
+/// The interface's `InstanceId`.
+const INSTANCE_ID: GUID = GUID::from_u128(0x3F2B_9C41_7D0E_4A8B_B1C2_5E6F_7A8B_9C0D);
+
+/// The interface's capabilities, `XdpInitializeCapabilities`-style: the version array
+/// `DriverApiVersionsOffset` points at is in the same struct.
+#[allow(clippy::cast_possible_truncation)] // offsets of a 60-byte struct
+static CAPABILITIES: XdpCapabilities = XdpCapabilities {
+    capabilities_ex: XdpCapabilitiesEx {
+        header: XdpObjectHeader {
+            revision: XDP_CAPABILITIES_EX_REVISION_1,
+            size: SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP as u32,
+        },
+        driver_api_versions_offset: offset_of!(XdpCapabilities, driver_api_version) as u32,
+        driver_api_version_count: 1,
+        ddk_driver_api_version: XDP_DRIVER_API_VERSION,
+        instance_id: INSTANCE_ID,
+        rx_checksum_supported: 0,
+        rx_timestamp_supported: 0,
+        tx_timestamp_supported: 1,
+    },
+    driver_api_version: XDP_DRIVER_API_VERSION,
+};
 
 // ----- XDP core (provider, one per interface) --------------------------------------------------
 
@@ -350,38 +379,26 @@ impl Provider for XdpProvider {
             return offer.fail(STATUS_DEVICE_NOT_READY);
         }
         // `*ProviderDispatch = NULL`.
-        let accepted = offer.accept((), &());
-        *self.client.lock().unwrap() = Some(accepted.binding().to_ref());
-        accepted.into()
+        match offer.accept((), &()) {
+            Ok(accepted) => {
+                *self.client.lock().unwrap() = Some(accepted.binding().to_ref());
+                accepted.into()
+            }
+            Err(refused) => refused.offer.fail(refused.status),
+        }
     }
 }
 
 fn main() {
     check_layouts();
 
-    // The interface: a fresh InstanceId, its IfIndex, and its capabilities (borrowed).
-    let instance_id = GUID::from_u128(0x3F2B_9C41_7D0E_4A8B_B1C2_5E6F_7A8B_9C0D);
+    // The interface: its InstanceId, its IfIndex, and its capabilities.
+    let instance_id = INSTANCE_ID;
     let if_index = 7;
-    let capabilities = XdpCapabilities {
-        capabilities_ex: XdpCapabilitiesEx {
-            header: XdpObjectHeader {
-                revision: XDP_CAPABILITIES_EX_REVISION_1,
-                size: SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP as u32,
-            },
-            driver_api_versions_offset: offset_of!(XdpCapabilities, driver_api_version) as u32,
-            driver_api_version_count: 1,
-            ddk_driver_api_version: XDP_DRIVER_API_VERSION,
-            instance_id,
-            rx_checksum_supported: 0,
-            rx_timestamp_supported: 0,
-            tx_timestamp_supported: 1,
-        },
-        driver_api_version: XDP_DRIVER_API_VERSION,
-    };
     let client = ClientRegistration::builder(&INTERFACE)
         .module_guid(instance_id)
         .number(if_index)
-        .characteristics(&capabilities.capabilities_ex)
+        .characteristics(&CAPABILITIES.capabilities_ex)
         .register()
         .expect("XdpRegisterInterfaceEx");
     assert!(host::bindings_of(&Xdp::ID).is_empty(), "no provider yet");

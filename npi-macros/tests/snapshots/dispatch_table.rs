@@ -20,12 +20,9 @@ unsafe impl ::npi_runtime::__private::DispatchTable for ExProviderDispatch {
     fn calls(
         peer: ::npi_runtime::__private::Peer<'_, Self>,
     ) -> ::npi_runtime::__private::Option<ExProviderDispatchCalls<'_>> {
-        match peer.dispatch() {
+        match peer.into_table() {
             ::npi_runtime::__private::Some(table) => {
-                ::npi_runtime::__private::Some(ExProviderDispatchCalls {
-                    peer,
-                    table,
-                })
+                ::npi_runtime::__private::Some(ExProviderDispatchCalls(table))
             }
             ::npi_runtime::__private::None => ::npi_runtime::__private::None,
         }
@@ -34,8 +31,8 @@ unsafe impl ::npi_runtime::__private::DispatchTable for ExProviderDispatch {
 ///The functions of [`ExProviderDispatch`], implemented in safe Rust.
 #[allow(clippy::too_many_arguments)]
 pub trait ExProviderDispatchImpl: 'static {
-    /// The module role whose binding context the `#[context]` functions receive, e.g.
-    /// `AsProvider<MyProvider>`.
+    /// The module role that offers this table and whose binding context the `#[context]`
+    /// functions receive, e.g. `AsProvider<MyProvider>`.
     type Side: ::npi_runtime::__private::Side;
     /// Doubles `value`.
     fn provider_function(
@@ -52,14 +49,19 @@ pub trait ExProviderDispatchImpl: 'static {
 #[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl ExProviderDispatch {
-    ///A table whose functions call `T`'s; the data members (header) in declaration order.
+    ///A table whose functions call `T`'s, for `T::Side` to offer; the data members (header) in declaration order.
     #[must_use]
-    pub const fn new<T: ExProviderDispatchImpl>(version: u16, length: u16) -> Self {
-        Self {
-            version,
-            length,
-            provider_function: Self::__npi_provider_function::<T>,
-            raw_function: Self::__npi_raw_function::<T>,
+    pub const fn new<T: ExProviderDispatchImpl>(
+        version: u16,
+        length: u16,
+    ) -> ::npi_runtime::__private::Table<<T as ExProviderDispatchImpl>::Side, Self> {
+        unsafe {
+            ::npi_runtime::__private::Table::new_unchecked(Self {
+                version,
+                length,
+                provider_function: Self::__npi_provider_function::<T>,
+                raw_function: Self::__npi_raw_function::<T>,
+            })
         }
     }
     ///Bytes up to and including `version` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the table as it was when `version` was its last member.
@@ -111,29 +113,30 @@ impl ExProviderDispatch {
     }
 }
 ///The peer's [`ExProviderDispatch`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it.
-#[derive(::npi_runtime::__private::Clone, ::npi_runtime::__private::Copy)]
-pub struct ExProviderDispatchCalls<'a> {
-    peer: ::npi_runtime::__private::Peer<'a, ExProviderDispatch>,
-    table: &'a ExProviderDispatch,
-}
+///
+/// Neither `Copy` nor `Clone`: it is only lent by a `PeerCall`, which keeps this side's
+/// detach pending, and what it lends is borrowed from it.
+pub struct ExProviderDispatchCalls<'a>(
+    ::npi_runtime::__private::PeerTable<'a, ExProviderDispatch>,
+);
 #[automatically_derived]
 #[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl<'a> ExProviderDispatchCalls<'a> {
-    /// The peer's binding context and table.
-    #[must_use]
-    pub fn as_peer(&self) -> ::npi_runtime::__private::Peer<'a, ExProviderDispatch> {
-        self.peer
-    }
     /// The peer's table itself (its data members, for a version check).
     #[must_use]
-    pub fn as_table(&self) -> &'a ExProviderDispatch {
-        self.table
+    pub fn as_table(&self) -> &ExProviderDispatch {
+        self.0.table()
+    }
+    /// The peer's binding context, as the table's functions receive it.
+    #[must_use]
+    pub fn peer_context(&self) -> *mut ::npi_runtime::__private::c_void {
+        self.0.context()
     }
     /// Doubles `value`.
     #[must_use]
     pub fn provider_function(&self, value: u32) -> u32 {
-        unsafe { (self.table.provider_function)(self.peer.context(), value) }
+        unsafe { (self.0.table().provider_function)(self.0.context(), value) }
     }
     ///
     /// # Safety
@@ -141,6 +144,6 @@ impl<'a> ExProviderDispatchCalls<'a> {
     /// valid for the peer's use of them).
     #[must_use]
     pub unsafe fn raw_function(&self, buffer: *const u8, length: usize) -> i32 {
-        unsafe { (self.table.raw_function)(buffer, length) }
+        unsafe { (self.0.table().raw_function)(buffer, length) }
     }
 }

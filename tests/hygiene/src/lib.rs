@@ -15,8 +15,9 @@
 use ::core::ffi::c_void;
 
 use ::npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientOffer, NpiData, Provider,
-    ProviderBinding, ProviderOffer, dispatch_table, npi, npi_client, npi_provider,
+    AsClient, AsProvider, Attach, Client, ClientBinding, ClientOffer, ClientTable, NpiData,
+    Provider, ProviderBinding, ProviderOffer, ProviderTable, dispatch_table, npi, npi_client,
+    npi_provider,
 };
 
 /// Shadows the `core` crate for relative paths.
@@ -106,7 +107,7 @@ impl HygieneProviderDispatchImpl for HygieneProvider {
     }
 }
 
-static PROVIDER_DISPATCH: HygieneProviderDispatch =
+static PROVIDER_DISPATCH: ProviderTable<HygieneProvider> =
     HygieneProviderDispatch::new::<HygieneProvider>(1, 0);
 
 /// A client whose module id is chosen per registration.
@@ -134,7 +135,7 @@ pub fn call(binding: &ClientBinding<'_, HygieneClient>) -> ::core::option::Optio
     binding.peer().map(|provider| provider.increment(1))
 }
 
-static CLIENT_DISPATCH: HygieneClientDispatch = HygieneClientDispatch::new(4);
+static CLIENT_DISPATCH: ClientTable<HygieneClient> = HygieneClientDispatch::new(4);
 
 /// Keeps `AsClient` used in a signature, as a module naming its role would.
 pub type HygieneClientRole = AsClient<HygieneClient>;

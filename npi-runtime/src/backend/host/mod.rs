@@ -11,6 +11,7 @@
 //! error, not a mix-up (OQ-17). Serial order is also registration order (OQ-2).
 
 pub(crate) mod abi;
+pub(crate) mod faults;
 mod frames;
 pub(crate) mod report;
 mod slab;
@@ -35,6 +36,7 @@ use report::{
 };
 use sync::{Condvar, Mutex};
 
+use crate::heap::AllocationSite;
 use crate::sys::{
     GUID, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
     NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
@@ -497,6 +499,10 @@ impl Registrar {
         if !self.check_irql(Irql::Passive, function, Some(npi), 0) {
             return STATUS_INVALID_DEVICE_STATE;
         }
+        // NETIO allocates a block per registration; a test can make that fail.
+        if faults::should_fail(AllocationSite::NmrRegistration) {
+            return crate::sys::STATUS_INSUFFICIENT_RESOURCES;
+        }
 
         let (handle, peers) = {
             let mut st = sync::lock(&self.state);
@@ -682,6 +688,11 @@ impl Registrar {
                 )
             };
             let (context, npi, peer_instance) = (c.context, c.npi, p.chars.instance());
+            // NETIO allocates the binding before proposing it; when a test makes that fail,
+            // this pair is not proposed (nothing tells either module) and the others still are.
+            if faults::should_fail(AllocationSite::NmrBinding) {
+                return true;
+            }
             st.next_serial += 1;
             let serial = st.next_serial;
             let Some(binding) = st.bindings.insert_with(|_| Binding {

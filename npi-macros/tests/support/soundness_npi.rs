@@ -1,0 +1,60 @@
+// Shared by the `tests/ui/soundness/` cases (through `include!`): a small NPI with a provider
+// table that reads its binding context, provider characteristics, one provider, one client.
+
+use core::ffi::c_void;
+use npi_runtime::*;
+
+/// The provider's table: `get` reads the provider's binding value.
+#[dispatch_table]
+pub struct SoundProviderDispatch {
+    /// Version.
+    pub version: u16,
+    /// The provider binding's value.
+    pub get: fn(#[context] binding: *mut c_void) -> u32,
+}
+
+/// The provider's NPI-specific characteristics.
+#[repr(C)]
+pub struct SoundCaps {
+    /// Anything.
+    pub magic: u32,
+}
+// SAFETY: #[repr(C)] plain data.
+unsafe impl NpiData for SoundCaps {}
+
+#[npi(
+    id = "50C0D000-0000-4000-8000-000000000001",
+    provider_dispatch = SoundProviderDispatch,
+    provider_characteristics = SoundCaps
+)]
+pub struct SoundNpi;
+
+#[npi_provider(npi = SoundNpi, module_id = "50C0D000-0000-4000-8000-0000000000AA")]
+pub struct SoundProvider;
+
+impl Provider for SoundProvider {
+    type Binding = u32;
+    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        offer.accept(7, &TABLE).into()
+    }
+}
+
+impl SoundProviderDispatchImpl for SoundProvider {
+    type Side = AsProvider<SoundProvider>;
+    fn get(binding: &ProviderBinding<'_, SoundProvider>, ) -> u32 {
+        **binding
+    }
+}
+
+pub static TABLE: ProviderTable<SoundProvider> = SoundProviderDispatch::new::<SoundProvider>(1);
+pub static PROVIDER: SoundProvider = SoundProvider;
+
+#[npi_client(npi = SoundNpi, module_id = "50C0D000-0000-4000-8000-0000000000BB")]
+pub struct SoundClient;
+
+impl Client for SoundClient {
+    type Binding = ();
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        offer.accept((), &()).into()
+    }
+}

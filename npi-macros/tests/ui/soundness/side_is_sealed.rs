@@ -1,0 +1,15 @@
+// The runtime trusts what a `Side` says about a binding context: only its own roles implement it.
+use npi_runtime::sys::{GUID, HANDLE};
+
+struct MySide;
+
+impl npi_runtime::Side for MySide {
+    type Module = ();
+    type Value = u32;
+    type PeerDispatch = ();
+    type OwnDispatch = ();
+    const NPI_ID: GUID = GUID::from_u128(1);
+    unsafe fn complete(_: HANDLE) {}
+}
+
+fn main() {}

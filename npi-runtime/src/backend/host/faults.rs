@@ -1,0 +1,54 @@
+//! Allocation fault injection: the calling thread's plan, and the count of runtime blocks alive.
+//!
+//! The plan is per thread so that tests running in parallel never fail each other's
+//! allocations: the allocations of a registration and of the attaches it causes all happen on
+//! the registering thread (R7), which is the thread a test arms.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::vec::Vec;
+
+use crate::heap::AllocationSite;
+
+#[derive(Default)]
+pub(crate) struct Plan {
+    /// Index (0-based, among the allocations seen since the plan was armed) of the one to fail.
+    pub(crate) fail_at: Option<usize>,
+    /// Every allocation seen, in order, the failed one included.
+    pub(crate) seen: Vec<AllocationSite>,
+}
+
+std::thread_local! {
+    static PLAN: RefCell<Option<Plan>> = const { RefCell::new(None) };
+}
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// Records an allocation at `site` and says whether the plan wants it to fail.
+pub(crate) fn should_fail(site: AllocationSite) -> bool {
+    PLAN.with(|p| {
+        let mut p = p.borrow_mut();
+        let Some(plan) = p.as_mut() else { return false };
+        let n = plan.seen.len();
+        plan.seen.push(site);
+        plan.fail_at == Some(n)
+    })
+}
+
+/// Installs `plan` on this thread and returns the one it replaces.
+pub(crate) fn arm(plan: Option<Plan>) -> Option<Plan> {
+    PLAN.with(|p| p.replace(plan))
+}
+
+/// Reads the armed plan of this thread.
+pub(crate) fn with_plan<R>(f: impl FnOnce(Option<&Plan>) -> R) -> R {
+    PLAN.with(|p| f(p.borrow().as_ref()))
+}
+
+pub(crate) fn count_live(delta: isize) {
+    LIVE.fetch_add(delta, Ordering::Relaxed);
+}
+
+pub(crate) fn live() -> usize {
+    usize::try_from(LIVE.load(Ordering::Relaxed)).unwrap_or(0)
+}

@@ -1,0 +1,399 @@
+//! What safe code can do to the runtime at run time, and what it costs: panics at every point of
+//! an attach, panicking destructors, guards that are forgotten, registrations dropped where the
+//! wait cannot succeed. The compile-time half (what safe code cannot write at all) is in
+//! `npi-macros/tests/ui/soundness/`; `npi-runtime/docs/soundness.md` (rustdoc: `npi_runtime::soundness`) maps both to the API.
+//!
+//! Each test uses its own NPI. Run under valgrind or AddressSanitizer, these also show that no
+//! path reads freed memory (see DEVELOPMENT.md).
+
+use core::ffi::c_void;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use npi_runtime::host::{self, ViolationKind};
+use npi_runtime::sys::{GUID, NmrDeregisterProvider, STATUS_INVALID_DEVICE_STATE};
+use npi_runtime::*;
+
+/// A binding value that counts its drops.
+pub(crate) struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn kinds(npi: &GUID) -> Vec<ViolationKind> {
+    host::take_violations_of(npi).into_iter().map(|v| v.kind).collect()
+}
+
+// ----- a panic after a successful accept ----------------------------------------------------
+
+mod panic_after_accept {
+    use super::*;
+
+    #[npi(id = "50C0D001-0000-4000-8000-000000000001")]
+    pub(super) struct PanicNpi;
+
+    #[npi_provider(npi = PanicNpi, module_id = "50C0D001-0000-4000-8000-0000000000AA")]
+    pub(super) struct P {
+        panic: AtomicBool,
+        drops: Arc<AtomicUsize>,
+        cleanups: AtomicUsize,
+    }
+
+    impl Provider for P {
+        type Binding = Counted;
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            let accepted = offer.accept(Counted(Arc::clone(&self.drops)), &());
+            assert!(!self.panic.load(Ordering::SeqCst), "provider panics after accepting");
+            accepted.into()
+        }
+        fn cleanup(&self, _: &Counted) {
+            self.cleanups.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[npi_client(npi = PanicNpi, module_id = "50C0D001-0000-4000-8000-0000000000BB")]
+    pub(super) struct C {
+        panic: AtomicBool,
+        drops: Arc<AtomicUsize>,
+        cleanups: AtomicUsize,
+    }
+
+    impl Client for C {
+        type Binding = Counted;
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            let accepted = offer.accept(Counted(Arc::clone(&self.drops)), &());
+            assert!(accepted.is_ok());
+            assert!(!self.panic.load(Ordering::SeqCst), "client panics after accepting");
+            accepted.into()
+        }
+        fn cleanup(&self, _: &Counted) {
+            self.cleanups.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Registers both, the one that panics second, then deregisters both; returns the
+    /// violations and the (provider, client) drops and cleanups.
+    pub(super) fn run(provider_panics: bool) -> (Vec<ViolationKind>, [usize; 4], usize) {
+        let npi = <PanicNpi as Npi>::ID;
+        let p = Arc::new(P {
+            panic: AtomicBool::new(provider_panics),
+            drops: Arc::default(),
+            cleanups: AtomicUsize::new(0),
+        });
+        let c = Arc::new(C {
+            panic: AtomicBool::new(!provider_panics),
+            drops: Arc::default(),
+            cleanups: AtomicUsize::new(0),
+        });
+        let provider = ProviderRegistration::register(Arc::clone(&p)).unwrap();
+        let client = ClientRegistration::register(Arc::clone(&c)).unwrap();
+        let bound = host::bindings_of(&npi).len();
+        let violations = kinds(&npi);
+        client.deregister().unwrap();
+        provider.deregister().unwrap();
+        (
+            violations,
+            [
+                p.drops.load(Ordering::SeqCst),
+                p.cleanups.load(Ordering::SeqCst),
+                c.drops.load(Ordering::SeqCst),
+                c.cleanups.load(Ordering::SeqCst),
+            ],
+            bound,
+        )
+    }
+}
+
+#[test]
+fn a_client_that_panics_after_accepting_keeps_its_binding_and_is_cleaned_up() {
+    let (violations, counts, bound) = panic_after_accept::run(false);
+    // The binding formed (the provider and the NMR hold it): the runtime answers success and
+    // records the panic, not a failure after the provider accepted.
+    assert_eq!(bound, 1);
+    assert_eq!(violations, [ViolationKind::ModulePanic]);
+    // Detach and cleanup came for both sides, and both values were dropped.
+    assert_eq!(counts, [1, 1, 1, 1]);
+    assert!(kinds(&<panic_after_accept::PanicNpi as Npi>::ID).is_empty());
+}
+
+#[test]
+fn a_provider_that_panics_after_accepting_keeps_its_binding_and_is_cleaned_up() {
+    let (violations, counts, bound) = panic_after_accept::run(true);
+    assert_eq!(bound, 1);
+    assert_eq!(violations, [ViolationKind::ModulePanic]);
+    assert_eq!(counts, [1, 1, 1, 1]);
+}
+
+// ----- an `Attach` kept from another callback -------------------------------------------------
+
+#[test]
+fn a_success_answer_kept_from_another_callback_does_not_attach() {
+    #[npi(id = "50C0D002-0000-4000-8000-000000000002")]
+    struct StashNpi;
+    #[npi_provider(npi = StashNpi, module_id = "50C0D002-0000-4000-8000-0000000000AA")]
+    struct P;
+    impl Provider for P {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    /// The first attach stores its success answer and panics (so the runtime answers for
+    /// it); the second returns the stored answer without accepting.
+    #[npi_client(npi = StashNpi, module_id = "50C0D002-0000-4000-8000-0000000000BB")]
+    struct Stasher(Mutex<Option<Attach>>);
+    impl Client for Stasher {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            let stored = self.0.lock().unwrap().take();
+            if let Some(answer) = stored {
+                return answer;
+            }
+            let answer: Attach = offer.accept((), &()).into();
+            *self.0.lock().unwrap() = Some(answer);
+            panic!("leave without answering");
+        }
+    }
+    let npi = <StashNpi as Npi>::ID;
+    let client = ClientRegistration::register(Arc::new(Stasher(Mutex::new(None)))).unwrap();
+    let first = ProviderRegistration::register(Arc::new(P)).unwrap();
+    assert_eq!(kinds(&npi), [ViolationKind::ModulePanic]);
+    let second = ProviderRegistration::register(Arc::new(P)).unwrap();
+    // The stored success did not attach the second provider: the runtime knows no accept
+    // happened in that callback, answers STATUS_NOINTERFACE and says why.
+    let violations = host::take_violations_of(&npi);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].kind, ViolationKind::SuccessWithoutAttach);
+    assert!(violations[0].detail.contains("without a successful accept"), "{violations:?}");
+    assert_eq!(host::bindings_of(&npi).len(), 1);
+    drop((first, second, client));
+    assert!(host::bindings_of(&npi).is_empty());
+}
+
+// ----- a panicking destructor of a binding value ----------------------------------------------
+
+#[test]
+fn a_binding_value_whose_destructor_panics_is_freed_and_recorded() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("binding value destructor");
+        }
+    }
+    #[npi(id = "50C0D003-0000-4000-8000-000000000003")]
+    struct BombNpi;
+    #[npi_provider(npi = BombNpi, module_id = "50C0D003-0000-4000-8000-0000000000AA")]
+    struct P;
+    impl Provider for P {
+        type Binding = Bomb;
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept(Bomb, &()).into()
+        }
+    }
+    #[npi_client(npi = BombNpi, module_id = "50C0D003-0000-4000-8000-0000000000BB")]
+    struct C;
+    impl Client for C {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    let npi = <BombNpi as Npi>::ID;
+    let provider = ProviderRegistration::register(Arc::new(P)).unwrap();
+    let client = ClientRegistration::register(Arc::new(C)).unwrap();
+    // The provider's cleanup callback drops the value: the panic is caught at the boundary.
+    provider.deregister().unwrap();
+    let violations = host::take_violations_of(&npi);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].kind, ViolationKind::ModulePanic);
+    assert_eq!(violations[0].function, "ProviderCleanupBindingContext");
+    assert!(violations[0].detail.contains("binding value destructor"));
+    drop(client);
+    assert!(host::bindings_of(&npi).is_empty());
+}
+
+// ----- a registration whose wait cannot succeed -------------------------------------------------
+
+#[test]
+fn a_registration_dropped_where_its_wait_fails_keeps_what_the_nmr_points_at() {
+    /// Provider characteristics the registration owns.
+    #[repr(C)]
+    struct Caps {
+        magic: u32,
+    }
+    // SAFETY: #[repr(C)] plain data.
+    unsafe impl NpiData for Caps {}
+    #[npi(id = "50C0D004-0000-4000-8000-000000000004", provider_characteristics = Caps)]
+    struct WaitNpi;
+    #[npi_provider(npi = WaitNpi, module_id = "50C0D004-0000-4000-8000-0000000000AA")]
+    struct P;
+    impl Provider for P {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    static REGISTRATION: Mutex<Option<ProviderRegistration<P>>> = Mutex::new(None);
+    static STATUS: Mutex<Option<Result<(), i32>>> = Mutex::new(None);
+    /// Deregisters the provider from inside the attach the provider's wait would wait for.
+    #[npi_client(npi = WaitNpi, module_id = "50C0D004-0000-4000-8000-0000000000BB")]
+    struct C;
+    impl Client for C {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            assert_eq!(offer.provider().characteristics().map(|c| c.magic), Some(42));
+            if let Some(registration) = REGISTRATION.lock().unwrap().take() {
+                *STATUS.lock().unwrap() = Some(registration.deregister());
+            }
+            // The characteristics are still there (the registration kept them).
+            assert_eq!(offer.provider().characteristics().map(|c| c.magic), Some(42));
+            offer.accept((), &()).into()
+        }
+    }
+    let npi = <WaitNpi as Npi>::ID;
+    let module = Arc::new(P);
+    let caps = Arc::new(Caps { magic: 42 });
+    let provider = ProviderRegistration::builder(Arc::clone(&module))
+        .owned_characteristics(Arc::clone(&caps))
+        .register()
+        .unwrap();
+    *REGISTRATION.lock().unwrap() = Some(provider);
+    let client = ClientRegistration::register(Arc::new(C)).unwrap();
+    // The host refuses the wait (it would wait for the very attach it runs in) ...
+    assert_eq!(*STATUS.lock().unwrap(), Some(Err(STATUS_INVALID_DEVICE_STATE)));
+    assert!(kinds(&npi).contains(&ViolationKind::WaitWouldDeadlock));
+    // ... so the registration kept its module and characteristics for the NMR, for good.
+    assert_eq!(Arc::strong_count(&module), 2);
+    assert_eq!(Arc::strong_count(&caps), 2);
+    // The late binding (R28) detaches and is cleaned up with the module still alive.
+    drop(client);
+    assert!(host::bindings_of(&npi).is_empty());
+}
+
+// ----- forgotten guards: liveness only ----------------------------------------------------------
+
+mod forgotten {
+    use super::*;
+
+    #[dispatch_table]
+    pub(super) struct ForgetDispatch {
+        version: u16,
+        pub(super) get: fn(#[context] binding: *mut c_void) -> u32,
+    }
+
+    #[npi(id = "50C0D005-0000-4000-8000-000000000005", provider_dispatch = ForgetDispatch)]
+    pub(super) struct ForgetNpi;
+
+    #[npi_provider(npi = ForgetNpi, module_id = "50C0D005-0000-4000-8000-0000000000AA")]
+    pub(super) struct P;
+    impl Provider for P {
+        type Binding = u32;
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept(9, &TABLE).into()
+        }
+    }
+    impl ForgetDispatchImpl for P {
+        type Side = AsProvider<P>;
+        fn get(binding: &ProviderBinding<'_, P>) -> u32 {
+            **binding
+        }
+    }
+    pub(super) static TABLE: ProviderTable<P> = ForgetDispatch::new::<P>(1);
+
+    #[npi_client(npi = ForgetNpi, module_id = "50C0D005-0000-4000-8000-0000000000BB")]
+    pub(super) struct C(pub Mutex<Vec<ClientBindingRef<C>>>);
+    impl Client for C {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            let accepted = offer.accept((), &());
+            if let Ok(a) = &accepted {
+                self.0.lock().unwrap().push(a.binding().to_ref());
+            }
+            accepted.into()
+        }
+    }
+}
+
+#[test]
+fn a_forgotten_peer_call_keeps_the_detach_pending_forever_instead_of_freeing_the_peer() {
+    use forgotten::*;
+    let npi = <ForgetNpi as Npi>::ID;
+    let provider = ProviderRegistration::register(Arc::new(P)).unwrap();
+    let client = Arc::new(C(Mutex::default()));
+    let client_registration = ClientRegistration::register(Arc::clone(&client)).unwrap();
+    let binding = client.0.lock().unwrap().pop().unwrap();
+    {
+        let call = binding.peer().unwrap();
+        assert_eq!(call.get(), 9);
+        std::mem::forget(call);
+    }
+    // Deregister the provider with a bounded wait: the client's half cannot complete while the
+    // forgotten call is (as far as anyone can tell) still running, so the wait reports it.
+    let handle = provider.handle();
+    std::mem::forget(provider);
+    // SAFETY: the handle of a live provider registration, deregistered once (the registration
+    // was forgotten, so its `Drop` will not).
+    assert_eq!(unsafe { NmrDeregisterProvider(handle) }, npi_runtime::sys::STATUS_PENDING);
+    match host::wait_for_deregister_complete(handle, Duration::from_millis(100)) {
+        Err(host::WaitError::Stuck(report)) => {
+            let text = report.to_string();
+            assert!(text.contains("NmrClientDetachProviderComplete"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The binding is detaching: no new call can start, and the old one is still "in flight".
+    assert!(binding.is_detaching());
+    assert!(binding.peer().is_none());
+    assert!(host::violations_of(&npi).is_empty());
+    // The client registration is leaked on purpose: its wait could never return.
+    std::mem::forget(client_registration);
+}
+
+#[test]
+fn a_forgotten_registration_keeps_its_owned_characteristics_for_later_peers() {
+    #[repr(C)]
+    struct Caps {
+        magic: u32,
+    }
+    // SAFETY: #[repr(C)] plain data.
+    unsafe impl NpiData for Caps {}
+    #[npi(id = "50C0D006-0000-4000-8000-000000000006", provider_characteristics = Caps)]
+    struct LeakNpi;
+    #[npi_provider(npi = LeakNpi, module_id = "50C0D006-0000-4000-8000-0000000000AA")]
+    struct P;
+    impl Provider for P {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    #[npi_client(npi = LeakNpi, module_id = "50C0D006-0000-4000-8000-0000000000BB")]
+    struct C(AtomicUsize);
+    impl Client for C {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            let magic = offer.provider().characteristics().map_or(0, |c| c.magic);
+            self.0.store(magic as usize, Ordering::SeqCst);
+            offer.decline()
+        }
+    }
+    let caps = Arc::new(Caps { magic: 77 });
+    let provider = ProviderRegistration::builder(Arc::new(P))
+        .owned_characteristics(Arc::clone(&caps))
+        .number(3)
+        .register()
+        .unwrap();
+    std::mem::forget(provider);
+    drop(caps);
+    // The caller's last handle on the characteristics is gone, the registration leaked: a
+    // client registering now still reads them.
+    let client = Arc::new(C(AtomicUsize::new(0)));
+    let registration = ClientRegistration::register(Arc::clone(&client)).unwrap();
+    assert_eq!(client.0.load(Ordering::SeqCst), 77);
+    drop(registration);
+    assert!(host::violations_of(&<LeakNpi as Npi>::ID).is_empty());
+}
