@@ -217,12 +217,16 @@ pub extern "system" fn DriverEntry(
         // `provider` is dropped on the way out: deregistered before the driver goes away.
         Err(status) => return status,
     };
-    // SAFETY: see `DriverState`: DriverUnload is not set yet, so nothing else reads the cell.
-    unsafe { *STATE.0.get() = Some(Registrations { _client: client, _provider: provider }) };
+    // Stores go through `write`, not `*p = ..`: a debug build checks a place expression's
+    // alignment with a message that formats the address, which would link `core::fmt`.
+    // SAFETY: see `DriverState`: DriverUnload is not set yet, so nothing else reads the cell,
+    // which holds `None` (nothing to drop).
+    unsafe { STATE.0.get().write(Some(Registrations { _client: client, _provider: provider })) };
     // SAFETY: the I/O manager's DRIVER_OBJECT (checked non-NULL above), which a driver fills in
     // during DriverEntry; the offset of `DriverUnload` is asserted in `kernel`.
     unsafe {
-        (*driver_object.cast::<kernel::DRIVER_OBJECT>()).DriverUnload = Some(DriverUnload);
+        (&raw mut (*driver_object.cast::<kernel::DRIVER_OBJECT>()).DriverUnload)
+            .write(Some(DriverUnload));
     }
     STATUS_SUCCESS
 }
@@ -234,7 +238,7 @@ unsafe extern "system" fn DriverUnload(driver_object: *mut kernel::DRIVER_OBJECT
     let _ = driver_object;
     trace(c"DriverUnload: deregister (dropping a registration deregisters and waits)");
     // SAFETY: see `DriverState`: DriverEntry has returned and this runs once.
-    let registrations = unsafe { (*STATE.0.get()).take() };
+    let registrations = unsafe { STATE.0.get().replace(None) };
     drop(registrations);
     trace(c"DriverUnload: done");
 }
