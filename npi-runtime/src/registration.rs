@@ -10,7 +10,7 @@ use core::ptr;
 use crate::binding::{AsClient, AsProvider, Side};
 use crate::heap::{AllocationSite, RtBox};
 use crate::module::{Client, ClientModule, Provider, ProviderModule};
-use crate::npi::{Npi, NpiData, data_ptr};
+use crate::npi::{Npi, NpiData};
 use crate::sys::{
     self, GUID, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
     NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
@@ -146,8 +146,9 @@ struct Parts<R: Role> {
     module: ModuleRef<R::Module>,
     // Never read after registering: it only has to stay where the NMR points (R2).
     _patched: Option<RtBox<Patched<R::Characteristics>>>,
-    // Characteristics the registration owns (per-object data); only the NMR reads them.
-    _owned: Option<Arc<R::NpiCharacteristics>>,
+    // The owner of characteristics the registration keeps alive (per-object data); only the
+    // NMR reads them, through the pointer in the characteristics.
+    _owned: Option<Arc<dyn Send + Sync>>,
 }
 
 /// A live registration with the NMR. Dropping it deregisters and waits until every binding is
@@ -258,7 +259,7 @@ pub struct RegistrationBuilder<R: Role> {
     module_id: Option<NPI_MODULEID>,
     number: Option<u32>,
     characteristics: Option<*const R::NpiCharacteristics>,
-    owned: Option<Arc<R::NpiCharacteristics>>,
+    owned: Option<Arc<dyn Send + Sync>>,
 }
 
 impl<R: Role> fmt::Debug for RegistrationBuilder<R> {
@@ -300,16 +301,31 @@ impl<R: Role> RegistrationBuilder<R> {
     }
 
     /// NPI-specific characteristics the registration keeps alive itself: per-object data (an
-    /// eBPF link's `client_data`, a NIC's capabilities) for a registration stored next to its
-    /// object. They are released after the deregistration wait, when the NMR no longer reads
-    /// them.
+    /// eBPF link's `client_data`) for a registration stored next to its object. They are
+    /// released after the deregistration wait, when the NMR no longer reads them.
     #[must_use]
-    pub fn owned_characteristics(mut self, data: Arc<R::NpiCharacteristics>) -> Self
+    pub fn owned_characteristics(self, data: Arc<R::NpiCharacteristics>) -> Self
     where
         R::NpiCharacteristics: Send,
     {
-        self.characteristics = None;
-        self.owned = Some(data);
+        self.owned_characteristics_in(data, |c| c)
+    }
+
+    /// NPI-specific characteristics inside a larger object the registration keeps alive: a
+    /// field of `owner`, chosen by `project`. For characteristics followed by data they point
+    /// into (XDP's capabilities and their version array), or kept in a driver's own object.
+    ///
+    /// `project` is a function, not a closure, and its result borrows its argument: it can only
+    /// point into `owner` (or at a `static`), which the registration keeps until its
+    /// deregistration wait returns — and forever if it is leaked.
+    #[must_use]
+    pub fn owned_characteristics_in<O: Send + Sync + 'static>(
+        mut self,
+        owner: Arc<O>,
+        project: fn(&O) -> &R::NpiCharacteristics,
+    ) -> Self {
+        self.characteristics = Some(project(&owner));
+        self.owned = Some(owner);
         self
     }
 
@@ -370,9 +386,6 @@ impl<R: Role> RegistrationBuilder<R> {
             }
             if let Some(c) = self.characteristics {
                 instance.NpiSpecificCharacteristics = data_ptr_raw(c);
-            }
-            if let Some(c) = &self.owned {
-                instance.NpiSpecificCharacteristics = data_ptr(&**c);
             }
             Some(p)
         };

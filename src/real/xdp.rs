@@ -7,8 +7,8 @@
 //!   `InstanceId` as its module id and the interface index as `Number` on both sides.
 //! - `NPI_REGISTRATION_INSTANCE.Version = XDP_BINDING_VERSION_1 = 1` on both sides.
 //! - Client dispatch [`XdpNpiClient`], client characteristics [`XdpCapabilitiesEx`] (the head
-//!   of the interface's [`XdpCapabilities`], owned by the interface module, which its
-//!   registration keeps alive), provider dispatch `NULL`, no provider characteristics.
+//!   of the interface's [`XdpCapabilities`], shared by the interface module and its
+//!   registration), provider dispatch `NULL`, no provider characteristics.
 //! - No calling convention anywhere in XDP's tables: `abi = "C"`.
 
 use core::ffi::c_void;
@@ -246,8 +246,8 @@ pub struct XdpInterface {
 }
 
 /// `XdpRegisterInterfaceEx`: registers interface `if_index` with its capabilities. The
-/// interface module owns them (they may be shared with other registrations), and its
-/// registration keeps the module, so the capabilities live as long as the NMR may read them.
+/// interface module and the registration share them (`owned_characteristics_in`), so they live
+/// as long as the NMR may read them, in safe code.
 ///
 /// # Errors
 /// `STATUS_INVALID_PARAMETER` unless exactly one driver API version is offered; the status of
@@ -266,16 +266,13 @@ pub fn register_interface(
         refused_busy: AtomicUsize::new(0),
         trace,
     });
-    let caps = &interface.capabilities.capabilities_ex;
-    let builder = ClientRegistration::builder(Arc::clone(&interface))
-        .module_guid(caps.instance_id)
-        .number(if_index);
-    // SAFETY: `caps` is the head of the `XdpCapabilities` the interface module holds in an
-    // `Arc` and never changes; the registration keeps that module (an `Arc` of it) until it
-    // is deregistered, and forever if it is leaked or its wait fails. (`owned_characteristics`
-    // would hold an `XdpCapabilitiesEx` alone, without the version array its
-    // `DriverApiVersionsOffset` points at.)
-    let registration = unsafe { builder.borrowed_characteristics(caps) }.register()?;
+    let registration = ClientRegistration::builder(Arc::clone(&interface))
+        .module_guid(interface.capabilities.capabilities_ex.instance_id)
+        .number(if_index)
+        // The NMR points at `capabilities_ex`, whose `DriverApiVersionsOffset` leads to the
+        // version array after it: the registration keeps the whole `XdpCapabilities` alive.
+        .owned_characteristics_in(Arc::clone(&interface.capabilities), |c| &c.capabilities_ex)
+        .register()?;
     Ok((interface, registration))
 }
 
