@@ -26,10 +26,16 @@ pub struct ComputeDispatch {
 /// The lower NPI: a base service.
 #[npi(id = "A1B2C3D4-0001-4000-8000-00000000B001", provider_dispatch = ComputeDispatch)]
 pub struct Lower;
+// SAFETY: both sides in this program use this one declaration: the layouts are whatever
+// it says, and no other declaration of this id exists.
+unsafe impl ::npi_runtime::NpiLayout for Lower {}
 
 /// The upper NPI: the same service, filtered.
 #[npi(id = "A1B2C3D4-0002-4000-8000-00000000B002", provider_dispatch = ComputeDispatch)]
 pub struct Upper;
+// SAFETY: both sides in this program use this one declaration: the layouts are whatever
+// it says, and no other declaration of this id exists.
+unsafe impl ::npi_runtime::NpiLayout for Upper {}
 
 /// The base service: doubles.
 #[npi_provider(npi = Lower, module_id = "A1B2C3D4-0003-4000-8000-00000000B003")]

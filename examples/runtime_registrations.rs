@@ -18,6 +18,9 @@ use npi_runtime::{
 /// A hook NPI objects attach to.
 #[npi(id = "E1E1E1E1-0001-4000-8000-00000000E001")]
 pub struct Hook;
+// SAFETY: both sides in this program use this one declaration: the layouts are whatever
+// it says, and no other declaration of this id exists.
+unsafe impl ::npi_runtime::NpiLayout for Hook {}
 
 /// One link object: its own registration, its own module id.
 #[npi_client(npi = Hook, dynamic_module_id)]

@@ -16,10 +16,16 @@ use npi_runtime::{
 /// A clock service.
 #[npi(id = "C0C0C0C0-0001-4000-8000-00000000C001")]
 pub struct Clock;
+// SAFETY: both sides in this program use this one declaration: the layouts are whatever
+// it says, and no other declaration of this id exists.
+unsafe impl ::npi_runtime::NpiLayout for Clock {}
 
 /// A logging service.
 #[npi(id = "C0C0C0C0-0002-4000-8000-00000000C002")]
 pub struct Log;
+// SAFETY: both sides in this program use this one declaration: the layouts are whatever
+// it says, and no other declaration of this id exists.
+unsafe impl ::npi_runtime::NpiLayout for Log {}
 
 /// The driver's shared state.
 struct Driver {

@@ -63,6 +63,9 @@ unsafe impl NpiData for Caps {}
     provider_characteristics = Caps
 )]
 struct FaultNpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl NpiLayout for FaultNpi {}
 
 const NPI_ID: GUID = <FaultNpi as Npi>::ID;
 

@@ -34,6 +34,9 @@ unsafe impl NpiData for Range {}
 
 #[npi(id = "7E570001-0000-4000-8000-000000000001")]
 struct PanicNpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl NpiLayout for PanicNpi {}
 
 #[npi_provider(npi = PanicNpi, module_id = "7E570001-0000-4000-8000-0000000000AA")]
 struct PanickyProvider {
@@ -101,6 +104,9 @@ fn a_panic_in_detach_counts_as_done_and_cleanup_still_runs() {
     // A distinct module id per test is not needed: each test has its own NPI.
     #[npi(id = "7E570002-0000-4000-8000-000000000002")]
     struct PanicDetachNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for PanicDetachNpi {}
     #[npi_provider(npi = PanicDetachNpi, module_id = "7E570002-0000-4000-8000-0000000000AA")]
     struct P;
     impl Provider for P {
@@ -142,6 +148,9 @@ fn a_panic_in_detach_counts_as_done_and_cleanup_still_runs() {
     provider_characteristics = Range
 )]
 struct CountNpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl NpiLayout for CountNpi {}
 
 static RANGE: Range = Range { highest: 3, lowest: 1 };
 
@@ -273,6 +282,9 @@ fn a_call_in_flight_keeps_the_detach_pending_until_it_returns() {
 fn a_pending_detach_completes_once_from_another_thread_and_drop_completes_too() {
     #[npi(id = "7E570004-0000-4000-8000-000000000004", provider_dispatch = CountDispatch)]
     struct PendNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for PendNpi {}
     #[npi_provider(npi = PendNpi, module_id = "7E570004-0000-4000-8000-0000000000AA")]
     struct Pender(Mutex<Vec<ProviderPendingDetach<Pender>>>);
     impl Provider for Pender {
@@ -345,6 +357,9 @@ fn a_pending_detach_completes_once_from_another_thread_and_drop_completes_too() 
 fn per_registration_module_id_number_and_borrowed_characteristics() {
     #[npi(id = "7E570005-0000-4000-8000-000000000005", client_characteristics = Range)]
     struct RegNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for RegNpi {}
     #[npi_client(npi = RegNpi, dynamic_module_id)]
     struct Dyn;
     impl Client for Dyn {
@@ -393,6 +408,9 @@ fn per_registration_module_id_number_and_borrowed_characteristics() {
 fn a_refused_attach_returns_the_offer_for_a_retry_and_the_binding_value() {
     #[npi(id = "7E570006-0000-4000-8000-000000000006", client_dispatch = CountDispatch)]
     struct RetryNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for RetryNpi {}
     #[npi_provider(npi = RetryNpi, module_id = "7E570006-0000-4000-8000-0000000000AA")]
     struct Picky;
     impl Provider for Picky {
@@ -441,6 +459,9 @@ fn a_refused_attach_returns_the_offer_for_a_retry_and_the_binding_value() {
 fn per_object_registrations_own_their_characteristics() {
     #[npi(id = "7E570007-0000-4000-8000-000000000007", client_characteristics = Range)]
     struct OwnNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for OwnNpi {}
     #[npi_client(npi = OwnNpi, dynamic_module_id)]
     struct LinkObject;
     impl Client for LinkObject {

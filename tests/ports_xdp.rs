@@ -115,6 +115,9 @@ fn the_provider_checks_number_module_id_and_binds_once() {
     client_dispatch = XdpNpiClient
 )]
 struct XdpVersion0;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for XdpVersion0 {}
 
 #[npi_client(npi = XdpVersion0, dynamic_module_id, number = 7)]
 struct OldInterface(std::sync::Mutex<Vec<i32>>);

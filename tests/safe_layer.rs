@@ -9,6 +9,8 @@ use npi_runtime::sys::*;
 use npi_runtime::*;
 
 struct TestNpi;
+// SAFETY: both sides in this file use the tables below, and nothing else declares this id.
+unsafe impl NpiLayout for TestNpi {}
 // SAFETY: the tables below are #[repr(C)] and are exactly what both sides use.
 unsafe impl Npi for TestNpi {
     const ID: GUID = GUID::from_u128(0x11AA_22BB_33CC_44DD_8000_0000_0000_0001);

@@ -35,6 +35,9 @@ mod panic_after_accept {
 
     #[npi(id = "50C0D001-0000-4000-8000-000000000001")]
     pub(super) struct PanicNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for PanicNpi {}
 
     #[npi_provider(npi = PanicNpi, module_id = "50C0D001-0000-4000-8000-0000000000AA")]
     pub(super) struct P {
@@ -134,6 +137,9 @@ fn a_provider_that_panics_after_accepting_keeps_its_binding_and_is_cleaned_up() 
 fn a_success_answer_kept_from_another_callback_does_not_attach() {
     #[npi(id = "50C0D002-0000-4000-8000-000000000002")]
     struct StashNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for StashNpi {}
     #[npi_provider(npi = StashNpi, module_id = "50C0D002-0000-4000-8000-0000000000AA")]
     struct P;
     impl Provider for P {
@@ -186,6 +192,9 @@ fn a_binding_value_whose_destructor_panics_is_freed_and_recorded() {
     }
     #[npi(id = "50C0D003-0000-4000-8000-000000000003")]
     struct BombNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for BombNpi {}
     #[npi_provider(npi = BombNpi, module_id = "50C0D003-0000-4000-8000-0000000000AA")]
     struct P;
     impl Provider for P {
@@ -229,6 +238,9 @@ fn a_registration_dropped_where_its_wait_fails_keeps_what_the_nmr_points_at() {
     unsafe impl NpiData for Caps {}
     #[npi(id = "50C0D004-0000-4000-8000-000000000004", provider_characteristics = Caps)]
     struct WaitNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for WaitNpi {}
     #[npi_provider(npi = WaitNpi, module_id = "50C0D004-0000-4000-8000-0000000000AA")]
     struct P;
     impl Provider for P {
@@ -287,6 +299,9 @@ mod forgotten {
 
     #[npi(id = "50C0D005-0000-4000-8000-000000000005", provider_dispatch = ForgetDispatch)]
     pub(super) struct ForgetNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for ForgetNpi {}
 
     #[npi_provider(npi = ForgetNpi, module_id = "50C0D005-0000-4000-8000-0000000000AA")]
     pub(super) struct P;
@@ -363,6 +378,9 @@ fn a_forgotten_registration_keeps_its_owned_characteristics_for_later_peers() {
     unsafe impl NpiData for Caps {}
     #[npi(id = "50C0D006-0000-4000-8000-000000000006", provider_characteristics = Caps)]
     struct LeakNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for LeakNpi {}
     #[npi_provider(npi = LeakNpi, module_id = "50C0D006-0000-4000-8000-0000000000AA")]
     struct P;
     impl Provider for P {
@@ -396,4 +414,162 @@ fn a_forgotten_registration_keeps_its_owned_characteristics_for_later_peers() {
     assert_eq!(client.0.load(Ordering::SeqCst), 77);
     drop(registration);
     assert!(host::violations_of(&<LeakNpi as Npi>::ID).is_empty());
+}
+
+// ----- panics that could have escaped the guard -------------------------------------------------
+
+/// A panic payload whose destructor panics with a payload whose destructor panics, `depth` deep.
+struct Nested(u32);
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            std::panic::panic_any(Nested(self.0 - 1));
+        }
+    }
+}
+
+#[test]
+fn a_panic_whose_payload_panics_when_dropped_stays_inside_the_callback() {
+    #[npi(id = "50C0D007-0000-4000-8000-000000000007")]
+    struct PayloadNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for PayloadNpi {}
+    #[npi_provider(npi = PayloadNpi, module_id = "50C0D007-0000-4000-8000-0000000000AA")]
+    struct P;
+    impl Provider for P {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    #[npi_client(npi = PayloadNpi, module_id = "50C0D007-0000-4000-8000-0000000000BB")]
+    struct C;
+    impl Client for C {
+        type Binding = ();
+        fn attach(&self, _: ProviderOffer<'_, Self>) -> Attach {
+            std::panic::panic_any(Nested(3));
+        }
+    }
+    let npi = <PayloadNpi as Npi>::ID;
+    let provider = ProviderRegistration::register(Arc::new(P)).unwrap();
+    let client = ClientRegistration::register(Arc::new(C)).unwrap();
+    // The process is still here; the attach failed and the panic was recorded.
+    assert_eq!(kinds(&npi), [ViolationKind::ModulePanic]);
+    assert!(host::bindings_of(&npi).is_empty());
+    drop((client, provider));
+}
+
+#[test]
+fn a_panicking_cleanup_and_a_panicking_value_destructor_are_both_caught() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("value destructor");
+        }
+    }
+    #[npi(id = "50C0D008-0000-4000-8000-000000000008")]
+    struct TwiceNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for TwiceNpi {}
+    #[npi_provider(npi = TwiceNpi, module_id = "50C0D008-0000-4000-8000-0000000000AA")]
+    struct P;
+    impl Provider for P {
+        type Binding = Bomb;
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept(Bomb, &()).into()
+        }
+        fn cleanup(&self, _: &Bomb) {
+            panic!("cleanup");
+        }
+    }
+    #[npi_client(npi = TwiceNpi, module_id = "50C0D008-0000-4000-8000-0000000000BB")]
+    struct C;
+    impl Client for C {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    let npi = <TwiceNpi as Npi>::ID;
+    let provider = ProviderRegistration::register(Arc::new(P)).unwrap();
+    let client = ClientRegistration::register(Arc::new(C)).unwrap();
+    drop(client);
+    let details: Vec<_> = host::take_violations_of(&npi)
+        .into_iter()
+        .map(|v| (v.kind, v.function, v.detail.contains("cleanup"), v.detail.contains("value")))
+        .collect();
+    assert_eq!(
+        details,
+        [
+            (ViolationKind::ModulePanic, "ProviderCleanupBindingContext", true, false),
+            (ViolationKind::ModulePanic, "ProviderCleanupBindingContext", false, true),
+        ]
+    );
+    drop(provider);
+    assert!(host::bindings_of(&npi).is_empty());
+}
+
+// ----- NMR calls from a thread-local destructor ---------------------------------------------------
+
+#[test]
+fn registering_from_a_thread_local_destructor_keeps_what_the_nmr_points_at() {
+    #[npi(id = "50C0D009-0000-4000-8000-000000000009")]
+    struct TlsNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for TlsNpi {}
+    #[npi_provider(npi = TlsNpi, module_id = "50C0D009-0000-4000-8000-0000000000AA")]
+    struct P;
+    impl Provider for P {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    #[npi_client(npi = TlsNpi, module_id = "50C0D009-0000-4000-8000-0000000000BB")]
+    struct C(String);
+    impl Client for C {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            assert!(self.0.starts_with("client"));
+            offer.accept((), &()).into()
+        }
+    }
+    static RESULT: Mutex<Option<Result<(), i32>>> = Mutex::new(None);
+    /// Registers (and deregisters) a client from its destructor, after the NMR's own
+    /// thread-locals of this thread are gone.
+    struct LateRegistrar;
+    impl Drop for LateRegistrar {
+        fn drop(&mut self) {
+            let registration = ClientRegistration::builder(Arc::new(C("client (late)".into())))
+                .number(7)
+                .register();
+            *RESULT.lock().unwrap() = Some(registration.map(drop));
+        }
+    }
+    std::thread_local! {
+        static LATE: std::cell::RefCell<Option<LateRegistrar>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let npi = <TlsNpi as Npi>::ID;
+    let provider = ProviderRegistration::register(Arc::new(P)).unwrap();
+    std::thread::spawn(|| {
+        // Thread-local destructors run in the reverse order of first use: this one runs
+        // after the NMR's per-thread frames (first used below) are destroyed.
+        LATE.with(|l| *l.borrow_mut() = Some(LateRegistrar));
+        drop(ClientRegistration::register(Arc::new(C("client (warm-up)".into()))).unwrap());
+    })
+    .join()
+    .unwrap();
+    assert_eq!(*RESULT.lock().unwrap(), Some(Ok(())));
+    drop(provider);
+    assert!(host::registrations_of(&npi).is_empty());
+    assert!(host::bindings_of(&npi).is_empty());
+    // The host keeps which callbacks run on a thread in that thread's locals; once they are
+    // gone it cannot tell that the attach runs inside its callback, and refuses it (OQ-9)
+    // rather than guess. Nothing dangles either way.
+    assert_eq!(kinds(&npi), [ViolationKind::AttachOutsideCallback]);
 }

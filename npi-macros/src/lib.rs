@@ -41,6 +41,9 @@ use proc_macro::TokenStream;
 ///     provider_dispatch = EchoDispatch,
 /// )]
 /// pub struct Echo;
+/// // SAFETY: WSK's provider characteristics and a table shaped like the C definition's; the
+/// // only declaration of this id in the program.
+/// unsafe impl npi_runtime::NpiLayout for Echo {}
 ///
 /// assert_eq!(<Echo as npi_runtime::Npi>::ID.to_string(), "{2227E803-8D8B-11D4-ABAD-009027719E09}");
 /// ```
@@ -63,9 +66,12 @@ use proc_macro::TokenStream;
 /// type that is not a dispatch table.
 ///
 /// # Safety
-/// Nothing to uphold here beyond the `unsafe impl NpiData` you write for characteristics
-/// types: they must be the exact `#[repr(C)]` layouts the NPI's C definition gives, because a C
-/// peer reads them through a `void *`.
+/// The declaration is a promise the macro cannot check: that the types it names are the NPI's
+/// binary layouts (a peer reads them through a `void *`), valid for every value a peer may
+/// write, and that no other declaration gives this id other types. You make it with
+/// `unsafe impl npi_runtime::NpiLayout for TheNpi {}` next to the struct, with a `// SAFETY:`
+/// comment saying where the layout comes from; the declaration does not compile without it.
+/// The `unsafe impl NpiData` of each characteristics type is the same kind of promise.
 #[proc_macro_attribute]
 pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
     npi_def::expand(args.into(), item.into()).into()
@@ -84,6 +90,9 @@ pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// #[npi(id = "0F5C2A7E-1B3D-4C8A-9E61-27D4B0A351C9")]
 /// pub struct Example;
+/// // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+/// // declaration of this id in the program.
+/// unsafe impl ::npi_runtime::NpiLayout for Example {}
 ///
 /// #[npi_client(npi = Example, module_id = "8B2E6C41-0D9F-4A73-B5E2-0C6A91F43D28")]
 /// struct MyClient;
@@ -138,6 +147,9 @@ pub fn npi_client(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// #[npi(id = "6A1F93C0-55E2-4B7D-8C04-E1B927A6D350")]
 /// pub struct Example;
+/// // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+/// // declaration of this id in the program.
+/// unsafe impl ::npi_runtime::NpiLayout for Example {}
 ///
 /// #[npi_provider(npi = Example, module_id = "5D0B7F3A-2C84-4E19-A6F0-93B1E8C2D475")]
 /// struct MyProvider;
@@ -205,6 +217,9 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// # #[npi(id = "3C1D0F7A-5B2E-4D09-8A61-7E4F2B90C3D5", provider_dispatch = CounterDispatch)]
 /// # pub struct Counter;
+/// # // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+/// # // declaration of this id in the program.
+/// # unsafe impl ::npi_runtime::NpiLayout for Counter {}
 /// # #[npi_provider(npi = Counter, module_id = "3C1D0F7A-5B2E-4D09-8A61-7E4F2B90C3D6")]
 /// # struct CounterProvider;
 /// # impl Provider for CounterProvider {

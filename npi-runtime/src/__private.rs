@@ -67,6 +67,8 @@ impl<T: crate::Provider> ProviderVTableCharacteristics for T {
 pub struct NoNpi;
 
 // SAFETY: no types, nothing published.
+unsafe impl crate::npi::NpiLayout for NoNpi {}
+// SAFETY: no types, nothing published.
 unsafe impl Npi for NoNpi {
     const ID: GUID = GUID::from_u128(0);
     const NAME: &'static str = "(missing npi)";
@@ -75,3 +77,33 @@ unsafe impl Npi for NoNpi {
     type ClientDispatch = ();
     type ProviderDispatch = ();
 }
+
+/// Types a safe call into a peer may pass without a promise: integers, floats, `bool`, `char`
+/// and references. The macro decides from the spelling of a parameter's type; this trait
+/// checks that the type really is one of these (a type alias named `u64` could be a pointer).
+///
+/// # Safety
+/// Every value of the type is safe to hand to a peer that follows the NPI.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is named like a plain value, but it is not one",
+    label = "the generated call through the peer's table would be safe with this argument",
+    note = "safe calls pass integers, floats, `bool`, `char` and references; spell a pointer type \
+            as a pointer (`*const T`, `*mut c_void`) so that its call is an `unsafe fn`"
+)]
+pub unsafe trait Plain {}
+
+macro_rules! plain {
+    ($($t:ty),*) => { $(
+        // SAFETY: a primitive value: no pointer the peer could be made to follow.
+        unsafe impl Plain for $t {}
+    )* };
+}
+plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64, char);
+// SAFETY: a valid reference, for the duration of the call.
+unsafe impl<T: ?Sized> Plain for &T {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized> Plain for &mut T {}
+
+/// Compiles only for a [`Plain`] type; does nothing.
+#[inline(always)]
+pub const fn assert_plain<T: Plain + ?Sized>() {}

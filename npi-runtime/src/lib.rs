@@ -52,7 +52,7 @@ pub use module::{
     ProviderBinding, ProviderBindingRef, ProviderDetach, ProviderModule, ProviderOffer,
     ProviderPendingDetach, ProviderTable, ProviderVTable, Refused,
 };
-pub use npi::{DispatchTable, Npi, NpiData, OwnTable, Peer, PeerTable, Table};
+pub use npi::{DispatchTable, Npi, NpiData, NpiLayout, OwnTable, Peer, PeerTable, Table};
 pub use registration::{
     ClientRegistration, ModuleRef, ProviderRegistration, Registration, RegistrationBuilder, Role,
 };

@@ -664,19 +664,20 @@ fn detach_with<S: Side>(
     record.get().end_detach_callback()
 }
 
-/// Runs the module's cleanup, then drops the NMR's reference — inside the panic guard too, so
-/// a panicking destructor of the binding value is caught like a panicking cleanup.
+/// Runs the module's cleanup, then drops the NMR's reference — each under its own panic guard,
+/// so a panicking cleanup and a binding value whose destructor panics are both caught, and the
+/// value is never dropped while a panic unwinds (which would abort).
 fn cleanup_with<S: Side>(
     record: RecordRef<S>,
     name: &'static str,
     f: impl FnOnce(&S::Module, &S::Value),
 ) {
     let handle = record.borrow().get().handle();
-    let _ = crate::unwind::guard(&S::NPI_ID, handle, name, move || {
+    let _ = crate::unwind::guard(&S::NPI_ID, handle, name, || {
         let r = record.borrow().get();
         f(r.module(), r.value());
-        drop(record);
     });
+    let _ = crate::unwind::guard(&S::NPI_ID, handle, name, move || drop(record));
 }
 
 /// The characteristics of `T`'s client registration, as a constant (the macro puts it in a

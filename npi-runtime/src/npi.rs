@@ -8,6 +8,42 @@ use core::ptr;
 
 use crate::sys::GUID;
 
+/// The promise behind an NPI declaration, which only its author can make: the types an `#[npi]`
+/// declaration gives its NPI are that NPI's binary layouts.
+///
+/// A client and a provider never see each other's Rust types: the NMR matches them by the NPI
+/// id alone and hands each a `void *` to the other's characteristics, binding context and
+/// dispatch table, which the safe layer then reads as the types of *its own* declaration of the
+/// NPI. Whether those agree with what the peer wrote is a fact about the NPI, like the
+/// signature in an `extern` block, that no macro can check; hence this is an `unsafe` trait,
+/// implemented by hand once per NPI, next to its `#[npi]`:
+///
+/// ```
+/// # use npi_runtime::*;
+/// #[npi(id = "0F5C2A7E-1B3D-4C8A-9E61-27D4B0A351C9")]
+/// pub struct MyNpi;
+/// // SAFETY: MyNpi has no NPI-specific characteristics and no dispatch tables, and this is the
+/// // only declaration of its id in the program.
+/// unsafe impl NpiLayout for MyNpi {}
+/// ```
+///
+/// # Safety
+/// - Every type the declaration names (NPI-specific characteristics, dispatch tables, and every
+///   member of them) has the layout the NPI specifies, and is valid for every value a peer that
+///   follows the NPI may put there: `u8` rather than `bool` for a C `BOOLEAN` the NPI does not
+///   restrict to 0 and 1, `Option<fn>` (`#[optional]`) for an entry a peer may leave NULL.
+/// - No other declaration of the same NPI id reachable in the program gives it other types
+///   (declare each NPI once, in one crate both sides use).
+#[diagnostic::on_unimplemented(
+    message = "the layout of NPI `{Self}` is not vouched for",
+    label = "needs `unsafe impl npi_runtime::NpiLayout for {Self} {{}}`",
+    note = "the NMR passes NPI data between modules as `void *`, so the types `#[npi]` declares \
+            are a promise about the NPI's binary layout: add \
+            `unsafe impl npi_runtime::NpiLayout for {Self} {{}}` with a `// SAFETY:` comment \
+            saying where the layout comes from"
+)]
+pub unsafe trait NpiLayout {}
+
 /// A Network Programming Interface. Implemented by `#[npi]`.
 ///
 /// # Safety
@@ -19,7 +55,7 @@ use crate::sys::GUID;
     label = "not declared with `#[npi(...)]`",
     note = "declare the NPI with `#[npi_runtime::npi(id = \"...\")]` on a unit struct"
 )]
-pub unsafe trait Npi: 'static {
+pub unsafe trait Npi: NpiLayout + 'static {
     /// The NPIID, matched by value.
     const ID: GUID;
     /// The Rust name of the NPI, for traces and messages.

@@ -23,8 +23,13 @@ pub(crate) fn guard<R>(
                 .map(|s| std::string::String::from(*s))
                 .or_else(|| payload.downcast_ref::<std::string::String>().cloned())
                 .unwrap_or_default();
-            // The payload's own destructor could panic too; keep it from unwinding out of here.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)));
+            // The payload's own destructor could panic too, with a payload whose destructor
+            // panics in turn: catch the first, and leak what that panic carries.
+            if let Err(inner) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)))
+            {
+                core::mem::forget(inner);
+            }
             crate::backend::host::nmr().violation(
                 crate::host::ViolationKind::ModulePanic,
                 Some(*npi),

@@ -93,6 +93,9 @@ pub struct MetadataTable {
 /// The native-module NPI.
 #[npi(id = "c847aac8-a6f2-4b53-aea3-f4a94b9a80cb", client_dispatch = MetadataTable)]
 pub struct EbpfNative;
+// SAFETY: the layouts are ebpf_nmr.h's and bpf2c's output, asserted field by field above;
+// this module is the only declaration of this id in the crate.
+unsafe impl ::npi_runtime::NpiLayout for EbpfNative {}
 
 /// ebpfcore's module id.
 pub const EBPF_CORE_MODULE_ID: GUID = GUID::from_u128(0x5E24_D2F5_F799_42C3_A945_87FE_EFD9_30A7);

@@ -125,6 +125,9 @@ pub struct EbpfLinkDispatch {
     client_dispatch = EbpfLinkDispatch
 )]
 pub struct EbpfHook;
+// SAFETY: the layouts are ebpfcore's hook NPI (ebpf_extension.h), asserted above; this is
+// the only declaration of this id in the crate.
+unsafe impl ::npi_runtime::NpiLayout for EbpfHook {}
 
 const _: () = assert!(EbpfHook::ID.to_u128() == 0x5D56_4054_2736_406D_8B22_12BC_FFAF_0A9F);
 #[cfg(target_pointer_width = "64")]

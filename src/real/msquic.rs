@@ -52,6 +52,9 @@ pub struct MsQuicNmrDispatch {
 /// MsQuic over NMR: `MSQUIC_NPI_ID`.
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA", provider_dispatch = MsQuicNmrDispatch)]
 pub struct MsQuic;
+// SAFETY: the layouts are msquic.h's MSQUIC_NMR_DISPATCH, asserted above; this is the only
+// declaration of this id in the crate.
+unsafe impl ::npi_runtime::NpiLayout for MsQuic {}
 
 const _: () = assert!(MsQuic::ID.to_u128() == 0xC431_38E3_CD13_4CB1_9CAE_E005_C855_7ABA);
 const _: () = assert!(offset_of!(MsQuicNmrDispatch, reserved) == 2);

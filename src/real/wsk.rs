@@ -183,6 +183,9 @@ pub struct WskProviderDispatch {
     provider_dispatch = WskProviderDispatch
 )]
 pub struct Wsk;
+// SAFETY: the layouts are wsk.h's (Win7 dispatch, characteristics), with size and offset
+// asserts above; this is the only declaration of NPI_WSK_INTERFACE_ID in the crate.
+unsafe impl ::npi_runtime::NpiLayout for Wsk {}
 
 // ----- layouts ---------------------------------------------------------------------------------
 

@@ -193,6 +193,9 @@ pub struct XdpInterfaceDispatch {
     registration_version = 1
 )]
 pub struct Xdp;
+// SAFETY: the layouts are XDP's xdp/interface headers (capabilities, dispatch), asserted
+// above; this is the only declaration of this id in the crate.
+unsafe impl ::npi_runtime::NpiLayout for Xdp {}
 
 const _: () = assert!(Xdp::ID.to_u128() == 0xE1CA_DF68_E3DD_4A4A_932D_386A_2939_9F5E);
 const _: () = assert!(<Xdp as Npi>::REGISTRATION_VERSION == XDP_BINDING_VERSION_1);

@@ -26,6 +26,22 @@ commands:
       --target-dir DIR as above
       --no-install     as above
 
+  memcheck    run every test binary of the workspace under valgrind (installed with apt-get
+              when missing): invalid accesses, uninitialised values and definite/indirect
+              leaks fail it; a self-test on known-bad code runs first
+      --bin NAME       only this test binary (cargo target name: soundness, conformance,
+                       npi_macros, doctests, ...); may be repeated
+      --jobs N         binaries run side by side (default: one per core)
+      --timeout SECS   limit for one run (default 600)
+      --no-leak-list   ignore the list of deliberate leaks (shows what it hides; fails)
+      --self-test      only the self-test
+      --no-install     as above
+
+  asan        the same under AddressSanitizer + LeakSanitizer: `cargo +nightly`, RUSTFLAGS
+              -Zsanitizer=address, into target/asan; fails if nightly is missing
+      --bin, --jobs, --timeout, --no-leak-list, --self-test, --no-install as above
+      --if-available   without a usable nightly, say so loudly and exit 0
+
   help        this text
 
 The Windows builds use Debian's rustc-web/cargo-web/rust-web-src (-Zbuild-std) and lld-22,
@@ -38,6 +54,8 @@ pub(crate) enum Command {
     Help,
     Driver(DriverOptions),
     AbiCheck(AbiOptions),
+    Memcheck(CheckOptions),
+    Asan(CheckOptions),
 }
 
 /// `cargo xtask driver`.
@@ -59,6 +77,21 @@ pub(crate) struct AbiOptions {
     pub(crate) install: bool,
 }
 
+/// `cargo xtask memcheck` and `cargo xtask asan`.
+#[derive(Debug)]
+pub(crate) struct CheckOptions {
+    /// Test binaries to run (all when empty).
+    pub(crate) bins: Vec<String>,
+    pub(crate) jobs: Option<usize>,
+    pub(crate) timeout_secs: u64,
+    /// Use the list of deliberate leaks.
+    pub(crate) leak_list: bool,
+    pub(crate) self_test: bool,
+    pub(crate) install: bool,
+    /// asan: a missing nightly is a loud skip with exit status 0, not a failure.
+    pub(crate) if_available: bool,
+}
+
 pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
     let Some((command, rest)) = args.split_first() else {
         return Ok(Command::Help);
@@ -67,6 +100,8 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
         "help" | "-h" | "--help" => Ok(Command::Help),
         "driver" => parse_driver(rest).map(Command::Driver),
         "abi-check" => parse_abi(rest).map(Command::AbiCheck),
+        "memcheck" => parse_check(rest, "memcheck").map(Command::Memcheck),
+        "asan" => parse_check(rest, "asan").map(Command::Asan),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
 }
@@ -115,6 +150,39 @@ fn parse_abi(args: &[String]) -> anyhow::Result<AbiOptions> {
     Ok(options)
 }
 
+fn parse_check(args: &[String], command: &str) -> anyhow::Result<CheckOptions> {
+    let mut options = CheckOptions {
+        bins: Vec::new(),
+        jobs: None,
+        timeout_secs: 600,
+        leak_list: true,
+        self_test: false,
+        install: true,
+        if_available: false,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bin" => options.bins.push(value(&mut args, arg)?.to_owned()),
+            "--jobs" | "-j" => options.jobs = Some(number(value(&mut args, arg)?, arg)?),
+            "--timeout" => options.timeout_secs = number(value(&mut args, arg)?, arg)?,
+            "--no-leak-list" => options.leak_list = false,
+            "--self-test" => options.self_test = true,
+            "--no-install" => options.install = false,
+            "--if-available" if command == "asan" => options.if_available = true,
+            other => bail!("unknown option `{other}` for `{command}`\n\n{USAGE}"),
+        }
+    }
+    Ok(options)
+}
+
+fn number<T: std::str::FromStr>(text: &str, flag: &str) -> anyhow::Result<T> {
+    match text.parse() {
+        Ok(n) => Ok(n),
+        Err(_) => bail!("`{flag}` needs a positive number, not `{text}`"),
+    }
+}
+
 fn value<'a>(args: &mut impl Iterator<Item = &'a String>, flag: &str) -> anyhow::Result<&'a str> {
     args.next().map(String::as_str).with_context(|| format!("`{flag}` needs a value"))
 }
@@ -161,6 +229,25 @@ mod tests {
     fn abi_check_defaults_to_both_msvc_x86_targets() {
         let Command::AbiCheck(o) = parse(&args("abi-check")).unwrap() else { panic!() };
         assert_eq!(o.targets, [Target::X64, Target::X86]);
+    }
+
+    #[test]
+    fn memcheck_and_asan_options() {
+        let Command::Memcheck(o) = parse(&args("memcheck")).unwrap() else { panic!() };
+        assert!(o.bins.is_empty() && o.leak_list && o.install && !o.self_test);
+        assert_eq!((o.jobs, o.timeout_secs), (None, 600));
+        let Command::Asan(o) =
+            parse(&args("asan --bin soundness --bin conformance -j 1 --timeout 60 --no-leak-list --if-available"))
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(o.bins, ["soundness", "conformance"]);
+        assert_eq!((o.jobs, o.timeout_secs), (Some(1), 60));
+        assert!(!o.leak_list && o.if_available);
+        assert!(parse(&args("memcheck --if-available")).is_err());
+        assert!(parse(&args("memcheck --jobs two")).is_err());
+        assert!(parse(&args("memcheck --bin")).is_err());
     }
 
     #[test]

@@ -7,8 +7,12 @@
 //! - `abi-check`: measures the NMR structure layouts twice, from a C header compiled by clang
 //!   and from npi-runtime's Rust types compiled for the same targets, and compares them.
 //!
-//! Neither needs a Windows SDK, WDK or Windows machine; both install the Debian packages they
-//! need (see `toolchain`).
+//! - `memcheck`: runs every test binary of the workspace under valgrind's memcheck, after a
+//!   self-test on known-bad code; `asan`: the same under AddressSanitizer with a nightly build
+//!   (see `memcheck`).
+//!
+//! None needs a Windows SDK, WDK or Windows machine; each installs the Debian packages it
+//! needs (see `toolchain`).
 
 mod abi;
 mod cli;
@@ -18,6 +22,7 @@ mod image;
 mod inspect;
 mod kbuild;
 mod map;
+mod memcheck;
 mod target;
 mod toolchain;
 mod x86_float;
@@ -45,6 +50,8 @@ fn run(command: cli::Command) -> anyhow::Result<()> {
         }
         cli::Command::Driver(options) => driver::run(&options),
         cli::Command::AbiCheck(options) => abi::run(&options),
+        cli::Command::Memcheck(options) => memcheck::run(memcheck::Tool::Memcheck, &options),
+        cli::Command::Asan(options) => memcheck::run(memcheck::Tool::Asan, &options),
     }
 }
 

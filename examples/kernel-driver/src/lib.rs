@@ -65,6 +65,9 @@ pub struct ExClientDispatch {
     provider_dispatch = ExProviderDispatch
 )]
 pub struct Exnpi;
+// SAFETY: both sides in this program use this one declaration: the layouts are whatever
+// it says, and no other declaration of this id exists.
+unsafe impl ::npi_runtime::NpiLayout for Exnpi {}
 
 #[allow(clippy::cast_possible_truncation)] // a few bytes
 const fn len<T>() -> u16 {

@@ -538,7 +538,10 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
         Some(quote! {
             #(#cfgs)*
             #[doc(hidden)]
-            extern #abi fn #shim<T: #imp>(#(#decl),*) #output {
+            /// # Safety
+            /// Called only through the table, by the peer of a binding of `T::Side`, with that
+            /// binding's context (where the function takes one) and arguments as the NPI says.
+            unsafe extern #abi fn #shim<T: #imp>(#(#decl),*) #output {
                 #rt::dispatch_guard(#label, || { #call })
             }
         })
@@ -627,6 +630,18 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
         let names: Vec<_> = own.iter().map(|p| &p.name).collect();
         let context_arg = f.context.then(|| quote!(self.0.context(),));
         let plain = own.iter().all(|p| is_plain(&p.ty));
+        // The spelling says "plain"; the type must agree (a `type u64 = *const u8;` in scope
+        // would otherwise make a raw pointer argument look like an integer).
+        let plain_checks: Vec<_> = if plain {
+            own.iter()
+                .map(|p| {
+                    let t = &p.ty;
+                    quote!(#rt::assert_plain::<#t>();)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         // A returned status or value is what the call is for.
         let must_use = matches!(f.output, ReturnType::Type(..)).then(|| quote!(#[must_use]));
         let (output, body) = if f.optional {
@@ -661,6 +676,7 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
                 #(#cfgs)*
                 #must_use
                 #vis fn #name(&self, #(#decl),*) #output {
+                    #(#plain_checks)*
                     // SAFETY: the peer's own table and binding context, valid while this view
                     // exists (a `PeerCall` holds this side's detach open, R23); the arguments
                     // are plain values.

@@ -16,6 +16,9 @@ pub struct WskProviderDispatch {
 
 #[npi(id = "C0F6A7ED-0000-4000-8000-000000000001", provider_dispatch = WskProviderDispatch)]
 pub struct GatedNpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for GatedNpi {}
 
 #[npi_provider(npi = GatedNpi, module_id = "C0F6A7ED-0000-4000-8000-000000000002")]
 pub struct Provider;

@@ -81,6 +81,9 @@ pub struct MetadataTable {
 /// The native-module NPI.
 #[npi(id = "c847aac8-a6f2-4b53-aea3-f4a94b9a80cb", client_dispatch = MetadataTable)]
 pub struct EbpfNative;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for EbpfNative {}
 
 fn check_layouts() {
     assert_eq!(EbpfNative::ID, GUID::from_u128(0xC847_AAC8_A6F2_4B53_AEA3_F4A9_4B9A_80CB));

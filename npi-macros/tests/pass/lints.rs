@@ -71,6 +71,9 @@ unsafe impl NpiData for LintProviderInfo {}
 )]
 #[derive(Debug, Clone, Copy)]
 pub struct LintNpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for LintNpi {}
 
 static PROVIDER_INFO: LintProviderInfo = LintProviderInfo { highest: 1 };
 

@@ -41,6 +41,9 @@ pub struct MsQuicNmrDispatch {
 /// MsQuic over NMR.
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA", provider_dispatch = MsQuicNmrDispatch)]
 pub struct MsQuic;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for MsQuic {}
 
 fn check_layouts() {
     assert_eq!(MsQuic::ID, GUID::from_u128(0xC431_38E3_CD13_4CB1_9CAE_E005_C855_7ABA));

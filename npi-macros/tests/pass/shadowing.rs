@@ -72,6 +72,9 @@ mod driver {
         registration_version = 2
     )]
     pub struct ShadowNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl ::npi_runtime::NpiLayout for ShadowNpi {}
 
     #[npi_provider(npi = ShadowNpi, module_id = "0D15EA5E-0000-4000-8000-000000000002", number = 5)]
     struct ShadowProvider;

@@ -153,6 +153,9 @@ pub struct WskProviderDispatch {
     provider_dispatch = WskProviderDispatch
 )]
 pub struct Wsk;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for Wsk {}
 
 // ----- layouts ---------------------------------------------------------------------------------
 

@@ -161,6 +161,9 @@ pub struct XdpInterfaceDispatch {
     registration_version = 1
 )]
 pub struct Xdp;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for Xdp {}
 
 fn check_layouts() {
     assert_eq!(Xdp::ID, GUID::from_u128(0xE1CA_DF68_E3DD_4A4A_932D_386A_2939_9F5E));

@@ -87,7 +87,10 @@ impl ExProviderDispatch {
             unsafe extern "system" fn(buffer: *const u8, length: usize) -> i32,
         >();
     #[doc(hidden)]
-    extern "system" fn __npi_provider_function<T: ExProviderDispatchImpl>(
+    /// # Safety
+    /// Called only through the table, by the peer of a binding of `T::Side`, with that
+    /// binding's context (where the function takes one) and arguments as the NPI says.
+    unsafe extern "system" fn __npi_provider_function<T: ExProviderDispatchImpl>(
         binding: *mut c_void,
         value: u32,
     ) -> u32 {
@@ -102,7 +105,10 @@ impl ExProviderDispatch {
         )
     }
     #[doc(hidden)]
-    extern "system" fn __npi_raw_function<T: ExProviderDispatchImpl>(
+    /// # Safety
+    /// Called only through the table, by the peer of a binding of `T::Side`, with that
+    /// binding's context (where the function takes one) and arguments as the NPI says.
+    unsafe extern "system" fn __npi_raw_function<T: ExProviderDispatchImpl>(
         buffer: *const u8,
         length: usize,
     ) -> i32 {
@@ -136,6 +142,7 @@ impl<'a> ExProviderDispatchCalls<'a> {
     /// Doubles `value`.
     #[must_use]
     pub fn provider_function(&self, value: u32) -> u32 {
+        ::npi_runtime::__private::assert_plain::<u32>();
         unsafe { (self.0.table().provider_function)(self.0.context(), value) }
     }
     ///

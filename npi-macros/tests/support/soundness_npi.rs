@@ -28,6 +28,9 @@ unsafe impl NpiData for SoundCaps {}
     provider_characteristics = SoundCaps
 )]
 pub struct SoundNpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl NpiLayout for SoundNpi {}
 
 #[npi_provider(npi = SoundNpi, module_id = "50C0D000-0000-4000-8000-0000000000AA")]
 pub struct SoundProvider;

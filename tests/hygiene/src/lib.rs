@@ -77,6 +77,9 @@ unsafe impl NpiData for HygieneProviderCharacteristics {}
     registration_version = 1
 )]
 pub struct HygieneNpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for HygieneNpi {}
 
 static PROVIDER_CHARACTERISTICS: HygieneProviderCharacteristics =
     HygieneProviderCharacteristics { highest: 2 };

@@ -2,5 +2,8 @@ use npi_runtime::npi;
 
 #[npi]
 pub struct Xdp;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl npi_runtime::NpiLayout for Xdp {}
 
 fn main() {}

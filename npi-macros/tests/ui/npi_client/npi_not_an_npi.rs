@@ -2,6 +2,9 @@ use npi_runtime::{Attach, Client, ProviderOffer, npi, npi_client};
 
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
 pub struct MsQuic;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for MsQuic {}
 
 /// The client's own registration context, not an NPI.
 pub struct QuicState;

@@ -20,6 +20,9 @@ pub struct ExProviderDispatch {
     provider_dispatch = ExProviderDispatch
 )]
 pub struct Exnpi;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for Exnpi {}
 
 #[npi_provider(npi = Exnpi, module_id = "6D6C7F54-80C6-4A52-B0C8-4C9A1D0E3F21")]
 struct ExProvider;

@@ -15,6 +15,9 @@ unsafe impl NpiData for WskProviderCharacteristics {}
     provider_characteristics = WskProviderCharacteristics
 )]
 pub struct Wsk;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for Wsk {}
 
 // Mutable, as a C port might keep it: the NMR reads it while registered, so it must not change.
 static mut CHARACTERISTICS: WskProviderCharacteristics =

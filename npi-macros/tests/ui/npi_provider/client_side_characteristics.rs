@@ -26,6 +26,9 @@ unsafe impl NpiData for ProviderInfo {}
     provider_characteristics = ProviderInfo
 )]
 pub struct Xdp;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for Xdp {}
 
 static CAPABILITIES: ClientCapabilities = ClientCapabilities { revision: 1, size: 8 };
 

@@ -3,6 +3,9 @@ use npi_runtime::{Attach, ClientOffer, Provider, npi, npi_provider};
 
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
 pub struct MsQuic;
+// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+// declaration of this id in the program.
+unsafe impl ::npi_runtime::NpiLayout for MsQuic {}
 
 pub const MSQUIC_MODULE_ID: GUID = GUID::from_u128(0x698F7C72_C2E6_49CD_8C39_98851D501901);
 

@@ -1,31 +1,31 @@
 //! The nine `Nmr*` functions of the host NMR, with their exact C signatures.
 //!
-//! Each is a thin shim over [`Registrar`]. None of them unwinds: a panic inside the registrar
-//! (a bug in npi) becomes `STATUS_UNSUCCESSFUL` plus a recorded [`ViolationKind::Internal`].
+//! Each is a thin shim over [`Registrar`]. None of them unwinds: a panic inside the registrar is
+//! a bug in npi, and the process stops with the message, as a bugcheck would. Answering with a
+//! status instead would be unsound: the registrar may have half-applied a call (a registration
+//! inserted, its proposals not made), and a module told "failed" frees what the NMR still uses.
 #![allow(non_snake_case)]
 
 use core::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::report::ViolationKind;
 use super::{Registrar, Role, nmr};
-use crate::sys::{
-    HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_PROVIDER_CHARACTERISTICS, NTSTATUS, STATUS_UNSUCCESSFUL,
-};
+use crate::sys::{HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_PROVIDER_CHARACTERISTICS, NTSTATUS};
 
-fn shielded<T>(function: &'static str, fallback: T, f: impl FnOnce(&Registrar) -> T) -> T {
+fn shielded<T>(function: &'static str, f: impl FnOnce(&Registrar) -> T) -> T {
     let nmr = nmr();
     match catch_unwind(AssertUnwindSafe(|| f(nmr))) {
         Ok(v) => v,
-        Err(_) => {
-            nmr.violation(
-                ViolationKind::Internal,
-                None,
-                0,
-                function,
-                std::string::String::from("the host NMR panicked; this is a bug in npi"),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<std::string::String>().map(|s| s.as_str()))
+                .unwrap_or("(no message)");
+            std::eprintln!(
+                "npi: the host NMR panicked in {function}: {message}; this is a bug in npi, stopping"
             );
-            fallback
+            std::process::abort();
         }
     }
 }
@@ -40,7 +40,7 @@ pub unsafe extern "system" fn NmrRegisterClient(
     ClientContext: *mut c_void,
     NmrClientHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterClient", STATUS_UNSUCCESSFUL, |n| {
+    shielded("NmrRegisterClient", |n| {
         // SAFETY: forwarded from this function's own contract.
         unsafe {
             n.register(Role::Client, ClientCharacteristics.cast(), ClientContext, NmrClientHandle)
@@ -57,7 +57,7 @@ pub unsafe extern "system" fn NmrRegisterProvider(
     ProviderContext: *mut c_void,
     NmrProviderHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterProvider", STATUS_UNSUCCESSFUL, |n| {
+    shielded("NmrRegisterProvider", |n| {
         // SAFETY: forwarded from this function's own contract.
         unsafe {
             n.register(
@@ -75,9 +75,7 @@ pub unsafe extern "system" fn NmrRegisterProvider(
 /// # Safety
 /// Any handle value is accepted; the callbacks of the module's bindings must still be callable.
 pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterClient", STATUS_UNSUCCESSFUL, |n| {
-        n.deregister(Role::Client, NmrClientHandle.addr())
-    })
+    shielded("NmrDeregisterClient", |n| n.deregister(Role::Client, NmrClientHandle.addr()))
 }
 
 /// Starts deregistering a provider; always `STATUS_PENDING` for a live handle.
@@ -85,9 +83,7 @@ pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NT
 /// # Safety
 /// As [`NmrDeregisterClient`].
 pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterProvider", STATUS_UNSUCCESSFUL, |n| {
-        n.deregister(Role::Provider, NmrProviderHandle.addr())
-    })
+    shielded("NmrDeregisterProvider", |n| n.deregister(Role::Provider, NmrProviderHandle.addr()))
 }
 
 /// Blocks until every binding of a deregistering client is gone, cleanups included.
@@ -97,7 +93,7 @@ pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -
 pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
     NmrClientHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForClientDeregisterComplete", STATUS_UNSUCCESSFUL, |n| {
+    shielded("NmrWaitForClientDeregisterComplete", |n| {
         n.wait_status(Role::Client, NmrClientHandle.addr())
     })
 }
@@ -109,7 +105,7 @@ pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
 pub unsafe extern "system" fn NmrWaitForProviderDeregisterComplete(
     NmrProviderHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForProviderDeregisterComplete", STATUS_UNSUCCESSFUL, |n| {
+    shielded("NmrWaitForProviderDeregisterComplete", |n| {
         n.wait_status(Role::Provider, NmrProviderHandle.addr())
     })
 }
@@ -126,7 +122,7 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
     ProviderBindingContext: *mut *mut c_void,
     ProviderDispatch: *mut *const c_void,
 ) -> NTSTATUS {
-    shielded("NmrClientAttachProvider", STATUS_UNSUCCESSFUL, |n| {
+    shielded("NmrClientAttachProvider", |n| {
         // SAFETY: forwarded from this function's own contract.
         unsafe {
             n.client_attach_provider(
@@ -145,7 +141,7 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
 /// # Safety
 /// Any handle value is accepted; a bad one is recorded as a violation and ignored.
 pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: HANDLE) {
-    shielded("NmrClientDetachProviderComplete", (), |n| {
+    shielded("NmrClientDetachProviderComplete", |n| {
         n.detach_complete(Role::Client, NmrBindingHandle.addr());
     });
 }
@@ -155,7 +151,7 @@ pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: 
 /// # Safety
 /// Any handle value is accepted; a bad one is recorded as a violation and ignored.
 pub unsafe extern "system" fn NmrProviderDetachClientComplete(NmrBindingHandle: HANDLE) {
-    shielded("NmrProviderDetachClientComplete", (), |n| {
+    shielded("NmrProviderDetachClientComplete", |n| {
         n.detach_complete(Role::Provider, NmrBindingHandle.addr());
     });
 }

@@ -26,23 +26,30 @@ static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 /// Records an allocation at `site` and says whether the plan wants it to fail.
 pub(crate) fn should_fail(site: AllocationSite) -> bool {
-    PLAN.with(|p| {
+    // A thread whose thread-locals are gone has no plan.
+    PLAN.try_with(|p| {
         let mut p = p.borrow_mut();
         let Some(plan) = p.as_mut() else { return false };
         let n = plan.seen.len();
         plan.seen.push(site);
         plan.fail_at == Some(n)
     })
+    .unwrap_or(false)
 }
 
 /// Installs `plan` on this thread and returns the one it replaces.
 pub(crate) fn arm(plan: Option<Plan>) -> Option<Plan> {
-    PLAN.with(|p| p.replace(plan))
+    PLAN.try_with(|p| p.replace(plan)).unwrap_or(None)
 }
 
 /// Reads the armed plan of this thread.
 pub(crate) fn with_plan<R>(f: impl FnOnce(Option<&Plan>) -> R) -> R {
-    PLAN.with(|p| f(p.borrow().as_ref()))
+    match PLAN.try_with(|p| {
+        p.borrow().as_ref().map(|plan| Plan { fail_at: plan.fail_at, seen: plan.seen.clone() })
+    }) {
+        Ok(plan) => f(plan.as_ref()),
+        Err(_) => f(None),
+    }
 }
 
 pub(crate) fn count_live(delta: isize) {

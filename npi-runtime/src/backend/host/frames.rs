@@ -1,5 +1,9 @@
 //! Per-thread facts the registrar needs: which module callbacks are on this thread's stack, and
 //! the simulated IRQL.
+//!
+//! Every access tolerates a thread whose thread-locals are already destroyed (NMR calls from
+//! another thread-local's destructor): no frame is recorded there, and the IRQL reads as
+//! passive.
 
 use std::cell::{Cell, RefCell};
 use std::vec::Vec;
@@ -16,14 +20,14 @@ pub(super) struct Frame(());
 
 impl Frame {
     pub(super) fn enter(binding: usize) -> Self {
-        FRAMES.with(|f| f.borrow_mut().push(binding));
+        let _ = FRAMES.try_with(|f| f.borrow_mut().push(binding));
         Frame(())
     }
 }
 
 impl Drop for Frame {
     fn drop(&mut self) {
-        FRAMES.with(|f| {
+        let _ = FRAMES.try_with(|f| {
             f.borrow_mut().pop();
         });
     }
@@ -31,18 +35,18 @@ impl Drop for Frame {
 
 /// The first binding whose callback is on this thread's stack and satisfies `pred`.
 pub(super) fn find_active(mut pred: impl FnMut(usize) -> bool) -> Option<usize> {
-    FRAMES.with(|f| f.borrow().iter().copied().find(|b| pred(*b)))
+    FRAMES.try_with(|f| f.borrow().iter().copied().find(|b| pred(*b))).ok().flatten()
 }
 
 /// The binding whose callback runs innermost on this thread, if any.
 pub(super) fn innermost() -> Option<usize> {
-    FRAMES.with(|f| f.borrow().last().copied())
+    FRAMES.try_with(|f| f.borrow().last().copied()).ok().flatten()
 }
 
 pub(super) fn irql() -> Irql {
-    IRQL.with(Cell::get)
+    IRQL.try_with(Cell::get).unwrap_or(Irql::Passive)
 }
 
 pub(super) fn set_irql(level: Irql) -> Irql {
-    IRQL.with(|c| c.replace(level))
+    IRQL.try_with(|c| c.replace(level)).unwrap_or(Irql::Passive)
 }
