@@ -573,3 +573,37 @@ fn registering_from_a_thread_local_destructor_keeps_what_the_nmr_points_at() {
     // rather than guess. Nothing dangles either way.
     assert_eq!(kinds(&npi), [ViolationKind::AttachOutsideCallback]);
 }
+
+// ----- a module id from safe code ----------------------------------------------------------------
+
+#[test]
+fn a_module_id_cannot_claim_more_bytes_than_it_has_nor_an_unknown_type() {
+    use npi_runtime::sys::{NPI_MODULEID, STATUS_INVALID_PARAMETER};
+    #[npi(id = "50C0D00A-0000-4000-8000-00000000000A")]
+    struct IdNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for IdNpi {}
+    #[npi_provider(npi = IdNpi, dynamic_module_id)]
+    struct P;
+    impl Provider for P {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+    let npi = <IdNpi as Npi>::ID;
+    let mut id =
+        NPI_MODULEID::from_guid(GUID::from_u128(0x50C0_D00A_0000_4000_8000_0000_0000_00AA));
+    id.Length = u16::MAX;
+    let registration = ProviderRegistration::builder(Arc::new(P)).module_id(id).register().unwrap();
+    let listed = host::registrations_of(&npi);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(usize::from(listed[0].module_id.Length), size_of::<NPI_MODULEID>());
+    drop(registration);
+
+    id.Type = 7;
+    let refused = ProviderRegistration::builder(Arc::new(P)).module_id(id).register();
+    assert_eq!(refused.err(), Some(STATUS_INVALID_PARAMETER));
+    assert!(host::registrations_of(&npi).is_empty());
+}

@@ -12,8 +12,9 @@ use crate::heap::{AllocationSite, RtBox};
 use crate::module::{Client, ClientModule, Provider, ProviderModule};
 use crate::npi::{Npi, NpiData};
 use crate::sys::{
-    self, GUID, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
-    NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
+    self, GUID, HANDLE, MIT_GUID, MIT_IF_LUID, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID,
+    NPI_PROVIDER_CHARACTERISTICS, NPI_REGISTRATION_INSTANCE, NTSTATUS,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
 };
 
 /// What registering one role takes. Implemented for [`AsClient`] and [`AsProvider`] only
@@ -278,9 +279,15 @@ impl<R: Role> RegistrationBuilder<R> {
         self.module_id(NPI_MODULEID::from_guid(guid))
     }
 
-    /// A module id chosen at run time.
+    /// A module id chosen at run time. Its `Length` is set to `sizeof(NPI_MODULEID)` whatever it
+    /// was: the NMR may read that many bytes. A `Type` other than `MIT_GUID` or `MIT_IF_LUID`
+    /// makes [`register`](Self::register) fail with `STATUS_INVALID_PARAMETER`.
     #[must_use]
-    pub fn module_id(mut self, id: NPI_MODULEID) -> Self {
+    pub fn module_id(mut self, mut id: NPI_MODULEID) -> Self {
+        #[allow(clippy::cast_possible_truncation)] // 24 bytes
+        {
+            id.Length = size_of::<NPI_MODULEID>() as u16;
+        }
         self.module_id = Some(id);
         self
     }
@@ -353,9 +360,13 @@ impl<R: Role> RegistrationBuilder<R> {
     /// The status of `NmrRegister*` if it fails; `STATUS_INVALID_PARAMETER` without calling
     /// the NMR if the module declared `dynamic_module_id` and no module id was given;
     /// `STATUS_INSUFFICIENT_RESOURCES` without calling the NMR if the registration's own copy
-    /// of its characteristics could not be allocated.
+    /// of its characteristics could not be allocated; `STATUS_INVALID_PARAMETER` without
+    /// calling the NMR for a module id of an unknown `Type`.
     pub fn register(self) -> Result<Registration<R>, NTSTATUS> {
         if R::DYNAMIC_MODULE_ID && self.module_id.is_none() {
+            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+        }
+        if self.module_id.is_some_and(|id| !matches!(id.Type, MIT_GUID | MIT_IF_LUID)) {
             return Err(crate::sys::STATUS_INVALID_PARAMETER);
         }
         let template = R::static_characteristics();

@@ -518,9 +518,10 @@ fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> Token
                 quote! {
                     // SAFETY: the NMR gave this table to the peer of a binding whose context is
                     // a binding of `T::Side`; the NPI has the peer pass that context back.
-                    let binding = unsafe { #rt::Binding::<T::Side>::from_context(#first) };
+                    let __npi_binding =
+                        unsafe { #rt::Binding::<T::Side>::from_context(#first) };
                 },
-                quote!(&binding #(, #rest)*),
+                quote!(&__npi_binding #(, #rest)*),
             )
         } else {
             (TokenStream::new(), quote!(#(#names),*))
@@ -653,7 +654,9 @@ fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
                 quote!(-> #rt::Option<#ret>),
                 quote! {
                     match self.0.table().#name {
-                        #rt::Some(f) => #rt::Some(unsafe { f(#context_arg #(#names),*) }),
+                        #rt::Some(__npi_f) => {
+                            #rt::Some(unsafe { __npi_f(#context_arg #(#names),*) })
+                        }
                         #rt::None => #rt::None,
                     }
                 },

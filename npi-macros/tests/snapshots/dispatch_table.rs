@@ -97,10 +97,10 @@ impl ExProviderDispatch {
         ::npi_runtime::__private::dispatch_guard(
             "ExProviderDispatch::provider_function",
             || {
-                let binding = unsafe {
+                let __npi_binding = unsafe {
                     ::npi_runtime::__private::Binding::<T::Side>::from_context(binding)
                 };
-                <T as ExProviderDispatchImpl>::provider_function(&binding, value)
+                <T as ExProviderDispatchImpl>::provider_function(&__npi_binding, value)
             },
         )
     }
