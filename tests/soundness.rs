@@ -607,3 +607,71 @@ fn a_module_id_cannot_claim_more_bytes_than_it_has_nor_an_unknown_type() {
     assert_eq!(refused.err(), Some(STATUS_INVALID_PARAMETER));
     assert!(host::registrations_of(&npi).is_empty());
 }
+
+// ----- holds spread over the shards of a binding -------------------------------------------------
+
+#[test]
+fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
+    use forgotten::*;
+    #[npi(id = "50C0D00B-0000-4000-8000-00000000000B", provider_dispatch = ForgetDispatch)]
+    struct ShardNpi;
+    // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
+    // declaration of this id in the program.
+    unsafe impl NpiLayout for ShardNpi {}
+    #[npi_provider(npi = ShardNpi, module_id = "50C0D00B-0000-4000-8000-0000000000AA")]
+    struct SP;
+    impl Provider for SP {
+        type Binding = u32;
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept(5, &SHARD_TABLE).into()
+        }
+    }
+    impl ForgetDispatchImpl for SP {
+        type Side = AsProvider<SP>;
+        fn get(binding: &ProviderBinding<'_, SP>) -> u32 {
+            **binding
+        }
+    }
+    static SHARD_TABLE: ProviderTable<SP> = ForgetDispatch::new::<SP>(1);
+    #[npi_client(npi = ShardNpi, module_id = "50C0D00B-0000-4000-8000-0000000000BB")]
+    struct SC(Mutex<Vec<ClientBindingRef<SC>>>);
+    impl Client for SC {
+        type Binding = ();
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            let accepted = offer.accept((), &());
+            if let Ok(a) = &accepted {
+                self.0.lock().unwrap().push(a.binding().to_ref());
+            }
+            accepted.into()
+        }
+    }
+    let npi = <ShardNpi as Npi>::ID;
+    let provider = ProviderRegistration::register(Arc::new(SP)).unwrap();
+    let client = Arc::new(SC(Mutex::default()));
+    let client_registration = ClientRegistration::register(Arc::clone(&client)).unwrap();
+    let first = client.0.lock().unwrap().pop().unwrap();
+    // More references than shards: every shard gets a call in flight, some two.
+    let refs: Vec<_> = (0..6).map(|_| first.clone()).collect();
+    let mut calls: Vec<_> = refs.iter().map(|r| r.peer().expect("callable")).collect();
+    assert!(calls.iter().all(|c| c.get() == 5));
+
+    let handle = provider.handle();
+    std::mem::forget(provider);
+    // SAFETY: the handle of a live provider registration, deregistered once (forgotten above).
+    assert_eq!(unsafe { NmrDeregisterProvider(handle) }, npi_runtime::sys::STATUS_PENDING);
+    // Detach began: no new call on any reference, whichever shard it uses.
+    assert!(refs.iter().all(|r| r.peer().is_none() && r.is_detaching()));
+    while calls.len() > 1 {
+        let stuck = host::wait_for_deregister_complete(handle, Duration::from_millis(20));
+        assert!(matches!(stuck, Err(host::WaitError::Stuck(_))), "{stuck:?}");
+        drop(calls.pop());
+    }
+    // The last call in flight ends: this side's half completes (once), the provider's wait
+    // returns.
+    drop(calls.pop());
+    host::wait_for_deregister_complete(handle, Duration::from_secs(10)).unwrap();
+    assert!(host::violations_of(&npi).is_empty(), "{:?}", host::violations_of(&npi));
+    drop(calls);
+    drop((refs, first, client_registration));
+    assert!(host::bindings_of(&npi).is_empty());
+}

@@ -22,10 +22,10 @@ use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 
 use crate::heap::{AllocationSite, RtBox};
-use crate::npi::{DispatchTable, Peer};
+use crate::npi::{DispatchTable, NpiData, Peer};
 use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
 pub(crate) mod sealed {
@@ -62,24 +62,45 @@ pub struct AsClient<T>(PhantomData<T>);
 /// The provider role of `T`.
 pub struct AsProvider<T>(PhantomData<T>);
 
-const ATTACHED: usize = 1;
-const DETACHING: usize = 2;
-const HOLD: usize = 4;
-/// Holds above this are refused (`peer()` returns `None`) instead of counted: the hold count
-/// can never wrap into the flag bits or back to zero.
+/// Hold counters per record: a caller holds one shard, so callers on different cores (each
+/// with its own `BindingRef`, see `BindingRef::clone`) never share a cache line.
+const SHARDS: usize = 4;
+/// A shard's top bit: no hold may be taken (not attached yet, or detach began).
+const CLOSED: usize = 1 << (usize::BITS - 1);
+/// Holds at or above this in one shard are refused (`peer()` returns `None`) instead of
+/// counted, so a count never reaches the `CLOSED` bit however many guards are leaked.
 const MAX_HOLDS: usize = usize::MAX >> 3;
+/// Added to `remaining` while detach gathers the shards' counts, so that holds released
+/// meanwhile cannot bring it to zero early.
+const GATHERING: usize = usize::MAX >> 2;
 /// Reference counts above this are saturated: the record is then never freed (a leak, sound).
 const MAX_REFS: usize = isize::MAX.unsigned_abs();
 /// Where a saturated count is parked, far from both zero and wrapping.
 const SATURATED: usize = MAX_REFS + (MAX_REFS >> 1);
 
+/// One cache line of the hold count, with its own copy of the peer's context and table, so a
+/// call touches only this line of the record.
+#[repr(C, align(64))]
+pub(crate) struct Shard {
+    /// `CLOSED` | holds.
+    holds: AtomicUsize,
+    peer_context: AtomicPtr<c_void>,
+    peer_dispatch: AtomicPtr<c_void>,
+}
+
+#[repr(C)]
 pub(crate) struct Record<S: Side> {
+    /// First, so a shard's address and index give the record's (see `Record::of_shard`).
+    shards: [Shard; SHARDS],
+    /// After detach began: the holds not yet released (the shards' counts, the detach
+    /// callback's, each `PendingDetach`'s). The one that brings it to zero completes.
+    remaining: AtomicUsize,
+    detaching: AtomicBool,
+    /// Round robin over the shards for new `BindingRef`s.
+    next_shard: AtomicUsize,
     refs: AtomicUsize,
     module: *const S::Module,
     handle: HANDLE,
-    peer_context: AtomicPtr<c_void>,
-    peer_dispatch: AtomicPtr<c_void>,
-    state: AtomicUsize,
     /// Dropped by the last reference (see `RecordRef::drop`), or moved out by `try_unwrap`.
     value: ManuallyDrop<S::Value>,
 }
@@ -93,11 +114,38 @@ unsafe impl<S: Side> Send for Record<S> {}
 unsafe impl<S: Side> Sync for Record<S> {}
 
 impl<S: Side> Record<S> {
-    /// Publishes the peer once the attach succeeded; calls through it are allowed from now.
+    fn new(module: &S::Module, handle: HANDLE, value: S::Value) -> Self {
+        Self {
+            shards: [const {
+                Shard {
+                    holds: AtomicUsize::new(CLOSED),
+                    peer_context: AtomicPtr::new(ptr::null_mut()),
+                    peer_dispatch: AtomicPtr::new(ptr::null_mut()),
+                }
+            }; SHARDS],
+            remaining: AtomicUsize::new(0),
+            detaching: AtomicBool::new(false),
+            next_shard: AtomicUsize::new(0),
+            refs: AtomicUsize::new(1),
+            module,
+            handle,
+            value: ManuallyDrop::new(value),
+        }
+    }
+
+    /// Publishes the peer once the attach succeeded; calls through it are allowed from now,
+    /// unless the NPI has a table for the peer to offer and it offered none (then `peer()`
+    /// stays `None` for good, and a call never has to test for NULL).
     pub(crate) fn attached(&self, peer_context: *mut c_void, peer_dispatch: *const c_void) {
-        self.peer_context.store(peer_context, Ordering::Relaxed);
-        self.peer_dispatch.store(peer_dispatch.cast_mut(), Ordering::Relaxed);
-        self.state.fetch_or(ATTACHED, Ordering::Release);
+        if <S::PeerDispatch as NpiData>::PRESENT && peer_dispatch.is_null() {
+            return;
+        }
+        for shard in &self.shards {
+            shard.peer_context.store(peer_context, Ordering::Relaxed);
+            shard.peer_dispatch.store(peer_dispatch.cast_mut(), Ordering::Relaxed);
+            // Opens the shard; `try_hold`'s acquire pairs with it, so the pointers are seen.
+            shard.holds.store(0, Ordering::Release);
+        }
     }
 
     pub(crate) fn module(&self) -> &S::Module {
@@ -113,63 +161,120 @@ impl<S: Side> Record<S> {
         self.handle
     }
 
-    fn try_hold(&self) -> bool {
-        let mut s = self.state.load(Ordering::Acquire);
-        loop {
-            if s & ATTACHED == 0 || s & DETACHING != 0 || s >> 2 >= MAX_HOLDS {
-                return false;
+    /// The shard a new `BindingRef` calls through: round robin, the first ones two lines apart
+    /// (processors prefetch cache lines in pairs, so neighbours would still share traffic).
+    fn pick_shard(&self) -> usize {
+        const ORDER: [usize; SHARDS] = [0, 2, 1, 3];
+        ORDER[self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS]
+    }
+
+    /// A pointer to shard `i` with the record's own provenance.
+    fn shard_ptr(this: NonNull<Self>, i: usize) -> NonNull<Shard> {
+        debug_assert!(i < SHARDS);
+        // SAFETY: in bounds of the record's allocation (`i < SHARDS`); a place projection
+        // through the raw pointer, no reference made.
+        unsafe { NonNull::new_unchecked(&raw mut (*this.as_ptr()).shards[i]) }
+    }
+
+    /// Marks detach begun, closes every shard and gathers the holds they count, plus the hold
+    /// of the detach callback itself.
+    pub(crate) fn begin_detach(&self) {
+        self.detaching.store(true, Ordering::Relaxed);
+        // Published before any shard reads as closed (the `fetch_or`s below release it).
+        self.remaining.store(GATHERING + 1, Ordering::Relaxed);
+        let mut held = 0;
+        for shard in &self.shards {
+            let before = shard.holds.fetch_or(CLOSED, Ordering::AcqRel);
+            if before & CLOSED == 0 {
+                held += before;
             }
-            match self.state.compare_exchange_weak(
-                s,
-                s + HOLD,
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
+        }
+        self.remaining.fetch_sub(GATHERING - held, Ordering::AcqRel);
+    }
+
+    /// Releases the detach callback's hold and tells the NMR whether this half is done.
+    pub(crate) fn end_detach_callback(&self) -> NTSTATUS {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            STATUS_SUCCESS
+        } else {
+            STATUS_PENDING
         }
     }
 
-    /// Drops one hold; the last one after detach began completes this side's half.
+    /// Takes one hold after detach began (a `PendingDetach`, inside the detach callback, where
+    /// the callback's own hold keeps `remaining` above zero).
+    fn hold_remaining(&self) {
+        self.remaining.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one hold counted in `remaining`; the last one completes this side's half.
     ///
     /// Takes a pointer, not `&self`: completing may run the cleanup callbacks on this thread,
     /// and the record may be freed before this function returns.
-    fn release(this: NonNull<Self>) {
-        // SAFETY: the caller's hold keeps the record's half incomplete, so the NMR's reference
-        // (released only in cleanup) keeps the block alive until the `fetch_sub`.
-        let (handle, before) = unsafe {
-            let r = this.as_ref();
-            (r.handle, r.state.fetch_sub(HOLD, Ordering::AcqRel))
-        };
-        if before & DETACHING != 0 && before >> 2 == 1 {
+    fn release_remaining(this: NonNull<Self>) {
+        // SAFETY: the caller's hold keeps this side's half incomplete, so the NMR's reference
+        // (released only in cleanup, after completion) keeps the block alive here.
+        let before = unsafe { this.as_ref() }.remaining.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 {
+            // SAFETY: still alive: only the completion below can lead to cleanup.
+            let handle = unsafe { this.as_ref() }.handle;
             // SAFETY: the last hold after detach began: exactly one caller gets here, and the
             // detach callback has returned or is returning STATUS_PENDING (R21). The record is
             // not touched again.
             unsafe { S::complete(handle) };
         }
     }
+}
 
-    /// Marks detach begun and takes the hold of the detach callback itself.
-    pub(crate) fn begin_detach(&self) {
-        self.state.fetch_add(DETACHING + HOLD, Ordering::AcqRel);
+impl Shard {
+    /// Takes a hold on this shard, unless it is closed (not attached, or detaching) or full.
+    #[inline]
+    fn try_hold(&self) -> bool {
+        let mut s = self.holds.load(Ordering::Relaxed);
+        loop {
+            // `CLOSED` is above `MAX_HOLDS`: one comparison covers both.
+            if s >= MAX_HOLDS {
+                return false;
+            }
+            match self.holds.compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
     }
 
-    /// Releases the detach callback's hold and tells the NMR whether this half is done.
-    pub(crate) fn end_detach_callback(&self) -> NTSTATUS {
-        let before = self.state.fetch_sub(HOLD, Ordering::AcqRel);
-        if before >> 2 == 1 { STATUS_SUCCESS } else { STATUS_PENDING }
-    }
-
-    fn peer(&self) -> Peer<'_, S::PeerDispatch> {
-        // SAFETY: published by `attached` before ATTACHED, which `try_hold` saw; valid until our
-        // half completes, which our hold prevents.
+    /// The peer, as published to this shard.
+    ///
+    /// # Safety
+    /// The caller holds this shard (so it was opened after the pointers were stored, and the
+    /// peer stays valid: this side's half cannot complete).
+    #[inline]
+    unsafe fn peer<D: DispatchTable>(&self) -> Peer<'_, D> {
+        // SAFETY: per the caller.
         unsafe {
             Peer::new(
                 self.peer_context.load(Ordering::Relaxed),
                 self.peer_dispatch.load(Ordering::Relaxed),
             )
         }
+    }
+}
+
+/// Drops one hold taken on `shard`. If the shard was closed meanwhile, the hold was gathered
+/// into the record's `remaining`, and is released there (the last one completes).
+///
+/// # Safety
+/// `shard` belongs to a live record of `S` (the hold keeps it so) and the caller took a hold
+/// on it.
+#[inline]
+unsafe fn release_shard<S: Side>(record: NonNull<Record<S>>, shard: NonNull<Shard>) {
+    // SAFETY: the hold keeps the record, and so the shard, alive until this decrement.
+    let before = unsafe { shard.as_ref() }.holds.fetch_sub(1, Ordering::Release);
+    if before & CLOSED != 0 {
+        // Closed after our hold was taken: it was gathered into `remaining`. The acquire makes
+        // `begin_detach`'s write of `remaining` visible here.
+        fence(Ordering::Acquire);
+        Record::release_remaining(record);
     }
 }
 
@@ -230,15 +335,7 @@ impl<S: Side> RecordRef<S> {
         handle: HANDLE,
         value: S::Value,
     ) -> Result<Self, S::Value> {
-        let record = Record {
-            refs: AtomicUsize::new(1),
-            module,
-            handle,
-            peer_context: AtomicPtr::new(ptr::null_mut()),
-            peer_dispatch: AtomicPtr::new(ptr::null_mut()),
-            state: AtomicUsize::new(0),
-            value: ManuallyDrop::new(value),
-        };
+        let record = Record::new(module, handle, value);
         match RtBox::try_new(record, AllocationSite::BindingRecord) {
             Ok(block) => Ok(Self { ptr: RtBox::into_raw(block) }),
             Err(record) => Err(ManuallyDrop::into_inner(record.value)),
@@ -332,14 +429,14 @@ impl<'a, S: Side> Binding<'a, S> {
     /// this side's detach stays pending.
     #[must_use]
     pub fn peer(&self) -> Option<PeerCall<'a, S>> {
-        PeerCall::hold(self.record)
+        PeerCall::hold(self.record, Record::shard_ptr(self.record.ptr, 0))
     }
 
     /// A counted reference that outlives this callback, for calls into the peer from
     /// elsewhere (a worker thread, the driver's own API).
     #[must_use]
     pub fn to_ref(&self) -> BindingRef<S> {
-        BindingRef { record: self.record.counted() }
+        BindingRef::new(self.record.counted())
     }
 }
 
@@ -371,15 +468,33 @@ impl<S: Side> fmt::Debug for Binding<'_, S> {
 /// A binding reference a module may keep and send anywhere. It keeps the binding's value alive
 /// (not the binding: that ends when the NMR detaches it), and offers [`BindingRef::peer`] for as
 /// long as calls into the peer are allowed.
+///
+/// Each `BindingRef` calls through its own shard of the binding's hold count, and clones take
+/// the next shard: threads that call the peer at once should each hold their own clone, so
+/// that their calls do not contend for one cache line.
 pub struct BindingRef<S: Side> {
     record: RecordRef<S>,
+    /// The hold-count shard this reference calls through.
+    shard: NonNull<Shard>,
 }
 
+// SAFETY: a counted reference to a Send + Sync record (as `RecordRef`), and a pointer into it.
+unsafe impl<S: Side> Send for BindingRef<S> {}
+// SAFETY: as above; `&BindingRef` only reads.
+unsafe impl<S: Side> Sync for BindingRef<S> {}
+
 impl<S: Side> BindingRef<S> {
+    fn new(record: RecordRef<S>) -> Self {
+        let i = record.get().pick_shard();
+        let shard = Record::shard_ptr(record.ptr, i);
+        Self { record, shard }
+    }
+
     /// As [`Binding::peer`]; the guard borrows this reference.
     #[must_use]
+    #[inline]
     pub fn peer(&self) -> Option<PeerCall<'_, S>> {
-        PeerCall::hold(self.record.borrow())
+        PeerCall::hold(self.record.borrow(), self.shard)
     }
 
     /// The NMR binding handle.
@@ -391,13 +506,14 @@ impl<S: Side> BindingRef<S> {
     /// True once the binding's detach has begun on this side.
     #[must_use]
     pub fn is_detaching(&self) -> bool {
-        self.record.get().state.load(Ordering::Acquire) & DETACHING != 0
+        self.record.get().detaching.load(Ordering::Acquire)
     }
 }
 
 impl<S: Side> Clone for BindingRef<S> {
+    /// Another reference to the binding, calling through the next shard of its hold count.
     fn clone(&self) -> Self {
-        Self { record: self.record.borrow().counted() }
+        Self::new(self.record.borrow().counted())
     }
 }
 
@@ -423,20 +539,23 @@ impl<S: Side> fmt::Debug for BindingRef<S> {
 /// the peer is never released under a caller.
 pub struct PeerCall<'a, S: Side> {
     record: RecordPtr<'a, S>,
+    shard: NonNull<Shard>,
     calls: <S::PeerDispatch as DispatchTable>::Calls<'a>,
 }
 
 impl<'a, S: Side> PeerCall<'a, S> {
-    fn hold(record: RecordPtr<'a, S>) -> Option<Self> {
-        if !record.get().try_hold() {
+    /// `shard` is one of `record`'s shards.
+    #[inline]
+    fn hold(record: RecordPtr<'a, S>, shard: NonNull<Shard>) -> Option<Self> {
+        // SAFETY: a shard of `record`, which is alive for 'a.
+        let held = unsafe { shard.as_ref() };
+        if !held.try_hold() {
             return None;
         }
-        if let Some(calls) = S::PeerDispatch::calls(record.get().peer()) {
-            Some(Self { record, calls })
-        } else {
-            Record::release(record.ptr);
-            None
-        }
+        // SAFETY: held, so opened by `attached`, which opens shards only when the peer's table
+        // is present or the NPI has none.
+        let calls = unsafe { S::PeerDispatch::calls_unchecked(held.peer()) };
+        Some(Self { record, shard, calls })
     }
 }
 
@@ -448,8 +567,10 @@ impl<'a, S: Side> Deref for PeerCall<'a, S> {
 }
 
 impl<S: Side> Drop for PeerCall<'_, S> {
+    #[inline]
     fn drop(&mut self) {
-        Record::release(self.record.ptr);
+        // SAFETY: the hold this guard took on this shard of this record.
+        unsafe { release_shard(self.record.ptr, self.shard) };
     }
 }
 
@@ -494,7 +615,7 @@ impl<'a, S: Side> DetachRequest<'a, S> {
     /// completed (or dropped), from any thread.
     pub fn pend(self) -> (Detach, PendingDetach<S>) {
         // One hold per detach callback (the request is consumed), so this cannot overflow.
-        self.record.get().state.fetch_add(HOLD, Ordering::AcqRel);
+        self.record.get().hold_remaining();
         (Detach { _private: () }, PendingDetach { record: Some(self.record.counted()) })
     }
 }
@@ -517,7 +638,7 @@ impl<S: Side> PendingDetach<S> {
     fn finish(&mut self) {
         if let Some(r) = self.record.take() {
             // Our counted reference keeps the block alive across the completion.
-            Record::release(r.ptr);
+            Record::release_remaining(r.ptr);
         }
     }
 

@@ -77,8 +77,9 @@ pub unsafe trait Npi: NpiLayout + 'static {
 /// implements it; `()` is "no table".
 ///
 /// # Safety
-/// As [`NpiData`]; `calls` must only build a view of `peer`'s table and context, and the view
-/// must give nothing out that outlives a borrow of it (no `Copy`/`Clone` view, no `'a`
+/// As [`NpiData`]; `calls` must only build a view of `peer`'s table and context, must return
+/// `Some` whenever the table pointer is not NULL, and the view must give nothing out that
+/// outlives a borrow of it (no `Copy`/`Clone` view, no `'a`
 /// references): a [`PeerCall`](crate::PeerCall) lends the view only while it holds this side's
 /// detach open.
 #[diagnostic::on_unimplemented(
@@ -91,6 +92,22 @@ pub unsafe trait DispatchTable: NpiData + Sized {
     type Calls<'a>;
     /// The view of `peer`, or `None` if the peer offered no table.
     fn calls(peer: Peer<'_, Self>) -> Option<Self::Calls<'_>>;
+
+    /// [`calls`](Self::calls) where the caller knows the table is there: the runtime opens a
+    /// binding for calls only once the peer's table is, so a call does not test for NULL.
+    ///
+    /// # Safety
+    /// `peer`'s table pointer is not NULL (or `Self` is `()`).
+    #[doc(hidden)]
+    #[inline]
+    unsafe fn calls_unchecked(peer: Peer<'_, Self>) -> Self::Calls<'_> {
+        match Self::calls(peer) {
+            Some(calls) => calls,
+            // SAFETY: per the caller, and the trait's contract: `calls` declines only a NULL
+            // table.
+            None => unsafe { core::hint::unreachable_unchecked() },
+        }
+    }
 }
 
 // SAFETY: `()` has no table; its view is the bare peer, which is neither `Copy` nor `Clone`.
