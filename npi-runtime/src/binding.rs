@@ -88,9 +88,10 @@ pub(crate) struct Shard {
     peer_dispatch: AtomicPtr<c_void>,
 }
 
+/// The hold count of a binding: the part of a record that does not depend on the module, so
+/// its code exists once in a driver image, not once per client and provider type.
 #[repr(C)]
-pub(crate) struct Record<S: Side> {
-    /// First, so a shard's address and index give the record's (see `Record::of_shard`).
+pub(crate) struct Holds {
     shards: [Shard; SHARDS],
     /// After detach began: the holds not yet released (the shards' counts, the detach
     /// callback's, each `PendingDetach`'s). The one that brings it to zero completes.
@@ -98,6 +99,87 @@ pub(crate) struct Record<S: Side> {
     detaching: AtomicBool,
     /// Round robin over the shards for new `BindingRef`s.
     next_shard: AtomicUsize,
+}
+
+impl Holds {
+    /// Initialises the holds of a new record: every shard closed until the attach succeeds.
+    ///
+    /// # Safety
+    /// `this` is valid for writes of a `Holds`.
+    #[inline(never)]
+    unsafe fn init(this: *mut Holds) {
+        for i in 0..SHARDS {
+            // SAFETY: in bounds (`i < SHARDS`), valid for writes per the caller; arithmetic,
+            // not indexing, as in `Record::shard_ptr`.
+            unsafe {
+                (&raw mut (*this).shards).cast::<Shard>().add(i).write(Shard {
+                    holds: AtomicUsize::new(CLOSED),
+                    peer_context: AtomicPtr::new(ptr::null_mut()),
+                    peer_dispatch: AtomicPtr::new(ptr::null_mut()),
+                });
+            }
+        }
+        // SAFETY: valid for writes per the caller.
+        unsafe {
+            (&raw mut (*this).remaining).write(AtomicUsize::new(0));
+            (&raw mut (*this).detaching).write(AtomicBool::new(false));
+            (&raw mut (*this).next_shard).write(AtomicUsize::new(0));
+        }
+    }
+
+    /// Publishes the peer and opens every shard.
+    #[inline(never)]
+    fn open(&self, peer_context: *mut c_void, peer_dispatch: *const c_void) {
+        for shard in &self.shards {
+            shard.peer_context.store(peer_context, Ordering::Relaxed);
+            shard.peer_dispatch.store(peer_dispatch.cast_mut(), Ordering::Relaxed);
+            // Opens the shard; `try_hold`'s acquire pairs with it, so the pointers are seen.
+            shard.holds.store(0, Ordering::Release);
+        }
+    }
+
+    /// Marks detach begun, closes every shard and gathers the holds they count, plus the hold
+    /// of the detach callback itself.
+    #[inline(never)]
+    fn close(&self) {
+        self.detaching.store(true, Ordering::Relaxed);
+        // Published before any shard reads as closed (the `fetch_or`s below release it).
+        self.remaining.store(GATHERING + 1, Ordering::Relaxed);
+        let mut held = 0;
+        for shard in &self.shards {
+            let before = shard.holds.fetch_or(CLOSED, Ordering::AcqRel);
+            if before & CLOSED == 0 {
+                held += before;
+            }
+        }
+        self.remaining.fetch_sub(GATHERING - held, Ordering::AcqRel);
+    }
+
+    /// The shard a new `BindingRef` calls through: round robin, the first ones two lines apart
+    /// (processors prefetch cache lines in pairs, so neighbours would still share traffic).
+    fn pick_shard(&self) -> usize {
+        // 0, 2, 1, 3, 0, …: bit-reversed round robin, no table to index.
+        let n = self.next_shard.fetch_add(1, Ordering::Relaxed);
+        ((n & 1) << 1 | (n >> 1) & 1) % SHARDS
+    }
+
+    /// Drops one hold counted in `remaining`; true for the last one, whose caller completes.
+    ///
+    /// Takes a pointer, not `&self`: once another holder has brought the count to zero, the
+    /// record may be freed while this function still runs.
+    ///
+    /// # Safety
+    /// The caller owns a hold counted in `remaining`.
+    unsafe fn release_remaining(this: NonNull<Holds>) -> bool {
+        // SAFETY: the caller's hold keeps this side's half incomplete, so the NMR's reference
+        // (released only in cleanup, after completion) keeps the block alive here.
+        unsafe { this.as_ref() }.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+}
+
+#[repr(C)]
+pub(crate) struct Record<S: Side> {
+    holds: Holds,
     refs: AtomicUsize,
     module: *const S::Module,
     handle: HANDLE,
@@ -114,25 +196,6 @@ unsafe impl<S: Side> Send for Record<S> {}
 unsafe impl<S: Side> Sync for Record<S> {}
 
 impl<S: Side> Record<S> {
-    fn new(module: &S::Module, handle: HANDLE, value: S::Value) -> Self {
-        Self {
-            shards: [const {
-                Shard {
-                    holds: AtomicUsize::new(CLOSED),
-                    peer_context: AtomicPtr::new(ptr::null_mut()),
-                    peer_dispatch: AtomicPtr::new(ptr::null_mut()),
-                }
-            }; SHARDS],
-            remaining: AtomicUsize::new(0),
-            detaching: AtomicBool::new(false),
-            next_shard: AtomicUsize::new(0),
-            refs: AtomicUsize::new(1),
-            module,
-            handle,
-            value: ManuallyDrop::new(value),
-        }
-    }
-
     /// Publishes the peer once the attach succeeded; calls through it are allowed from now,
     /// unless the NPI has a table for the peer to offer and it offered none (then `peer()`
     /// stays `None` for good, and a call never has to test for NULL).
@@ -140,12 +203,7 @@ impl<S: Side> Record<S> {
         if <S::PeerDispatch as NpiData>::PRESENT && peer_dispatch.is_null() {
             return;
         }
-        for shard in &self.shards {
-            shard.peer_context.store(peer_context, Ordering::Relaxed);
-            shard.peer_dispatch.store(peer_dispatch.cast_mut(), Ordering::Relaxed);
-            // Opens the shard; `try_hold`'s acquire pairs with it, so the pointers are seen.
-            shard.holds.store(0, Ordering::Release);
-        }
+        self.holds.open(peer_context, peer_dispatch);
     }
 
     pub(crate) fn module(&self) -> &S::Module {
@@ -161,40 +219,25 @@ impl<S: Side> Record<S> {
         self.handle
     }
 
-    /// The shard a new `BindingRef` calls through: round robin, the first ones two lines apart
-    /// (processors prefetch cache lines in pairs, so neighbours would still share traffic).
-    fn pick_shard(&self) -> usize {
-        const ORDER: [usize; SHARDS] = [0, 2, 1, 3];
-        ORDER[self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS]
-    }
-
     /// A pointer to shard `i` with the record's own provenance.
     fn shard_ptr(this: NonNull<Self>, i: usize) -> NonNull<Shard> {
         debug_assert!(i < SHARDS);
         // SAFETY: in bounds of the record's allocation (`i < SHARDS`); a place projection
-        // through the raw pointer, no reference made.
-        unsafe { NonNull::new_unchecked(&raw mut (*this.as_ptr()).shards[i]) }
+        // through the raw pointer, no reference made. Pointer arithmetic rather than indexing:
+        // an index is bounds-checked, and the check's panic message formats.
+        unsafe {
+            NonNull::new_unchecked((&raw mut (*this.as_ptr()).holds.shards).cast::<Shard>().add(i))
+        }
     }
 
-    /// Marks detach begun, closes every shard and gathers the holds they count, plus the hold
-    /// of the detach callback itself.
+    /// Marks detach begun and takes the hold of the detach callback itself.
     pub(crate) fn begin_detach(&self) {
-        self.detaching.store(true, Ordering::Relaxed);
-        // Published before any shard reads as closed (the `fetch_or`s below release it).
-        self.remaining.store(GATHERING + 1, Ordering::Relaxed);
-        let mut held = 0;
-        for shard in &self.shards {
-            let before = shard.holds.fetch_or(CLOSED, Ordering::AcqRel);
-            if before & CLOSED == 0 {
-                held += before;
-            }
-        }
-        self.remaining.fetch_sub(GATHERING - held, Ordering::AcqRel);
+        self.holds.close();
     }
 
     /// Releases the detach callback's hold and tells the NMR whether this half is done.
     pub(crate) fn end_detach_callback(&self) -> NTSTATUS {
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.holds.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             STATUS_SUCCESS
         } else {
             STATUS_PENDING
@@ -204,18 +247,16 @@ impl<S: Side> Record<S> {
     /// Takes one hold after detach began (a `PendingDetach`, inside the detach callback, where
     /// the callback's own hold keeps `remaining` above zero).
     fn hold_remaining(&self) {
-        self.remaining.fetch_add(1, Ordering::Relaxed);
+        self.holds.remaining.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Drops one hold counted in `remaining`; the last one completes this side's half.
-    ///
-    /// Takes a pointer, not `&self`: completing may run the cleanup callbacks on this thread,
-    /// and the record may be freed before this function returns.
     fn release_remaining(this: NonNull<Self>) {
-        // SAFETY: the caller's hold keeps this side's half incomplete, so the NMR's reference
-        // (released only in cleanup, after completion) keeps the block alive here.
-        let before = unsafe { this.as_ref() }.remaining.fetch_sub(1, Ordering::AcqRel);
-        if before == 1 {
+        // SAFETY: `holds` is a field of the live record; the caller owns a counted hold.
+        let last = unsafe {
+            Holds::release_remaining(NonNull::new_unchecked(&raw mut (*this.as_ptr()).holds))
+        };
+        if last {
             // SAFETY: still alive: only the completion below can lead to cleanup.
             let handle = unsafe { this.as_ref() }.handle;
             // SAFETY: the last hold after detach began: exactly one caller gets here, and the
@@ -335,11 +376,20 @@ impl<S: Side> RecordRef<S> {
         handle: HANDLE,
         value: S::Value,
     ) -> Result<Self, S::Value> {
-        let record = Record::new(module, handle, value);
-        match RtBox::try_new(record, AllocationSite::BindingRecord) {
-            Ok(block) => Ok(Self { ptr: RtBox::into_raw(block) }),
-            Err(record) => Err(ManuallyDrop::into_inner(record.value)),
+        let Some(ptr) = RtBox::<Record<S>>::try_alloc(AllocationSite::BindingRecord) else {
+            return Err(value);
+        };
+        let p = ptr.as_ptr();
+        // SAFETY: a fresh allocation for a `Record<S>`: every field is written once, in place,
+        // through raw place projections (no reference to uninitialised memory).
+        unsafe {
+            Holds::init(&raw mut (*p).holds);
+            (&raw mut (*p).refs).write(AtomicUsize::new(1));
+            (&raw mut (*p).module).write(module);
+            (&raw mut (*p).handle).write(handle);
+            (&raw mut (*p).value).write(ManuallyDrop::new(value));
         }
+        Ok(Self { ptr })
     }
 
     pub(crate) fn borrow(&self) -> RecordPtr<'_, S> {
@@ -485,7 +535,7 @@ unsafe impl<S: Side> Sync for BindingRef<S> {}
 
 impl<S: Side> BindingRef<S> {
     fn new(record: RecordRef<S>) -> Self {
-        let i = record.get().pick_shard();
+        let i = record.get().holds.pick_shard();
         let shard = Record::shard_ptr(record.ptr, i);
         Self { record, shard }
     }
@@ -506,7 +556,7 @@ impl<S: Side> BindingRef<S> {
     /// True once the binding's detach has begun on this side.
     #[must_use]
     pub fn is_detaching(&self) -> bool {
-        self.record.get().detaching.load(Ordering::Acquire)
+        self.record.get().holds.detaching.load(Ordering::Acquire)
     }
 }
 

@@ -65,6 +65,21 @@ impl<T> RtBox<T> {
         Ok(Self { ptr, _owns: PhantomData })
     }
 
+    /// Room for a `T`, uninitialised, or `None` if no memory is available: for a large value the
+    /// caller writes in place (moving it in would build it on the stack and copy it). The
+    /// caller initialises every field, then owns it with [`RtBox::from_raw`].
+    pub(crate) fn try_alloc(site: AllocationSite) -> Option<NonNull<T>> {
+        const { assert!(size_of::<T>() > 0, "the runtime allocates no zero-sized blocks") };
+        if should_fail(site) {
+            return None;
+        }
+        // SAFETY: `Layout::new::<T>()` has a non-zero size (asserted above).
+        let raw = unsafe { alloc::alloc::alloc(Layout::new::<T>()) };
+        let ptr = NonNull::new(raw.cast::<T>())?;
+        counted(1);
+        Some(ptr)
+    }
+
     /// Gives up ownership without freeing: the block lives until [`RtBox::from_raw`].
     pub(crate) fn into_raw(this: Self) -> NonNull<T> {
         let ptr = this.ptr;
@@ -75,7 +90,8 @@ impl<T> RtBox<T> {
     /// Takes ownership back.
     ///
     /// # Safety
-    /// `ptr` came from [`RtBox::into_raw`] and is owned by no other `RtBox`.
+    /// `ptr` came from [`RtBox::into_raw`], or from [`RtBox::try_alloc`] and was initialised
+    /// since, and is owned by no other `RtBox`.
     pub(crate) unsafe fn from_raw(ptr: NonNull<T>) -> Self {
         Self { ptr, _owns: PhantomData }
     }

@@ -11,13 +11,15 @@ pub(crate) const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  driver      build examples/kernel-driver into a .sys and check its PE image
+  driver      build examples/kernel-driver into a .sys and check its PE image; the same for
+              examples/kernel-driver-c (clang), then a Rust/C size table
       --target T       x64 | arm64 | x86 | all, or a comma-separated list (default x64);
                        may be repeated
       --release        release profile (default: dev)
       --crate-dir DIR  build another copy of the driver crate (e.g. a deliberately broken one)
       --target-dir DIR cargo target directory (default: <root>/target/xtask, or
                        DIR/target/xtask with --crate-dir)
+      --no-c           skip the C driver and the size table
       --no-install     never run apt-get; fail if a package is missing
 
   abi-check   compare the NMR struct layouts of a C header (clang) and of npi-runtime (rustc)
@@ -42,6 +44,17 @@ commands:
       --bin, --jobs, --timeout, --no-leak-list, --self-test, --no-install as above
       --if-available   without a usable nightly, say so loudly and exit 0
 
+  macro-cost  `cargo check` of a generated crate of NPIs declared with the macros against the
+              same crate with the macros expanded (by npi-macros itself): cold and
+              incremental wall time, interleaved rounds, medians, spread and ratios; then
+              the cold build of the macros' dependency stack against a thiserror-only crate
+              (everything under target/macro-cost)
+      --quick          one round, one stack build: fails only if a crate does not compile
+      --rounds N       interleaved rounds of both crates (default 9)
+      --stack-rounds N cold builds of each dependency-stack crate (default 3)
+      --npis N         NPIs in the generated crate (default 50)
+      --no-stack       skip the dependency-stack builds
+
   help        this text
 
 The Windows builds use Debian's rustc-web/cargo-web/rust-web-src (-Zbuild-std) and lld-22,
@@ -56,6 +69,17 @@ pub(crate) enum Command {
     AbiCheck(AbiOptions),
     Memcheck(CheckOptions),
     Asan(CheckOptions),
+    MacroCost(MacroCostOptions),
+}
+
+/// `cargo xtask macro-cost`.
+#[derive(Debug)]
+pub(crate) struct MacroCostOptions {
+    pub(crate) quick: bool,
+    pub(crate) rounds: usize,
+    pub(crate) stack_rounds: usize,
+    pub(crate) npis: usize,
+    pub(crate) no_stack: bool,
 }
 
 /// `cargo xtask driver`.
@@ -66,6 +90,8 @@ pub(crate) struct DriverOptions {
     pub(crate) crate_dir: Option<PathBuf>,
     pub(crate) target_dir: Option<PathBuf>,
     pub(crate) install: bool,
+    /// Also build and check the C driver, and compare sizes.
+    pub(crate) c: bool,
 }
 
 /// `cargo xtask abi-check`.
@@ -102,6 +128,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
         "abi-check" => parse_abi(rest).map(Command::AbiCheck),
         "memcheck" => parse_check(rest, "memcheck").map(Command::Memcheck),
         "asan" => parse_check(rest, "asan").map(Command::Asan),
+        "macro-cost" => parse_macro_cost(rest).map(Command::MacroCost),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
 }
@@ -113,12 +140,14 @@ fn parse_driver(args: &[String]) -> anyhow::Result<DriverOptions> {
         crate_dir: None,
         target_dir: None,
         install: true,
+        c: true,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--target" | "-t" => add_targets(&mut options.targets, value(&mut args, arg)?)?,
             "--release" | "-r" => options.release = true,
+            "--no-c" => options.c = false,
             "--crate-dir" => options.crate_dir = Some(PathBuf::from(value(&mut args, arg)?)),
             "--target-dir" => options.target_dir = Some(PathBuf::from(value(&mut args, arg)?)),
             "--no-install" => options.install = false,
@@ -176,6 +205,26 @@ fn parse_check(args: &[String], command: &str) -> anyhow::Result<CheckOptions> {
     Ok(options)
 }
 
+fn parse_macro_cost(args: &[String]) -> anyhow::Result<MacroCostOptions> {
+    let mut options =
+        MacroCostOptions { quick: false, rounds: 9, stack_rounds: 3, npis: 50, no_stack: false };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--rounds" => options.rounds = number(value(&mut args, arg)?, arg)?,
+            "--stack-rounds" => options.stack_rounds = number(value(&mut args, arg)?, arg)?,
+            "--npis" => options.npis = number(value(&mut args, arg)?, arg)?,
+            "--no-stack" => options.no_stack = true,
+            other => bail!("unknown option `{other}` for `macro-cost`\n\n{USAGE}"),
+        }
+    }
+    if options.rounds == 0 || options.stack_rounds == 0 {
+        bail!("`--rounds` and `--stack-rounds` need at least 1");
+    }
+    Ok(options)
+}
+
 fn number<T: std::str::FromStr>(text: &str, flag: &str) -> anyhow::Result<T> {
     match text.parse() {
         Ok(n) => Ok(n),
@@ -212,7 +261,9 @@ mod tests {
     fn driver_defaults_to_x64_dev() {
         let Command::Driver(o) = parse(&args("driver")).unwrap() else { panic!() };
         assert_eq!(o.targets, [Target::X64]);
-        assert!(!o.release && o.install);
+        assert!(!o.release && o.install && o.c);
+        let Command::Driver(o) = parse(&args("driver --no-c")).unwrap() else { panic!() };
+        assert!(!o.c);
     }
 
     #[test]
@@ -248,6 +299,22 @@ mod tests {
         assert!(parse(&args("memcheck --if-available")).is_err());
         assert!(parse(&args("memcheck --jobs two")).is_err());
         assert!(parse(&args("memcheck --bin")).is_err());
+    }
+
+    #[test]
+    fn macro_cost_options() {
+        let Command::MacroCost(o) = parse(&args("macro-cost")).unwrap() else { panic!() };
+        assert!(!o.quick && !o.no_stack);
+        assert_eq!((o.rounds, o.stack_rounds, o.npis), (9, 3, 50));
+        let Command::MacroCost(o) =
+            parse(&args("macro-cost --quick --rounds 3 --npis 5 --no-stack")).unwrap()
+        else {
+            panic!()
+        };
+        assert!(o.quick && o.no_stack);
+        assert_eq!((o.rounds, o.npis), (3, 5));
+        assert!(parse(&args("macro-cost --rounds 0")).is_err());
+        assert!(parse(&args("macro-cost --fast")).is_err());
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `cargo xtask driver`: build the kernel-driver example for each target, link it, check it.
+//! `cargo xtask driver`: build the kernel-driver example for each target, link it, check it;
+//! then the same for its C counterpart (`examples/kernel-driver-c`, see `cbuild`), and compare
+//! the two images' sizes.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -8,11 +10,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
+use crate::cbuild::{self, CDriver};
 use crate::cli::DriverOptions;
 use crate::fmt_free;
 use crate::image::Image;
-use crate::inspect::{self, CheckResult, Inputs};
-use crate::kbuild::{self, CrateType, KernelCrate, Profile};
+use crate::inspect::{self, CheckResult, Inputs, Language};
+use crate::kbuild::{self, CrateType, KernelCrate, LinkedDriver, Profile};
 use crate::map::LinkMap;
 use crate::target::Target;
 use crate::toolchain::{self, Toolchain, run_capture};
@@ -24,6 +27,8 @@ struct Outcome {
     /// `Err` when the build or link failed before anything could be checked.
     result: Result<Checked, String>,
     seconds: f64,
+    /// The C driver for the same target, unless `--no-c`.
+    c: Option<(Result<Checked, String>, f64)>,
 }
 
 struct Checked {
@@ -64,6 +69,19 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
         None
     };
     log(format_args!("{} | lld-link {}", toolchain.rustc_version, toolchain.lld_link.display()));
+    let c_driver = if options.c {
+        let clang = toolchain::clang(options.install)?;
+        log(format_args!("C driver: {}", cbuild::clang_version(&clang)));
+        Some(CDriver {
+            toolchain: &toolchain,
+            clang,
+            source_dir: root.join("examples/kernel-driver-c"),
+            out_dir: target_dir.join("kernel-driver-c"),
+            profile,
+        })
+    } else {
+        None
+    };
     let krate = KernelCrate { toolchain: &toolchain, manifest, target_dir, profile };
 
     let mut outcomes = Vec::new();
@@ -74,14 +92,33 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
             println!("\n== {target}: FAILED before the checks\n   {error:#}");
             format!("{error:#}")
         });
-        outcomes.push(Outcome { target, result, seconds: started.elapsed().as_secs_f64() });
+        let seconds = started.elapsed().as_secs_f64();
+        let c = c_driver.as_ref().map(|c_driver| {
+            let started = Instant::now();
+            let result = build_and_check_c(c_driver, target, objdump.as_deref()).map_err(|error| {
+                println!("\n== {target} (C): FAILED before the checks\n   {error:#}");
+                format!("{error:#}")
+            });
+            (result, started.elapsed().as_secs_f64())
+        });
+        outcomes.push(Outcome { target, result, seconds, c });
     }
 
     print!("{}", summary(&outcomes, profile));
-    let failed: Vec<&str> = outcomes
+    if c_driver.is_some() {
+        print!("{}", comparison(&outcomes, profile));
+    }
+    let failed_check = |r: &Result<Checked, String>| r.as_ref().map_or(true, |c| c.failed > 0);
+    let failed: Vec<String> = outcomes
         .iter()
-        .filter(|o| o.result.as_ref().map_or(true, |c| c.failed > 0))
-        .map(|o| o.target.name())
+        .flat_map(|o| {
+            let rust = failed_check(&o.result).then(|| o.target.name().to_owned());
+            let c =
+                o.c.as_ref()
+                    .filter(|(r, _)| failed_check(r))
+                    .map(|_| format!("{} (C)", o.target.name()));
+            rust.into_iter().chain(c)
+        })
         .collect();
     if failed.is_empty() {
         Ok(())
@@ -120,10 +157,7 @@ fn build_and_check(
         fs::read(&linked.sys).with_context(|| format!("reading {}", linked.sys.display()))?;
     let image =
         Image::parse(&bytes).with_context(|| format!("parsing {}", linked.sys.display()))?;
-    let map_text = fs::read_to_string(&linked.map)
-        .with_context(|| format!("reading {}", linked.map.display()))?;
-    let map =
-        LinkMap::parse(&map_text).with_context(|| format!("parsing {}", linked.map.display()))?;
+    let map = read_map(&linked)?;
     let archive =
         fs::read(&staticlib).with_context(|| format!("reading {}", staticlib.display()))?;
     let (objects, archive_crt_sections) = inspect::archive_crt_sections(&archive)
@@ -131,19 +165,10 @@ fn build_and_check(
     let references = fmt_free::References::from_archive(&archive)
         .with_context(|| format!("reading the references of {}", staticlib.display()))?;
     let sys = linked.sys.clone();
-    let mut disassemble = |range: Option<(u64, u64)>| -> anyhow::Result<String> {
-        let objdump = objdump.context("no llvm-objdump")?;
-        let mut command = Command::new(objdump);
-        command.args(["-d", "--no-show-raw-insn"]);
-        if let Some((start, stop)) = range {
-            command
-                .arg(format!("--start-address={start:#x}"))
-                .arg(format!("--stop-address={stop:#x}"));
-        }
-        run_capture(command.arg(&sys))
-    };
+    let mut disassemble = disassembler(objdump, &sys);
     let mut inputs = Inputs {
         target,
+        language: Language::Rust,
         image: &image,
         map: &map,
         archive_crt_sections: &archive_crt_sections,
@@ -153,6 +178,97 @@ fn build_and_check(
     let checks = inspect::run_checks(&mut inputs);
     let inspected = Instant::now();
 
+    println!(
+        "\n== {target}: {} ({} objects in the staticlib)\n   build {:.1}s, link {:.2}s, inspect {:.2}s",
+        linked.sys.display(),
+        objects,
+        built.duration_since(started).as_secs_f64(),
+        link_done.duration_since(built).as_secs_f64(),
+        inspected.duration_since(link_done).as_secs_f64(),
+    );
+    Ok(print_image_report(&linked, &image, &map, &checks))
+}
+
+/// Builds, links and checks the C driver for one target, printing its report.
+fn build_and_check_c(
+    c_driver: &CDriver<'_>,
+    target: Target,
+    objdump: Option<&Path>,
+) -> anyhow::Result<Checked> {
+    log(format_args!(
+        "building {} for {target} ({}, {})",
+        c_driver.source_dir.display(),
+        target.clang_triple(),
+        c_driver.profile.name()
+    ));
+    let started = Instant::now();
+    let built = c_driver.build(target)?;
+    let linked_at = Instant::now();
+    let bytes = fs::read(&built.linked.sys)
+        .with_context(|| format!("reading {}", built.linked.sys.display()))?;
+    let image =
+        Image::parse(&bytes).with_context(|| format!("parsing {}", built.linked.sys.display()))?;
+    let map = read_map(&built.linked)?;
+    let object =
+        fs::read(&built.object).with_context(|| format!("reading {}", built.object.display()))?;
+    let name = built.object.file_name().map(|n| n.to_string_lossy().into_owned());
+    let crt_sections = inspect::object_crt_sections(name.as_deref().unwrap_or("?"), &object)?;
+    let mut disassemble = disassembler(objdump, &built.linked.sys);
+    let mut inputs = Inputs {
+        target,
+        language: Language::C,
+        image: &image,
+        map: &map,
+        archive_crt_sections: &crt_sections,
+        references: None,
+        disassemble: (target == Target::X86).then_some(&mut disassemble),
+    };
+    let checks = inspect::run_checks(&mut inputs);
+    let inspected = Instant::now();
+    println!(
+        "\n== {target} (C): {} (clang {})\n   compile and link {:.2}s, inspect {:.2}s",
+        built.linked.sys.display(),
+        cbuild::clang_args(target, c_driver.profile).join(" "),
+        linked_at.duration_since(started).as_secs_f64(),
+        inspected.duration_since(linked_at).as_secs_f64(),
+    );
+    Ok(print_image_report(&built.linked, &image, &map, &checks))
+}
+
+fn read_map(linked: &LinkedDriver) -> anyhow::Result<LinkMap> {
+    let map_text = fs::read_to_string(&linked.map)
+        .with_context(|| format!("reading {}", linked.map.display()))?;
+    LinkMap::parse(&map_text).with_context(|| format!("parsing {}", linked.map.display()))
+}
+
+/// Runs `llvm-objdump -d` over `sys` (the x86 checks' disassembler).
+fn disassembler<'a>(
+    objdump: Option<&'a Path>,
+    sys: &'a Path,
+) -> impl FnMut(Option<(u64, u64)>) -> anyhow::Result<String> + 'a {
+    move |range: Option<(u64, u64)>| -> anyhow::Result<String> {
+        let objdump = objdump.context("no llvm-objdump")?;
+        let mut command = Command::new(objdump);
+        command.args(["-d", "--no-show-raw-insn"]);
+        if let Some((start, stop)) = range {
+            command
+                .arg(format!("--start-address={start:#x}"))
+                .arg(format!("--stop-address={stop:#x}"));
+        }
+        run_capture(command.arg(sys))
+    }
+}
+
+/// How many of the largest functions each report lists.
+const LARGEST_FUNCTIONS: usize = 10;
+
+/// The checks, sections, largest functions and sizes of one image; what the summary needs.
+fn print_image_report(
+    linked: &LinkedDriver,
+    image: &Image,
+    map: &LinkMap,
+    checks: &[CheckResult],
+) -> Checked {
     let size = |name: &str| image.section_named(name).map_or(0, |s| s.virtual_size);
     let checked = Checked {
         sys: linked.sys.clone(),
@@ -162,22 +278,23 @@ fn build_and_check(
         data: size(".data"),
         file_size: image.file_size,
     };
-    println!(
-        "\n== {target}: {} ({} objects in the staticlib)\n   build {:.1}s, link {:.2}s, inspect {:.2}s",
-        linked.sys.display(),
-        objects,
-        built.duration_since(started).as_secs_f64(),
-        link_done.duration_since(built).as_secs_f64(),
-        inspected.duration_since(link_done).as_secs_f64(),
-    );
-    print!("{}", report(&checks));
+    print!("{}", report(checks));
     println!("   sections:");
-    print!("{}", inspect::section_sizes(&image));
+    print!("{}", inspect::section_sizes(image));
+    let functions = inspect::function_sizes(image, map);
+    println!(
+        "   largest functions ({} of {}, bytes without padding):",
+        functions.len().min(LARGEST_FUNCTIONS),
+        functions.len()
+    );
+    for (name, bytes) in functions.iter().take(LARGEST_FUNCTIONS) {
+        println!("    {bytes:>6}  {name}");
+    }
     println!(
         "   size: .text {} bytes, .rdata {} bytes, .data {} bytes (file {} bytes)",
         checked.text, checked.rdata, checked.data, checked.file_size
     );
-    Ok(checked)
+    checked
 }
 
 /// `ok`/`FAIL` per check, with what it saw; multi-line details indented under it.
@@ -185,6 +302,7 @@ fn report(checks: &[CheckResult]) -> String {
     let mut out = String::from("   checks:\n");
     for check in checks {
         let (mark, text) = match &check.outcome {
+            Ok(text) if check.skipped => ("skip", text),
             Ok(text) => ("ok  ", text),
             Err(text) => ("FAIL", text),
         };
@@ -200,7 +318,7 @@ fn report(checks: &[CheckResult]) -> String {
 
 fn summary(outcomes: &[Outcome], profile: Profile) -> String {
     let mut out = format!(
-        "\n== summary ({} profile)\n{:<7} {:<6} {:>8} {:>8} {:>8} {:>8} {:>7}  sys\n",
+        "\n== summary ({} profile)\n{:<9} {:<6} {:>8} {:>8} {:>8} {:>8} {:>7}  sys\n",
         profile.name(),
         "target",
         "result",
@@ -211,31 +329,109 @@ fn summary(outcomes: &[Outcome], profile: Profile) -> String {
         "time"
     );
     for outcome in outcomes {
-        let _ = match &outcome.result {
-            Ok(c) => writeln!(
-                out,
-                "{:<7} {:<6} {:>8} {:>8} {:>8} {:>8} {:>6.1}s  {}",
-                outcome.target.name(),
-                if c.failed == 0 { "ok" } else { "FAIL" },
-                c.text,
-                c.rdata,
-                c.data,
-                c.file_size,
-                outcome.seconds,
-                c.sys.display()
-            ),
-            Err(_) => writeln!(
-                out,
-                "{:<7} {:<6} {:>8} {:>8} {:>8} {:>8} {:>6.1}s  (build or link failed)",
-                outcome.target.name(),
-                "FAIL",
-                "-",
-                "-",
-                "-",
-                "-",
-                outcome.seconds
-            ),
-        };
+        let name = outcome.target.name();
+        summary_row(&mut out, name, &outcome.result, outcome.seconds);
+        if let Some((result, seconds)) = &outcome.c {
+            summary_row(&mut out, &format!("{name} (C)"), result, *seconds);
+        }
     }
     out
+}
+
+fn summary_row(out: &mut String, name: &str, result: &Result<Checked, String>, seconds: f64) {
+    let _ = match result {
+        Ok(c) => writeln!(
+            out,
+            "{:<9} {:<6} {:>8} {:>8} {:>8} {:>8} {:>6.1}s  {}",
+            name,
+            if c.failed == 0 { "ok" } else { "FAIL" },
+            c.text,
+            c.rdata,
+            c.data,
+            c.file_size,
+            seconds,
+            c.sys.display()
+        ),
+        Err(_) => writeln!(
+            out,
+            "{:<9} {:<6} {:>8} {:>8} {:>8} {:>8} {:>6.1}s  (build or link failed)",
+            name, "FAIL", "-", "-", "-", "-", seconds
+        ),
+    };
+}
+
+/// The Rust driver's sections against the C driver's, per target, with the ratio Rust / C.
+fn comparison(outcomes: &[Outcome], profile: Profile) -> String {
+    let mut out = format!(
+        "\n== Rust / C ({} profile, bytes)\n{:<7} {:<7} {:>8} {:>8} {:>8}\n",
+        profile.name(),
+        "target",
+        "",
+        "Rust",
+        "C",
+        "Rust/C"
+    );
+    for outcome in outcomes {
+        let (Ok(rust), Some((Ok(c), _))) = (&outcome.result, &outcome.c) else {
+            let _ =
+                writeln!(out, "{:<7} (a build failed: nothing to compare)", outcome.target.name());
+            continue;
+        };
+        let rows = [
+            (".text", rust.text as usize, c.text as usize),
+            (".rdata", rust.rdata as usize, c.rdata as usize),
+            (".data", rust.data as usize, c.data as usize),
+            ("file", rust.file_size, c.file_size),
+        ];
+        for (i, (section, r, c)) in rows.into_iter().enumerate() {
+            let target = if i == 0 { outcome.target.name() } else { "" };
+            let _ = writeln!(out, "{target:<7} {section:<7} {r:>8} {c:>8} {:>8}", ratio(r, c));
+        }
+    }
+    out
+}
+
+/// `rust / c` to two decimals, or `-` when C has none of it.
+fn ratio(rust: usize, c: usize) -> String {
+    if c == 0 {
+        return "-".into();
+    }
+    #[allow(clippy::cast_precision_loss)] // image sizes: far below 2^52
+    let value = rust as f64 / c as f64;
+    format!("{value:.2}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(text: u32, rdata: u32, data: u32, file_size: usize) -> Checked {
+        Checked { sys: PathBuf::from("d.sys"), failed: 0, text, rdata, data, file_size }
+    }
+
+    #[test]
+    fn the_comparison_has_a_ratio_per_section() {
+        let outcomes = [
+            Outcome {
+                target: Target::X64,
+                result: Ok(checked(2148, 1596, 112, 7168)),
+                seconds: 1.0,
+                c: Some((Ok(checked(1015, 1620, 16, 5120)), 0.1)),
+            },
+            Outcome {
+                target: Target::X86,
+                result: Ok(checked(1, 1, 1, 1)),
+                seconds: 1.0,
+                c: Some((Err("clang failed".into()), 0.1)),
+            },
+        ];
+        let table = comparison(&outcomes, Profile::Release);
+        assert!(table.contains("x64     .text       2148     1015     2.12"), "{table}");
+        assert!(table.contains("        .data        112       16     7.00"), "{table}");
+        assert!(table.contains("x86     (a build failed"), "{table}");
+        let summary = summary(&outcomes, Profile::Release);
+        assert!(summary.contains("x64 (C)   ok         1015"), "{summary}");
+        assert!(summary.contains("x86 (C)   FAIL          -"), "{summary}");
+        assert_eq!(ratio(3, 0), "-");
+    }
 }

@@ -34,14 +34,31 @@ pub(crate) const NMR_IMPORTS: [(&str, u32); 9] = [
 /// The only modules a driver built on npi-runtime may import from.
 const ALLOWED_MODULES: [&str; 2] = ["NETIO.SYS", "ntoskrnl.exe"];
 
+/// What the driver was written in: decides how the checks find its characteristics and whether
+/// the `core::fmt` check applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Language {
+    /// `examples/kernel-driver`: characteristics are the macro's `static CHARACTERISTICS`.
+    Rust,
+    /// `examples/kernel-driver-c`: characteristics are the statics named in [`C_CHARACTERISTICS`].
+    C,
+}
+
+/// The C driver's characteristics, by the names its source gives them (x86 adds a `_`):
+/// (symbol, is the client's).
+pub(crate) const C_CHARACTERISTICS: [(&str, bool); 2] =
+    [("ClientCharacteristics", true), ("ProviderCharacteristics", false)];
+
 /// Everything the checks look at.
 pub(crate) struct Inputs<'a> {
     pub(crate) target: Target,
+    pub(crate) language: Language,
     pub(crate) image: &'a Image,
     pub(crate) map: &'a LinkMap,
-    /// `member: section` for every `.CRT$*` section in the objects of the staticlib.
+    /// `member: section` for every `.CRT$*` section in the objects linked (the staticlib's members,
+    /// or the C driver's object).
     pub(crate) archive_crt_sections: &'a [String],
-    /// What the staticlib's objects reference, to name who pulled formatting code in.
+    /// What the staticlib's objects reference, to name who pulled formatting code in (Rust).
     pub(crate) references: Option<&'a fmt_free::References>,
     /// Runs `llvm-objdump -d` over the image (x86 only).
     pub(crate) disassemble: Option<&'a mut x86_float::Disassemble<'a>>,
@@ -51,8 +68,10 @@ pub(crate) struct Inputs<'a> {
 #[derive(Debug)]
 pub(crate) struct CheckResult {
     pub(crate) name: &'static str,
-    /// What was seen (pass) or what is wrong (fail).
+    /// What was seen (pass) or what is wrong (fail); for a skipped check, why it does not apply.
     pub(crate) outcome: Result<String, String>,
+    /// The check does not apply to this driver (it passes, and the report says "skip").
+    pub(crate) skipped: bool,
 }
 
 impl CheckResult {
@@ -80,7 +99,14 @@ pub(crate) fn run_checks(inputs: &mut Inputs<'_>) -> Vec<CheckResult> {
         check("no TLS directory", tls(inputs.image)),
         check("no CRT initializer sections", crt_sections(inputs)),
         check("checksum is set and correct", checksum(inputs.image)),
-        check("no core::fmt formatting code", no_formatting(inputs)),
+        match inputs.language {
+            Language::Rust => check("no core::fmt formatting code", no_formatting(inputs)),
+            Language::C => skip(
+                "no core::fmt formatting code",
+                "not applicable to C: it looks for Rust's core::fmt symbols and the staticlib's \
+                 references to them",
+            ),
+        },
     ];
     if inputs.target == Target::X86 {
         checks.push(check("no x87/MMX/SSE instructions", x86_fpu(inputs)));
@@ -89,7 +115,11 @@ pub(crate) fn run_checks(inputs: &mut Inputs<'_>) -> Vec<CheckResult> {
 }
 
 fn check(name: &'static str, outcome: Outcome) -> CheckResult {
-    CheckResult { name, outcome }
+    CheckResult { name, outcome, skipped: false }
+}
+
+fn skip(name: &'static str, reason: &str) -> CheckResult {
+    CheckResult { name, outcome: Ok(reason.to_owned()), skipped: true }
 }
 
 fn machine(target: Target, image: &Image) -> Outcome {
@@ -257,24 +287,45 @@ fn nmr_imports(inputs: &Inputs<'_>) -> Outcome {
 /// The NMR keeps a pointer to a module's characteristics (and through them to its module id and
 /// NPI id) for as long as it is registered, from any thread: they must be immutable, and the
 /// place to prove it is the image, where a writable section would let them change. The macro
-/// puts them in `static CHARACTERISTICS` inside the generated `characteristics()`; the map
-/// names those, and the module id and NPI id are found by following the pointers inside.
+/// puts them in `static CHARACTERISTICS` inside the generated `characteristics()`, the C driver
+/// in the statics of [`C_CHARACTERISTICS`]; the map names those, and the module id and NPI id
+/// are found by following the pointers inside.
 fn characteristics(inputs: &Inputs<'_>) -> Outcome {
-    let found: Vec<&MapSymbol> = inputs
-        .map
-        .symbols
-        .iter()
-        .filter(|s| s.readable().ends_with("::characteristics::CHARACTERISTICS"))
-        .collect();
-    let role = |s: &MapSymbol, module: &str| s.readable().contains(&format!("{module}>::"));
-    let clients = found.iter().filter(|s| role(s, "ClientModule")).count();
-    let providers = found.iter().filter(|s| role(s, "ProviderModule")).count();
+    let (found, clients, providers) = match inputs.language {
+        Language::Rust => {
+            let found: Vec<&MapSymbol> = inputs
+                .map
+                .symbols
+                .iter()
+                .filter(|s| s.readable().ends_with("::characteristics::CHARACTERISTICS"))
+                .collect();
+            let role = |s: &MapSymbol, module: &str| s.readable().contains(&format!("{module}>::"));
+            let clients = found.iter().filter(|s| role(s, "ClientModule")).count();
+            let providers = found.iter().filter(|s| role(s, "ProviderModule")).count();
+            (found, clients, providers)
+        }
+        Language::C => {
+            let prefix = inputs.target.c_symbol_prefix();
+            let (mut found, mut clients, mut providers) = (Vec::new(), 0, 0);
+            for (name, client) in C_CHARACTERISTICS {
+                if let Some(symbol) = inputs.map.symbol(&format!("{prefix}{name}")) {
+                    found.push(symbol);
+                    *(if client { &mut clients } else { &mut providers }) += 1;
+                }
+            }
+            (found, clients, providers)
+        }
+    };
     let mut problems = Vec::new();
     if clients == 0 || providers == 0 {
+        let names = match inputs.language {
+            Language::Rust => "did npi-macros rename `static CHARACTERISTICS`",
+            Language::C => "did the C driver rename ClientCharacteristics/ProviderCharacteristics",
+        };
         problems.push(format!(
             "expected the characteristics statics of a client and of a provider in the link map, \
-             found {clients} client and {providers} provider (did npi-macros rename `static \
-             CHARACTERISTICS`, or did the driver stop registering a role?)"
+             found {clients} client and {providers} provider ({names}, or did the driver stop \
+             registering a role?)"
         ));
     }
     let mut details = Vec::new();
@@ -532,7 +583,11 @@ fn crt_sections(inputs: &Inputs<'_>) -> Outcome {
     );
     found.extend(inputs.archive_crt_sections.iter().cloned());
     if found.is_empty() {
-        Ok("none in the image, the map or the staticlib".into())
+        Ok(match inputs.language {
+            Language::Rust => "none in the image, the map or the staticlib",
+            Language::C => "none in the image, the map or the object",
+        }
+        .into())
     } else {
         Err(found.join("; "))
     }
@@ -619,17 +674,58 @@ pub(crate) fn archive_crt_sections(bytes: &[u8]) -> anyhow::Result<(usize, Vec<S
         }
         objects += 1;
         let name = String::from_utf8_lossy(member.name()).into_owned();
-        let file =
-            object::File::parse(data).with_context(|| format!("unreadable object {name}"))?;
-        for section in file.sections() {
-            if let Ok(section_name) = section.name()
-                && section_name.starts_with(".CRT")
-            {
-                found.push(format!("{name}: {section_name}"));
-            }
-        }
+        found.extend(object_crt_sections(&name, data)?);
     }
     Ok((objects, found))
+}
+
+/// `name: section` for each `.CRT$*` section of one COFF object.
+pub(crate) fn object_crt_sections(name: &str, data: &[u8]) -> anyhow::Result<Vec<String>> {
+    let file = object::File::parse(data).with_context(|| format!("unreadable object {name}"))?;
+    Ok(file
+        .sections()
+        .filter_map(|section| {
+            section.name().ok().filter(|n| n.starts_with(".CRT")).map(str::to_owned)
+        })
+        .map(|section_name| format!("{name}: {section_name}"))
+        .collect())
+}
+
+/// The functions the map places in executable sections, largest first: (readable name, bytes).
+/// A function's bytes run to the next symbol (or the end of its section), less the padding
+/// lld-link put after it (`int3` on x86/x64, zero words on arm64).
+pub(crate) fn function_sizes(image: &Image, map: &LinkMap) -> Vec<(String, u32)> {
+    let mut starts: Vec<(u32, &MapSymbol)> = map
+        .symbols
+        .iter()
+        .filter(|s| image.section_at(s.rva).is_some_and(crate::image::Section::is_executable))
+        .map(|s| (s.rva, s))
+        .collect();
+    starts.sort_by_key(|(rva, _)| *rva);
+    starts.dedup_by_key(|(rva, _)| *rva);
+    let arm64 = image.machine == pe::IMAGE_FILE_MACHINE_ARM64.0;
+    let mut sizes = Vec::new();
+    for (i, (rva, symbol)) in starts.iter().enumerate() {
+        let Some(section) = image.section_at(*rva) else { continue };
+        let section_end = section.rva + section.virtual_size;
+        let end = starts.get(i + 1).map_or(section_end, |(next, _)| (*next).min(section_end));
+        let mut size = end - rva;
+        if let Some(bytes) = image.bytes(*rva, size as usize) {
+            let kept = if arm64 {
+                let mut n = bytes.len() & !3;
+                while n >= 4 && bytes[n - 4..n] == [0; 4] {
+                    n -= 4;
+                }
+                n
+            } else {
+                bytes.iter().rposition(|&b| b != 0xCC).map_or(0, |p| p + 1)
+            };
+            size = u32::try_from(kept).unwrap_or(size);
+        }
+        sizes.push((symbol.readable(), size));
+    }
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    sizes
 }
 
 /// The per-section size report.
@@ -737,8 +833,19 @@ mod tests {
     }
 
     fn outcome(image: &Image, map: &LinkMap, target: Target, name: &str) -> Outcome {
+        outcome_of(Language::Rust, image, map, target, name)
+    }
+
+    fn outcome_of(
+        language: Language,
+        image: &Image,
+        map: &LinkMap,
+        target: Target,
+        name: &str,
+    ) -> Outcome {
         let mut inputs = Inputs {
             target,
+            language,
             image,
             map,
             archive_crt_sections: &[],
@@ -778,6 +885,51 @@ mod tests {
         let problem = outcome(&image, &map, Target::X64, "no code pointers in writable sections")
             .unwrap_err();
         assert_eq!(problem.lines().count(), 3, "attach, detach and cleanup: {problem}");
+    }
+
+    #[test]
+    fn c_characteristics_are_found_by_name_and_fmt_is_skipped() {
+        let mut image = image();
+        characteristics_at(&mut image, 0x2100);
+        characteristics_at(&mut image, 0x2200);
+        let both = map(&[("ProviderCharacteristics", 0x2100), ("ClientCharacteristics", 0x2200)]);
+        let name = "characteristics and module ids are read-only";
+        let detail = outcome_of(Language::C, &image, &both, Target::X64, name).unwrap();
+        assert!(detail.contains("ClientCharacteristics: .rdata (r)"), "{detail}");
+        // The Rust lookup finds neither.
+        assert!(outcome(&image, &both, Target::X64, name).is_err());
+        let mut inputs = Inputs {
+            target: Target::X64,
+            language: Language::C,
+            image: &image,
+            map: &both,
+            archive_crt_sections: &[],
+            references: None,
+            disassemble: None,
+        };
+        let checks = run_checks(&mut inputs);
+        let fmt = checks.iter().find(|c| c.name == "no core::fmt formatting code").unwrap();
+        assert!(fmt.skipped && fmt.passed(), "{fmt:?}");
+        assert_eq!(checks.iter().filter(|c| c.skipped).count(), 1);
+        // Only one role: the check names the C statics.
+        let one = map(&[("ClientCharacteristics", 0x2200)]);
+        let problem = outcome_of(Language::C, &image, &one, Target::X64, name).unwrap_err();
+        assert!(problem.contains("found 1 client and 0 provider"), "{problem}");
+        assert!(problem.contains("ProviderCharacteristics"), "{problem}");
+    }
+
+    #[test]
+    fn function_sizes_drop_the_padding() {
+        let mut image = image();
+        // Two functions: 5 bytes + 11 bytes of int3, then 3 bytes to the next symbol at 0x1013,
+        // which has nothing but int3 up to the end of .text.
+        write(&mut image, 0x1000, &[0xCC; 0x1000]);
+        write(&mut image, 0x1000, &[0x55, 0x48, 0x89, 0xe5, 0xc3]);
+        write(&mut image, 0x1010, &[0x31, 0xc0, 0xc3]);
+        let map = map(&[("DriverEntry", 0x1000), ("helper", 0x1010), ("end", 0x1013)]);
+        let sizes = function_sizes(&image, &map);
+        assert_eq!(&sizes[..2], [("DriverEntry".to_owned(), 5), ("helper".to_owned(), 3)]);
+        assert_eq!(sizes[2], ("end".to_owned(), 0), "zero bytes to the end of .text");
     }
 
     #[test]

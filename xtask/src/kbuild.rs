@@ -158,7 +158,7 @@ pub(crate) fn helper_exports(target: Target) -> &'static [&'static str] {
 /// An import library for `helper_exports` from ntoskrnl.exe, made with `lld-link /lib /def:`.
 /// The names are undecorated, so the x86 rule that `/def:` adds the C underscore to the symbol
 /// and strips it again for the import name gives exactly `__aulldiv` -> `_aulldiv`.
-fn helper_import_library(
+pub(crate) fn helper_import_library(
     toolchain: &Toolchain,
     target: Target,
     dir: &Path,
@@ -190,7 +190,18 @@ pub(crate) fn link_driver(
     let stem = staticlib.file_stem().context("staticlib path has no file name")?;
     let helpers =
         helper_import_library(toolchain, target, &staticlib.with_file_name("kernel-helpers"))?;
-    let base = staticlib.with_file_name(stem);
+    link_sys(toolchain, target, &[staticlib, &helpers], &staticlib.with_file_name(stem))
+}
+
+/// Links `inputs` (objects, static and import libraries, in this order) into `<base>.sys`, with
+/// `<base>.map` and `<base>.pdb` beside it: the flags of a kernel driver, the same for the Rust
+/// driver and its C counterpart.
+pub(crate) fn link_sys(
+    toolchain: &Toolchain,
+    target: Target,
+    inputs: &[&Path],
+    base: &Path,
+) -> anyhow::Result<LinkedDriver> {
     let with_ext = |ext: &str| base.with_extension(ext);
     let (sys, map, pdb) = (with_ext("sys"), with_ext("map"), with_ext("pdb"));
 
@@ -198,7 +209,7 @@ pub(crate) fn link_driver(
     link.args([
         "/NOLOGO",
         // A kernel-mode image: native subsystem, entered at DriverEntry, no CRT or default
-        // libraries (every import is raw-dylib from NETIO.SYS or ntoskrnl.exe).
+        // libraries (every import is from NETIO.SYS or ntoskrnl.exe).
         "/DRIVER",
         "/SUBSYSTEM:NATIVE",
         "/ENTRY:DriverEntry",
@@ -222,7 +233,7 @@ pub(crate) fn link_driver(
         Target::X64 | Target::Arm64 => "/ALTERNATENAME:_fltused=__ImageBase",
     });
     link.arg(arg_path("/MAP:", &map)).arg(arg_path("/PDB:", &pdb)).arg(arg_path("/OUT:", &sys));
-    link.arg(staticlib).arg(&helpers);
+    link.args(inputs);
     let output = link.output().with_context(|| format!("could not run {}", show(&link)))?;
     let diagnostics = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {

@@ -3,24 +3,30 @@
 //! - `driver`: builds `examples/kernel-driver` into a Windows kernel driver (`.sys`) for x64,
 //!   arm64 and/or x86 with Debian's Rust toolchain and `lld-link`, then inspects the PE image
 //!   and fails unless it is shaped like a driver that uses the NMR correctly and links no
-//!   `core::fmt` (naming the driver functions that pull it in, see `fmt_free`).
+//!   `core::fmt` (naming the driver functions that pull it in, see `fmt_free`); then builds
+//!   and checks the same driver written in C (`examples/kernel-driver-c`, see `cbuild`) and
+//!   prints the two images' sizes side by side.
 //! - `abi-check`: measures the NMR structure layouts twice, from a C header compiled by clang
 //!   and from npi-runtime's Rust types compiled for the same targets, and compares them.
 //!
 //! - `memcheck`: runs every test binary of the workspace under valgrind's memcheck, after a
 //!   self-test on known-bad code; `asan`: the same under AddressSanitizer with a nightly build
 //!   (see `memcheck`).
+//! - `macro-cost`: `cargo check` of a generated crate that uses the macros against the same
+//!   crate expanded, and the cold build of the macros' dependency stack (see `macro_cost`).
 //!
 //! None needs a Windows SDK, WDK or Windows machine; each installs the Debian packages it
 //! needs (see `toolchain`).
 
 mod abi;
+mod cbuild;
 mod cli;
 mod driver;
 mod fmt_free;
 mod image;
 mod inspect;
 mod kbuild;
+mod macro_cost;
 mod map;
 mod memcheck;
 mod target;
@@ -52,6 +58,7 @@ fn run(command: cli::Command) -> anyhow::Result<()> {
         cli::Command::AbiCheck(options) => abi::run(&options),
         cli::Command::Memcheck(options) => memcheck::run(memcheck::Tool::Memcheck, &options),
         cli::Command::Asan(options) => memcheck::run(memcheck::Tool::Asan, &options),
+        cli::Command::MacroCost(options) => macro_cost::run(&options),
     }
 }
 
