@@ -70,6 +70,8 @@ pub struct CostClient(Mutex<Option<ClientBindingRef<CostClient>>>);
 
 impl Client for CostClient {
     type Binding = ();
+    // Calls come from several threads at once, each through its own `BindingRef` clone.
+    const PARALLEL_CALLERS: usize = 4;
     fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
         let accepted = offer.accept((), &());
         if let Ok(a) = &accepted {

@@ -637,6 +637,7 @@ fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
     struct SC(Mutex<Vec<ClientBindingRef<SC>>>);
     impl Client for SC {
         type Binding = ();
+        const PARALLEL_CALLERS: usize = 4;
         fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
             let accepted = offer.accept((), &());
             if let Ok(a) = &accepted {
@@ -650,7 +651,8 @@ fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
     let client = Arc::new(SC(Mutex::default()));
     let client_registration = ClientRegistration::register(Arc::clone(&client)).unwrap();
     let first = client.0.lock().unwrap().pop().unwrap();
-    // More references than shards: every shard gets a call in flight, some two.
+    // More references than the client's four shards: every shard gets a call in flight, some
+    // two.
     let refs: Vec<_> = (0..6).map(|_| first.clone()).collect();
     let mut calls: Vec<_> = refs.iter().map(|r| r.peer().expect("callable")).collect();
     assert!(calls.iter().all(|c| c.get() == 5));

@@ -16,6 +16,7 @@
 //! (a leak). Both counts saturate instead of wrapping, so not even 2³¹ forgotten guards on a
 //! 32-bit target can bring a count back to zero while a guard is alive.
 
+use core::alloc::Layout;
 use core::ffi::c_void;
 use core::fmt;
 use core::marker::PhantomData;
@@ -24,7 +25,7 @@ use core::ops::Deref;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 
-use crate::heap::{AllocationSite, RtBox};
+use crate::heap::{AllocationSite, dealloc_layout, try_alloc_layout};
 use crate::npi::{DispatchTable, NpiData, Peer};
 use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
@@ -47,6 +48,10 @@ pub trait Side: sealed::Sealed + 'static {
     type OwnDispatch: DispatchTable;
     /// The NPI's id, for diagnostics.
     const NPI_ID: crate::sys::GUID;
+    /// How many hold-count shards a binding record of this side has (see
+    /// `Client::PARALLEL_CALLERS`).
+    #[doc(hidden)]
+    const SHARDS: usize;
     /// Completes this side's half of a pending detach (`NmrClientDetachProviderComplete` or
     /// `NmrProviderDetachClientComplete`).
     ///
@@ -62,9 +67,8 @@ pub struct AsClient<T>(PhantomData<T>);
 /// The provider role of `T`.
 pub struct AsProvider<T>(PhantomData<T>);
 
-/// Hold counters per record: a caller holds one shard, so callers on different cores (each
-/// with its own `BindingRef`, see `BindingRef::clone`) never share a cache line.
-const SHARDS: usize = 4;
+/// The most hold-count shards a record may have (`PARALLEL_CALLERS` is clamped to it).
+pub(crate) const MAX_SHARDS: usize = 16;
 /// A shard's top bit: no hold may be taken (not attached yet, or detach began).
 const CLOSED: usize = 1 << (usize::BITS - 1);
 /// Holds at or above this in one shard are refused (`peer()` returns `None`) instead of
@@ -77,10 +81,12 @@ const GATHERING: usize = usize::MAX >> 2;
 const MAX_REFS: usize = isize::MAX.unsigned_abs();
 /// Where a saturated count is parked, far from both zero and wrapping.
 const SATURATED: usize = MAX_REFS + (MAX_REFS >> 1);
+/// Distance between extra shards: two cache lines, since processors prefetch lines in pairs.
+const SHARD_STRIDE: usize = 128;
 
-/// One cache line of the hold count, with its own copy of the peer's context and table, so a
-/// call touches only this line of the record.
-#[repr(C, align(64))]
+/// One hold counter, with its own copy of the peer's context and table, so a call touches only
+/// the counter's cache line.
+#[repr(C)]
 pub(crate) struct Shard {
     /// `CLOSED` | holds.
     holds: AtomicUsize,
@@ -88,11 +94,39 @@ pub(crate) struct Shard {
     peer_dispatch: AtomicPtr<c_void>,
 }
 
+/// An extra shard, alone on its own pair of cache lines, after the record.
+#[repr(C, align(128))]
+pub(crate) struct PaddedShard(Shard);
+
+const _: () = assert!(size_of::<PaddedShard>() == SHARD_STRIDE);
+
+impl Shard {
+    const NEW: Shard = Shard {
+        holds: AtomicUsize::new(CLOSED),
+        peer_context: AtomicPtr::new(ptr::null_mut()),
+        peer_dispatch: AtomicPtr::new(ptr::null_mut()),
+    };
+
+    fn open(&self, peer_context: *mut c_void, peer_dispatch: *const c_void) {
+        self.peer_context.store(peer_context, Ordering::Relaxed);
+        self.peer_dispatch.store(peer_dispatch.cast_mut(), Ordering::Relaxed);
+        // Opens the shard; `try_hold`'s acquire pairs with it, so the pointers are seen.
+        self.holds.store(0, Ordering::Release);
+    }
+
+    /// Closes the shard; the holds it counted.
+    fn close(&self) -> usize {
+        let before = self.holds.fetch_or(CLOSED, Ordering::AcqRel);
+        if before & CLOSED == 0 { before } else { 0 }
+    }
+}
+
 /// The hold count of a binding: the part of a record that does not depend on the module, so
 /// its code exists once in a driver image, not once per client and provider type.
 #[repr(C)]
 pub(crate) struct Holds {
-    shards: [Shard; SHARDS],
+    /// The first shard, inside the record: all a binding has unless its module asks for more.
+    first: Shard,
     /// After detach began: the holds not yet released (the shards' counts, the detach
     /// callback's, each `PendingDetach`'s). The one that brings it to zero completes.
     remaining: AtomicUsize,
@@ -101,66 +135,50 @@ pub(crate) struct Holds {
     next_shard: AtomicUsize,
 }
 
+/// Opens the extra shards (only linked for modules that have some).
+#[inline(never)]
+fn open_extra(extra: &[PaddedShard], peer_context: *mut c_void, peer_dispatch: *const c_void) {
+    for shard in extra {
+        shard.0.open(peer_context, peer_dispatch);
+    }
+}
+
+/// Closes the extra shards; the holds they counted.
+#[inline(never)]
+fn close_extra(extra: &[PaddedShard]) -> usize {
+    extra.iter().map(|shard| shard.0.close()).sum()
+}
+
 impl Holds {
-    /// Initialises the holds of a new record: every shard closed until the attach succeeds.
-    ///
-    /// # Safety
-    /// `this` is valid for writes of a `Holds`.
-    #[inline(never)]
-    unsafe fn init(this: *mut Holds) {
-        for i in 0..SHARDS {
-            // SAFETY: in bounds (`i < SHARDS`), valid for writes per the caller; arithmetic,
-            // not indexing, as in `Record::shard_ptr`.
-            unsafe {
-                (&raw mut (*this).shards).cast::<Shard>().add(i).write(Shard {
-                    holds: AtomicUsize::new(CLOSED),
-                    peer_context: AtomicPtr::new(ptr::null_mut()),
-                    peer_dispatch: AtomicPtr::new(ptr::null_mut()),
-                });
-            }
-        }
-        // SAFETY: valid for writes per the caller.
-        unsafe {
-            (&raw mut (*this).remaining).write(AtomicUsize::new(0));
-            (&raw mut (*this).detaching).write(AtomicBool::new(false));
-            (&raw mut (*this).next_shard).write(AtomicUsize::new(0));
-        }
-    }
+    const NEW: Holds = Holds {
+        first: Shard::NEW,
+        remaining: AtomicUsize::new(0),
+        detaching: AtomicBool::new(false),
+        next_shard: AtomicUsize::new(0),
+    };
 
-    /// Publishes the peer and opens every shard.
+    /// Marks detach begun and closes the first shard; returns the holds it counted. The extra
+    /// shards are closed next (`close_extra`), then `finish_close` takes the bias off.
     #[inline(never)]
-    fn open(&self, peer_context: *mut c_void, peer_dispatch: *const c_void) {
-        for shard in &self.shards {
-            shard.peer_context.store(peer_context, Ordering::Relaxed);
-            shard.peer_dispatch.store(peer_dispatch.cast_mut(), Ordering::Relaxed);
-            // Opens the shard; `try_hold`'s acquire pairs with it, so the pointers are seen.
-            shard.holds.store(0, Ordering::Release);
-        }
-    }
-
-    /// Marks detach begun, closes every shard and gathers the holds they count, plus the hold
-    /// of the detach callback itself.
-    #[inline(never)]
-    fn close(&self) {
+    fn start_close(&self) -> usize {
         self.detaching.store(true, Ordering::Relaxed);
-        // Published before any shard reads as closed (the `fetch_or`s below release it).
+        // Published before any shard reads as closed (the `fetch_or`s release it).
         self.remaining.store(GATHERING + 1, Ordering::Relaxed);
-        let mut held = 0;
-        for shard in &self.shards {
-            let before = shard.holds.fetch_or(CLOSED, Ordering::AcqRel);
-            if before & CLOSED == 0 {
-                held += before;
-            }
-        }
+        self.first.close()
+    }
+
+    /// Ends the gathering: `remaining` is now the `held` holds the shards counted, plus the
+    /// detach callback's own.
+    fn finish_close(&self, held: usize) {
         self.remaining.fetch_sub(GATHERING - held, Ordering::AcqRel);
     }
 
-    /// The shard a new `BindingRef` calls through: round robin, the first ones two lines apart
-    /// (processors prefetch cache lines in pairs, so neighbours would still share traffic).
-    fn pick_shard(&self) -> usize {
-        // 0, 2, 1, 3, 0, …: bit-reversed round robin, no table to index.
-        let n = self.next_shard.fetch_add(1, Ordering::Relaxed);
-        ((n & 1) << 1 | (n >> 1) & 1) % SHARDS
+    /// The shard a new `BindingRef` calls through, round robin over `shards`.
+    fn pick_shard(&self, shards: usize) -> usize {
+        if shards == 1 {
+            return 0;
+        }
+        self.next_shard.fetch_add(1, Ordering::Relaxed) % shards
     }
 
     /// Drops one hold counted in `remaining`; true for the last one, whose caller completes.
@@ -177,6 +195,8 @@ impl Holds {
     }
 }
 
+/// A binding context: the hold count, the module's value and the runtime's bookkeeping; then,
+/// in the same heap block, `S::SHARDS - 1` extra shards (see `Record::LAYOUT`).
 #[repr(C)]
 pub(crate) struct Record<S: Side> {
     holds: Holds,
@@ -196,14 +216,53 @@ unsafe impl<S: Side> Send for Record<S> {}
 unsafe impl<S: Side> Sync for Record<S> {}
 
 impl<S: Side> Record<S> {
+    /// Extra shards after the record.
+    const EXTRA: usize = S::SHARDS - 1;
+    /// Where the extra shards start in the block.
+    const EXTRA_OFFSET: usize = size_of::<Self>().next_multiple_of(SHARD_STRIDE);
+    /// The heap block: just the record, or the record and its extra shards.
+    const LAYOUT: Layout = if Self::EXTRA == 0 {
+        Layout::new::<Self>()
+    } else {
+        let align =
+            if align_of::<Self>() > SHARD_STRIDE { align_of::<Self>() } else { SHARD_STRIDE };
+        match Layout::from_size_align(Self::EXTRA_OFFSET + Self::EXTRA * SHARD_STRIDE, align) {
+            Ok(layout) => layout,
+            Err(_) => panic!("a binding record's layout"),
+        }
+    };
+
+    /// The extra shards, from the block's pointer (not from `&self`, whose reach ends with
+    /// the record).
+    fn extra<'a>(this: NonNull<Self>) -> &'a [PaddedShard] {
+        if Self::EXTRA == 0 {
+            return &[];
+        }
+        // SAFETY: the block holds `EXTRA` initialised shards at `EXTRA_OFFSET` (`LAYOUT`,
+        // `RecordRef::try_new`), alive as long as the record, which the caller keeps.
+        unsafe {
+            core::slice::from_raw_parts(
+                this.as_ptr().cast::<u8>().add(Self::EXTRA_OFFSET).cast::<PaddedShard>(),
+                Self::EXTRA,
+            )
+        }
+    }
+
     /// Publishes the peer once the attach succeeded; calls through it are allowed from now,
     /// unless the NPI has a table for the peer to offer and it offered none (then `peer()`
     /// stays `None` for good, and a call never has to test for NULL).
-    pub(crate) fn attached(&self, peer_context: *mut c_void, peer_dispatch: *const c_void) {
+    pub(crate) fn attached(
+        this: RecordPtr<'_, S>,
+        peer_context: *mut c_void,
+        peer_dispatch: *const c_void,
+    ) {
         if <S::PeerDispatch as NpiData>::PRESENT && peer_dispatch.is_null() {
             return;
         }
-        self.holds.open(peer_context, peer_dispatch);
+        this.get().holds.first.open(peer_context, peer_dispatch);
+        if Self::EXTRA > 0 {
+            open_extra(Self::extra(this.ptr), peer_context, peer_dispatch);
+        }
     }
 
     pub(crate) fn module(&self) -> &S::Module {
@@ -219,20 +278,31 @@ impl<S: Side> Record<S> {
         self.handle
     }
 
-    /// A pointer to shard `i` with the record's own provenance.
+    /// A pointer to shard `i` (`i < S::SHARDS`) with the block's own provenance. Pointer
+    /// arithmetic rather than indexing: an index is bounds-checked, and the check's panic
+    /// message formats.
     fn shard_ptr(this: NonNull<Self>, i: usize) -> NonNull<Shard> {
-        debug_assert!(i < SHARDS);
-        // SAFETY: in bounds of the record's allocation (`i < SHARDS`); a place projection
-        // through the raw pointer, no reference made. Pointer arithmetic rather than indexing:
-        // an index is bounds-checked, and the check's panic message formats.
+        debug_assert!(i < S::SHARDS);
+        let p = this.as_ptr();
+        // SAFETY: a place projection through the raw pointer (no reference made) for the
+        // first shard; the extra ones are in the same block (`LAYOUT`), `i - 1 < EXTRA`.
         unsafe {
-            NonNull::new_unchecked((&raw mut (*this.as_ptr()).holds.shards).cast::<Shard>().add(i))
+            NonNull::new_unchecked(if i == 0 {
+                &raw mut (*p).holds.first
+            } else {
+                p.cast::<u8>().add(Self::EXTRA_OFFSET + (i - 1) * SHARD_STRIDE).cast::<Shard>()
+            })
         }
     }
 
     /// Marks detach begun and takes the hold of the detach callback itself.
-    pub(crate) fn begin_detach(&self) {
-        self.holds.close();
+    pub(crate) fn begin_detach(this: RecordPtr<'_, S>) {
+        let holds = &this.get().holds;
+        let mut held = holds.start_close();
+        if Self::EXTRA > 0 {
+            held += close_extra(Self::extra(this.ptr));
+        }
+        holds.finish_close(held);
     }
 
     /// Releases the detach callback's hold and tells the NMR whether this half is done.
@@ -376,19 +446,32 @@ impl<S: Side> RecordRef<S> {
         handle: HANDLE,
         value: S::Value,
     ) -> Result<Self, S::Value> {
-        let Some(ptr) = RtBox::<Record<S>>::try_alloc(AllocationSite::BindingRecord) else {
+        let Some(block) = try_alloc_layout(Record::<S>::LAYOUT, AllocationSite::BindingRecord)
+        else {
             return Err(value);
         };
-        let p = ptr.as_ptr();
-        // SAFETY: a fresh allocation for a `Record<S>`: every field is written once, in place,
-        // through raw place projections (no reference to uninitialised memory).
+        let p = block.as_ptr().cast::<Record<S>>();
+        // SAFETY: a fresh block of `LAYOUT` for a `Record<S>` and its extra shards: every
+        // field and shard is written once, in place, through raw pointers (no reference to
+        // uninitialised memory).
         unsafe {
-            Holds::init(&raw mut (*p).holds);
-            (&raw mut (*p).refs).write(AtomicUsize::new(1));
-            (&raw mut (*p).module).write(module);
-            (&raw mut (*p).handle).write(handle);
-            (&raw mut (*p).value).write(ManuallyDrop::new(value));
+            p.write(Record {
+                holds: Holds::NEW,
+                refs: AtomicUsize::new(1),
+                module,
+                handle,
+                value: ManuallyDrop::new(value),
+            });
+            for i in 0..Record::<S>::EXTRA {
+                block
+                    .as_ptr()
+                    .add(Record::<S>::EXTRA_OFFSET + i * SHARD_STRIDE)
+                    .cast::<PaddedShard>()
+                    .write(PaddedShard(Shard::NEW));
+            }
         }
+        // SAFETY: from a successful allocation.
+        let ptr = unsafe { NonNull::new_unchecked(p) };
         Ok(Self { ptr })
     }
 
@@ -426,9 +509,13 @@ impl<S: Side> RecordRef<S> {
         }
         let ptr = self.ptr;
         core::mem::forget(self);
-        // SAFETY: the count was 1 and is now 0: no other reference exists, the block is ours.
-        let record = RtBox::into_inner(unsafe { RtBox::from_raw(ptr) });
-        Some(ManuallyDrop::into_inner(record.value))
+        // SAFETY: the count was 1 and is now 0: no other reference exists, the block is ours;
+        // the value is read out once and the block freed without dropping it again.
+        unsafe {
+            let value = ManuallyDrop::into_inner((&raw const (*ptr.as_ptr()).value).read());
+            dealloc_layout(ptr.cast(), Record::<S>::LAYOUT);
+            Some(value)
+        }
     }
 }
 
@@ -444,11 +531,19 @@ impl<S: Side> Drop for RecordRef<S> {
             return;
         }
         fence(Ordering::Acquire);
+        /// Frees the block when dropped, even while a panicking value destructor unwinds (the
+        /// record's other fields and the shards need no drop).
+        struct Free(NonNull<u8>, Layout);
+        impl Drop for Free {
+            fn drop(&mut self) {
+                // SAFETY: the block of this layout, its value dropped (or being dropped).
+                unsafe { dealloc_layout(self.0, self.1) };
+            }
+        }
         // SAFETY: the last reference: nothing else can reach the block.
-        let mut block = unsafe { RtBox::from_raw(self.ptr) };
-        // SAFETY: the value is dropped once, here; if its drop panics, `block` still frees the
-        // allocation while unwinding (the record's other fields need no drop).
-        unsafe { ManuallyDrop::drop(&mut block.value) };
+        let _free = Free(self.ptr.cast(), Record::<S>::LAYOUT);
+        // SAFETY: the value is dropped once, here.
+        unsafe { ManuallyDrop::drop(&mut (*self.ptr.as_ptr()).value) };
     }
 }
 
@@ -535,7 +630,7 @@ unsafe impl<S: Side> Sync for BindingRef<S> {}
 
 impl<S: Side> BindingRef<S> {
     fn new(record: RecordRef<S>) -> Self {
-        let i = record.get().holds.pick_shard();
+        let i = record.get().holds.pick_shard(S::SHARDS);
         let shard = Record::shard_ptr(record.ptr, i);
         Self { record, shard }
     }

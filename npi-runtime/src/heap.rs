@@ -65,21 +65,6 @@ impl<T> RtBox<T> {
         Ok(Self { ptr, _owns: PhantomData })
     }
 
-    /// Room for a `T`, uninitialised, or `None` if no memory is available: for a large value the
-    /// caller writes in place (moving it in would build it on the stack and copy it). The
-    /// caller initialises every field, then owns it with [`RtBox::from_raw`].
-    pub(crate) fn try_alloc(site: AllocationSite) -> Option<NonNull<T>> {
-        const { assert!(size_of::<T>() > 0, "the runtime allocates no zero-sized blocks") };
-        if should_fail(site) {
-            return None;
-        }
-        // SAFETY: `Layout::new::<T>()` has a non-zero size (asserted above).
-        let raw = unsafe { alloc::alloc::alloc(Layout::new::<T>()) };
-        let ptr = NonNull::new(raw.cast::<T>())?;
-        counted(1);
-        Some(ptr)
-    }
-
     /// Gives up ownership without freeing: the block lives until [`RtBox::from_raw`].
     pub(crate) fn into_raw(this: Self) -> NonNull<T> {
         let ptr = this.ptr;
@@ -90,21 +75,9 @@ impl<T> RtBox<T> {
     /// Takes ownership back.
     ///
     /// # Safety
-    /// `ptr` came from [`RtBox::into_raw`], or from [`RtBox::try_alloc`] and was initialised
-    /// since, and is owned by no other `RtBox`.
+    /// `ptr` came from [`RtBox::into_raw`] and is owned by no other `RtBox`.
     pub(crate) unsafe fn from_raw(ptr: NonNull<T>) -> Self {
         Self { ptr, _owns: PhantomData }
-    }
-
-    /// Moves the value out and frees the block.
-    pub(crate) fn into_inner(this: Self) -> T {
-        let ptr = Self::into_raw(this);
-        // SAFETY: we own the block; the value is read once and the block freed without
-        // dropping it again.
-        let value = unsafe { ptr.read() };
-        // SAFETY: allocated by `try_new` with this layout, now empty.
-        unsafe { dealloc(ptr) };
-        value
     }
 }
 
@@ -130,6 +103,31 @@ impl<T> Drop for RtBox<T> {
         // SAFETY: allocated by `try_new` with this layout; the value is gone.
         unsafe { dealloc(self.ptr) };
     }
+}
+
+/// A block of `layout` (non-zero size), uninitialised, or `None` if no memory is available:
+/// for runtime blocks whose size is known only per type at run time (a binding record with its
+/// hold-count shards).
+pub(crate) fn try_alloc_layout(layout: Layout, site: AllocationSite) -> Option<NonNull<u8>> {
+    debug_assert!(layout.size() > 0);
+    if should_fail(site) {
+        return None;
+    }
+    // SAFETY: callers pass non-zero sizes.
+    let ptr = NonNull::new(unsafe { alloc::alloc::alloc(layout) })?;
+    counted(1);
+    Some(ptr)
+}
+
+/// Frees a block from [`try_alloc_layout`].
+///
+/// # Safety
+/// `ptr` came from `try_alloc_layout(layout, _)` with this `layout`, and whatever it held has
+/// been dropped or moved out.
+pub(crate) unsafe fn dealloc_layout(ptr: NonNull<u8>, layout: Layout) {
+    // SAFETY: per the caller.
+    unsafe { alloc::alloc::dealloc(ptr.as_ptr(), layout) };
+    counted(-1);
 }
 
 /// # Safety

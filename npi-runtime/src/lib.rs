@@ -54,5 +54,6 @@ pub use module::{
 };
 pub use npi::{DispatchTable, Npi, NpiData, NpiLayout, OwnTable, Peer, PeerTable, Table};
 pub use registration::{
-    ClientRegistration, ModuleRef, ProviderRegistration, Registration, RegistrationBuilder, Role,
+    ClientRegistration, IntoModule, ModuleRef, ProviderRegistration, Registration,
+    RegistrationBuilder, Role,
 };

@@ -7,7 +7,8 @@ use core::fmt;
 use core::ptr;
 
 use crate::binding::{
-    AsClient, AsProvider, Binding, Detach, DetachRequest, RecordPtr, RecordRef, Side, sealed,
+    AsClient, AsProvider, Binding, Detach, DetachRequest, MAX_SHARDS, Record, RecordPtr, RecordRef,
+    Side, sealed,
 };
 use crate::npi::{Npi, NpiData, OwnTable, Table, data_ref};
 use crate::sys::{
@@ -82,6 +83,13 @@ pub trait Client: ClientModule {
     /// This client's per-binding value, owned by the runtime from attach until cleanup.
     type Binding: Send + Sync + 'static;
 
+    /// How many threads may call the provider through one binding at once without sharing a
+    /// cache line (at most 16). Each binding keeps this many hold counters, and each
+    /// [`BindingRef`](crate::BindingRef) clone calls through the next one, so callers on
+    /// different cores scale when each holds its own clone. The default, 1, keeps a binding
+    /// small (one counter inside it; more cost 128 bytes each).
+    const PARALLEL_CALLERS: usize = 1;
+
     /// A provider of the NPI is available: accept it with [`ProviderOffer::accept`] or decline.
     fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach;
 
@@ -110,6 +118,9 @@ pub trait Provider: ProviderModule {
     /// This provider's per-binding value, owned by the runtime from attach until cleanup.
     type Binding: Send + Sync + 'static;
 
+    /// As [`Client::PARALLEL_CALLERS`], for calls into the client.
+    const PARALLEL_CALLERS: usize = 1;
+
     /// A client asks to attach: accept with [`ClientOffer::accept`] or decline.
     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach;
 
@@ -130,6 +141,17 @@ pub trait Provider: ProviderModule {
 }
 
 type ClientNpi<T> = <T as ClientModule>::Npi;
+
+/// `PARALLEL_CALLERS` clamped to what a record supports.
+const fn shards(callers: usize) -> usize {
+    if callers == 0 {
+        1
+    } else if callers > MAX_SHARDS {
+        MAX_SHARDS
+    } else {
+        callers
+    }
+}
 type ProviderNpi<T> = <T as ProviderModule>::Npi;
 
 impl<T: Client> sealed::Sealed for AsClient<T> {}
@@ -139,6 +161,7 @@ impl<T: Client> Side for AsClient<T> {
     type PeerDispatch = <ClientNpi<T> as Npi>::ProviderDispatch;
     type OwnDispatch = <ClientNpi<T> as Npi>::ClientDispatch;
     const NPI_ID: crate::sys::GUID = <ClientNpi<T> as Npi>::ID;
+    const SHARDS: usize = shards(T::PARALLEL_CALLERS);
     unsafe fn complete(handle: HANDLE) {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrClientDetachProviderComplete(handle) }
@@ -152,6 +175,7 @@ impl<T: Provider> Side for AsProvider<T> {
     type PeerDispatch = <ProviderNpi<T> as Npi>::ClientDispatch;
     type OwnDispatch = <ProviderNpi<T> as Npi>::ProviderDispatch;
     const NPI_ID: crate::sys::GUID = <ProviderNpi<T> as Npi>::ID;
+    const SHARDS: usize = shards(T::PARALLEL_CALLERS);
     unsafe fn complete(handle: HANDLE) {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrProviderDetachClientComplete(handle) }
@@ -414,7 +438,7 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
             // SAFETY: the NMR's reference keeps the record alive past this callback: no detach
             // or cleanup of a binding can start before its attach callback returned.
             let record = unsafe { RecordPtr::<AsClient<T>>::from_context(context) };
-            record.get().attached(provider_context, provider_dispatch);
+            Record::attached(record, provider_context, provider_dispatch);
             return Ok(Accepted { record });
         }
         // Not attached: no cleanup will come (R10); the reference is ours again.
@@ -514,7 +538,7 @@ impl<'a, T: Provider> ClientOffer<'a, T> {
                 });
             }
         };
-        record.borrow().get().attached(self.client_context, self.client_dispatch);
+        Record::attached(record.borrow(), self.client_context, self.client_dispatch);
         let context = record.into_context();
         // SAFETY: the out-pointers were checked non-NULL by the callback shim; from here the
         // callback answers success (`accepted`), so the NMR owns the context until cleanup.
@@ -657,7 +681,7 @@ fn detach_with<S: Side>(
     f: impl FnOnce(RecordPtr<'_, S>),
 ) -> NTSTATUS {
     let handle = record.get().handle();
-    record.get().begin_detach();
+    Record::begin_detach(record);
     // A panic answers as if the callback had returned: a `PendingDetach` it made was dropped
     // while unwinding, which completed it.
     let _ = crate::unwind::guard(&S::NPI_ID, handle, name, || f(record));

@@ -5,7 +5,7 @@ use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::fmt;
 use core::mem::ManuallyDrop;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use crate::binding::{AsClient, AsProvider, Side};
 use crate::heap::{AllocationSite, RtBox};
@@ -114,12 +114,81 @@ pub enum ModuleRef<M: 'static> {
     Shared(Arc<M>),
 }
 
-impl<M> ModuleRef<M> {
-    fn as_ptr(&self) -> *const M {
+/// What `register` and `builder` accept as the registration context: `&'static M`,
+/// `Arc<M>` or a [`ModuleRef`]. Sealed.
+///
+/// A `'static` module needs nothing kept and nothing released, and a registration made from
+/// one carries no code to release anything: that is why this is a trait over the argument's
+/// type rather than a conversion into `ModuleRef` (which would link the `Arc` path into every
+/// driver).
+pub trait IntoModule<M: 'static>: crate::binding::sealed::Sealed {
+    /// The module's address, and what the registration must keep alive for it.
+    #[doc(hidden)]
+    fn into_parts(self) -> (*const M, Option<Keep>);
+}
+
+impl<M> crate::binding::sealed::Sealed for &'static M {}
+impl<M: 'static> IntoModule<M> for &'static M {
+    #[inline]
+    fn into_parts(self) -> (*const M, Option<Keep>) {
+        (self, None)
+    }
+}
+
+impl<M> crate::binding::sealed::Sealed for Arc<M> {}
+impl<M: Send + Sync + 'static> IntoModule<M> for Arc<M> {
+    fn into_parts(self) -> (*const M, Option<Keep>) {
+        (Arc::as_ptr(&self), Some(Keep::arc(self)))
+    }
+}
+
+impl<M> crate::binding::sealed::Sealed for ModuleRef<M> {}
+impl<M: Send + Sync + 'static> IntoModule<M> for ModuleRef<M> {
+    fn into_parts(self) -> (*const M, Option<Keep>) {
         match self {
-            ModuleRef::Static(m) => *m,
-            ModuleRef::Shared(m) => Arc::as_ptr(m),
+            ModuleRef::Static(m) => m.into_parts(),
+            ModuleRef::Shared(m) => m.into_parts(),
         }
+    }
+}
+
+/// Something a registration keeps alive for the NMR until its wait returns (R26), with the
+/// function that releases it: type-erased, so that only registrations that keep something
+/// link the code that releases it.
+#[doc(hidden)]
+pub struct Keep {
+    ptr: NonNull<()>,
+    release: unsafe fn(NonNull<()>),
+}
+
+impl Keep {
+    fn arc<T: Send + Sync + 'static>(a: Arc<T>) -> Self {
+        /// # Safety
+        /// `p` came from `Arc::into_raw` of an `Arc<T>`, released once.
+        unsafe fn release<T>(p: NonNull<()>) {
+            // SAFETY: per the function's contract.
+            drop(unsafe { Arc::from_raw(p.as_ptr().cast_const().cast::<T>()) });
+        }
+        // SAFETY: `Arc::into_raw` is never NULL.
+        let ptr = unsafe { NonNull::new_unchecked(Arc::into_raw(a).cast_mut().cast()) };
+        Self { ptr, release: release::<T> }
+    }
+
+    fn boxed<T>(b: RtBox<T>) -> Self {
+        /// # Safety
+        /// `p` came from `RtBox::into_raw` of an `RtBox<T>`, released once.
+        unsafe fn release<T>(p: NonNull<()>) {
+            // SAFETY: per the function's contract.
+            drop(unsafe { RtBox::from_raw(p.cast::<T>()) });
+        }
+        Self { ptr: RtBox::into_raw(b).cast(), release: release::<T> }
+    }
+}
+
+impl Drop for Keep {
+    fn drop(&mut self) {
+        // SAFETY: made by `arc` or `boxed` with the matching function, released once (here).
+        unsafe { (self.release)(self.ptr) };
     }
 }
 
@@ -142,11 +211,11 @@ struct Patched<C> {
     module_id: NPI_MODULEID,
 }
 
-/// What a registration keeps alive for the NMR until its wait returns (R26).
-struct Parts<R: Role> {
-    module: ModuleRef<R::Module>,
+/// What a registration made with per-registration values keeps alive, in one block.
+struct BuilderParts<R: Role> {
     // Never read after registering: it only has to stay where the NMR points (R2).
-    _patched: Option<RtBox<Patched<R::Characteristics>>>,
+    patched: Patched<R::Characteristics>,
+    _module: Option<Keep>,
     // The owner of characteristics the registration keeps alive (per-object data); only the
     // NMR reads them, through the pointer in the characteristics.
     _owned: Option<Arc<dyn Send + Sync>>,
@@ -162,7 +231,10 @@ struct Parts<R: Role> {
 /// callback it would wait for), the registration keeps its parts forever for the same reason.
 pub struct Registration<R: Role> {
     handle: HANDLE,
-    parts: ManuallyDrop<Parts<R>>,
+    module: *const R::Module,
+    /// What the NMR may use until the wait returns; `None` for a `'static` module with the
+    /// macro's characteristics.
+    keep: ManuallyDrop<Option<Keep>>,
     live: bool,
 }
 
@@ -179,19 +251,49 @@ unsafe impl<R: Role> Send for Registration<R> where R::Module: Send {}
 unsafe impl<R: Role> Sync for Registration<R> {}
 
 impl<R: Role> Registration<R> {
-    /// Registers `module` with the characteristics its macro generated.
+    /// Registers `module` (`&'static M` or `Arc<M>`) with the characteristics its macro
+    /// generated.
     ///
     /// # Errors
-    /// The status of `NmrRegister*` if it fails.
-    pub fn register(module: impl Into<ModuleRef<R::Module>>) -> Result<Self, NTSTATUS> {
-        Self::builder(module).register()
+    /// The status of `NmrRegister*` if it fails; `STATUS_INVALID_PARAMETER` without calling
+    /// the NMR if the module declared `dynamic_module_id` (use [`Registration::builder`]).
+    pub fn register(module: impl IntoModule<R::Module>) -> Result<Self, NTSTATUS> {
+        if R::DYNAMIC_MODULE_ID {
+            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+        }
+        let (module, keep) = module.into_parts();
+        // SAFETY: the characteristics are the macro's `'static` ones; the module is `'static`
+        // or kept alive by `keep`, which the registration holds until its wait returns.
+        unsafe { Self::register_with(R::static_characteristics(), module, keep) }
+    }
+
+    /// `NmrRegister*`, then the registration that keeps `keep`; `keep` is released if the
+    /// registration fails.
+    ///
+    /// # Safety
+    /// `characteristics` and what they point to stay valid until the wait returns, kept alive
+    /// by `keep` if they are not `'static`; `module` is `'static` or kept alive by `keep`.
+    unsafe fn register_with(
+        characteristics: &R::Characteristics,
+        module: *const R::Module,
+        keep: Option<Keep>,
+    ) -> Result<Self, NTSTATUS> {
+        let mut handle = ptr::null_mut();
+        // SAFETY: per this function's contract (R2).
+        let status = unsafe { R::register(characteristics, module.cast_mut().cast(), &mut handle) };
+        if status != STATUS_SUCCESS {
+            return Err(status);
+        }
+        Ok(Registration { handle, module, keep: ManuallyDrop::new(keep), live: true })
     }
 
     /// Registers with per-registration values: a module id known only at run time, a `Number`,
     /// NPI-specific characteristics.
-    pub fn builder(module: impl Into<ModuleRef<R::Module>>) -> RegistrationBuilder<R> {
+    pub fn builder(module: impl IntoModule<R::Module>) -> RegistrationBuilder<R> {
+        let (module, keep) = module.into_parts();
         RegistrationBuilder {
-            module: module.into(),
+            module,
+            keep,
             module_id: None,
             number: None,
             characteristics: None,
@@ -208,8 +310,8 @@ impl<R: Role> Registration<R> {
     /// The registration context.
     #[must_use]
     pub fn module(&self) -> &R::Module {
-        // SAFETY: the pointer comes from the module this registration owns.
-        unsafe { &*self.parts.module.as_ptr() }
+        // SAFETY: the module is `'static` or kept alive by this registration.
+        unsafe { &*self.module }
     }
 
     /// Deregisters and waits for every binding to be detached and cleaned up.
@@ -234,9 +336,9 @@ impl<R: Role> Registration<R> {
         // deregistration.
         let status = unsafe { R::deregister_and_wait(self.handle) };
         if status == STATUS_SUCCESS {
-            // SAFETY: the wait returned, so the NMR reads none of the parts any more (R26), and
-            // `live` is now false, so this is the only drop.
-            unsafe { ManuallyDrop::drop(&mut self.parts) };
+            // SAFETY: the wait returned, so the NMR reads none of what is kept any more (R26),
+            // and `live` is now false, so this is the only drop.
+            unsafe { ManuallyDrop::drop(&mut self.keep) };
         }
         status
     }
@@ -256,7 +358,8 @@ impl<R: Role> fmt::Debug for Registration<R> {
 
 /// Builds a [`Registration`] with per-registration values.
 pub struct RegistrationBuilder<R: Role> {
-    module: ModuleRef<R::Module>,
+    module: *const R::Module,
+    keep: Option<Keep>,
     module_id: Option<NPI_MODULEID>,
     number: Option<u32>,
     characteristics: Option<*const R::NpiCharacteristics>,
@@ -370,57 +473,47 @@ impl<R: Role> RegistrationBuilder<R> {
             return Err(crate::sys::STATUS_INVALID_PARAMETER);
         }
         let template = R::static_characteristics();
-        let patched = if self.module_id.is_none()
+        if self.module_id.is_none()
             && self.number.is_none()
             && self.characteristics.is_none()
             && self.owned.is_none()
         {
-            None
-        } else {
-            let copy = Patched {
+            // SAFETY: the macro's `'static` characteristics; the module is `'static` or kept.
+            return unsafe { Registration::register_with(template, self.module, self.keep) };
+        }
+        let parts = BuilderParts::<R> {
+            patched: Patched {
                 characteristics: *template,
                 // SAFETY: the static template's module id is a valid `'static` NPI_MODULEID.
                 module_id: unsafe { *R::instance_mut(&mut { *template }).ModuleId },
-            };
-            let Ok(mut p) = RtBox::try_new(copy, AllocationSite::RegistrationCharacteristics)
-            else {
-                return Err(STATUS_INSUFFICIENT_RESOURCES);
-            };
-            if let Some(id) = self.module_id {
-                p.module_id = id;
-            }
-            let module_id = ptr::from_ref(&p.module_id);
-            let instance = R::instance_mut(&mut p.characteristics);
-            instance.ModuleId = module_id;
-            if let Some(n) = self.number {
-                instance.Number = n;
-            }
-            if let Some(c) = self.characteristics {
-                instance.NpiSpecificCharacteristics = data_ptr_raw(c);
-            }
-            Some(p)
+            },
+            _module: self.keep,
+            _owned: self.owned,
         };
-        let characteristics = patched.as_ref().map_or(template, |p| &p.characteristics);
-        let mut handle = ptr::null_mut();
-        // SAFETY: the characteristics are the 'static template or the copy the registration
-        // keeps; what they point to is 'static, owned by the registration, or promised by the
-        // caller of `borrowed_characteristics`; the module is 'static or kept alive by the
-        // registration.
-        let status = unsafe {
-            R::register(characteristics, self.module.as_ptr().cast_mut().cast(), &mut handle)
+        let Ok(mut parts) = RtBox::try_new(parts, AllocationSite::RegistrationCharacteristics)
+        else {
+            return Err(STATUS_INSUFFICIENT_RESOURCES);
         };
-        if status != STATUS_SUCCESS {
-            return Err(status);
+        let p = &mut parts.patched;
+        if let Some(id) = self.module_id {
+            p.module_id = id;
         }
-        Ok(Registration {
-            handle,
-            parts: ManuallyDrop::new(Parts {
-                module: self.module,
-                _patched: patched,
-                _owned: self.owned,
-            }),
-            live: true,
-        })
+        let module_id = ptr::from_ref(&p.module_id);
+        let instance = R::instance_mut(&mut p.characteristics);
+        instance.ModuleId = module_id;
+        if let Some(n) = self.number {
+            instance.Number = n;
+        }
+        if let Some(c) = self.characteristics {
+            instance.NpiSpecificCharacteristics = data_ptr_raw(c);
+        }
+        let characteristics = ptr::from_ref(&parts.patched.characteristics);
+        // SAFETY: the patched copy lives in the block `keep` holds, at a fixed address, with
+        // what it points to ('static, owned by the block, or promised by the caller of
+        // `borrowed_characteristics`); the module is 'static or kept by the block.
+        unsafe {
+            Registration::register_with(&*characteristics, self.module, Some(Keep::boxed(parts)))
+        }
     }
 }
 

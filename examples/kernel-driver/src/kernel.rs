@@ -72,25 +72,35 @@ unsafe extern "system" {
 )]
 unsafe extern "C" {
     /// `DbgPrint`: `__cdecl` and variadic, unlike the rest of the kernel API.
-    fn DbgPrint(Format: *const c_char, ...) -> u32;
+    pub(crate) fn DbgPrint(Format: *const c_char, ...) -> u32;
 }
 
-/// Prints `message` to the kernel debugger (visible with a debugger or DebugView).
-pub(crate) fn trace(message: &core::ffi::CStr) {
-    // SAFETY: "%s" with one NUL-terminated string; DbgPrint may be called at any IRQL for
-    // messages shorter than 512 bytes.
-    unsafe {
-        DbgPrint(c"exnpi: %s\n".as_ptr(), message.as_ptr());
-    }
+/// Prints a literal message to the kernel debugger, prefixed with the driver's name: one
+/// string built at compile time, as a C driver's `DbgPrint("exnpi: ...\n")`.
+macro_rules! trace {
+    ($message:literal) => {
+        // SAFETY: a NUL-terminated literal without conversion specifications; DbgPrint may be
+        // called at any IRQL for messages shorter than 512 bytes.
+        unsafe {
+            $crate::kernel::DbgPrint(concat!("exnpi: ", $message, "\n\0").as_ptr().cast())
+        }
+    };
 }
+pub(crate) use trace;
 
-/// Prints `message` and `value` to the kernel debugger.
-pub(crate) fn trace_value(message: &core::ffi::CStr, value: u32) {
-    // SAFETY: as in `trace`; `%u` takes the `u32` promoted to `unsigned int`.
-    unsafe {
-        DbgPrint(c"exnpi: %s %u\n".as_ptr(), message.as_ptr(), value);
-    }
+/// Prints a literal message and a number to the kernel debugger, as [`trace!`] does.
+macro_rules! trace_value {
+    ($message:literal, $value:expr) => {
+        // SAFETY: as in `trace!`; `%u` takes the `u32` promoted to `unsigned int`.
+        unsafe {
+            $crate::kernel::DbgPrint(
+                concat!("exnpi: ", $message, " %u\n\0").as_ptr().cast(),
+                $value as u32,
+            )
+        }
+    };
 }
+pub(crate) use trace_value;
 
 /// The front of `DRIVER_OBJECT` (`wdm.h`), up to the member this driver writes. The I/O manager
 /// owns the object; only `DriverUnload` is ever written, nothing else is read.

@@ -90,7 +90,7 @@ impl Provider for ExProvider {
 
     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
         let client_number = offer.client().number();
-        trace_value(c"provider: attach from client #", client_number);
+        trace_value!("provider: attach from client #", client_number);
         offer.accept(ProviderBindingState { client_number }, &PROVIDER_DISPATCH).into()
     }
 
@@ -99,12 +99,12 @@ impl Provider for ExProvider {
         binding: &ProviderBinding<'_, Self>,
         request: ProviderDetach<'_, Self>,
     ) -> Detach {
-        trace_value(c"provider: detach client #", binding.client_number);
+        trace_value!("provider: detach client #", binding.client_number);
         request.done()
     }
 
     fn cleanup(&self, binding: &ProviderBindingState) {
-        trace_value(c"provider: cleanup binding of client #", binding.client_number);
+        trace_value!("provider: cleanup binding of client #", binding.client_number);
     }
 }
 
@@ -112,7 +112,7 @@ impl ExProviderDispatchImpl for ExProvider {
     type Side = AsProvider<ExProvider>;
 
     fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
-        trace_value(c"provider: provider_function from client #", binding.client_number);
+        trace_value!("provider: provider_function from client #", binding.client_number);
         if let Some(client) = binding.peer() {
             client.client_notify(value * 2);
         }
@@ -134,14 +134,14 @@ impl Client for ExClient {
     type Binding = ();
 
     fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        trace(c"client: attach to provider -> accept");
+        trace!("client: attach to provider -> accept");
         match offer.accept((), &CLIENT_DISPATCH) {
             Ok(accepted) => {
                 // Call the provider through its table right away: with no threads to hand the
                 // binding to, this is where the kernel example exercises both tables.
                 if let Some(provider) = accepted.binding().peer() {
                     let doubled = provider.provider_function(21);
-                    trace_value(c"client: provider_function(21) returned", doubled);
+                    trace_value!("client: provider_function(21) returned", doubled);
                 }
                 accepted.into()
             }
@@ -151,12 +151,12 @@ impl Client for ExClient {
 
     fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
         let _ = binding;
-        trace(c"client: detach -> done (nothing in flight)");
+        trace!("client: detach -> done (nothing in flight)");
         request.done()
     }
 
     fn cleanup(&self, (): &()) {
-        trace(c"client: cleanup");
+        trace!("client: cleanup");
     }
 }
 
@@ -165,7 +165,7 @@ impl ExClientDispatchImpl for ExClient {
 
     fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
         let _ = binding;
-        trace_value(c"client: notified of", value);
+        trace_value!("client: notified of", value);
     }
 }
 
@@ -209,12 +209,12 @@ pub extern "system" fn DriverEntry(
     if driver_object.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    trace(c"DriverEntry: register the provider (no client yet, so no callbacks)");
+    trace!("DriverEntry: register the provider (no client yet, so no callbacks)");
     let provider = match ProviderRegistration::register(&PROVIDER) {
         Ok(registration) => registration,
         Err(status) => return status,
     };
-    trace(c"DriverEntry: register the client (attach runs inside the call)");
+    trace!("DriverEntry: register the client (attach runs inside the call)");
     let client = match ClientRegistration::register(&CLIENT) {
         Ok(registration) => registration,
         // `provider` is dropped on the way out: deregistered before the driver goes away.
@@ -239,9 +239,9 @@ pub extern "system" fn DriverEntry(
 #[allow(non_snake_case)] // the DDI's name for the role
 unsafe extern "system" fn DriverUnload(driver_object: *mut kernel::DRIVER_OBJECT) {
     let _ = driver_object;
-    trace(c"DriverUnload: deregister (dropping a registration deregisters and waits)");
+    trace!("DriverUnload: deregister (dropping a registration deregisters and waits)");
     // SAFETY: see `DriverState`: DriverEntry has returned and this runs once.
     let registrations = unsafe { STATE.0.get().replace(None) };
     drop(registrations);
-    trace(c"DriverUnload: done");
+    trace!("DriverUnload: done");
 }

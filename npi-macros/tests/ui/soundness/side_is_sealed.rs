@@ -9,6 +9,7 @@ impl npi_runtime::Side for MySide {
     type PeerDispatch = ();
     type OwnDispatch = ();
     const NPI_ID: GUID = GUID::from_u128(1);
+    const SHARDS: usize = 1;
     unsafe fn complete(_: HANDLE) {}
 }
 
