@@ -101,6 +101,7 @@ pub(crate) struct PaddedShard(Shard);
 const _: () = assert!(size_of::<PaddedShard>() == SHARD_STRIDE);
 
 impl Shard {
+    #[allow(clippy::declare_interior_mutable_const)] // a fresh value each use, by design
     const NEW: Shard = Shard {
         holds: AtomicUsize::new(CLOSED),
         peer_context: AtomicPtr::new(ptr::null_mut()),
@@ -150,6 +151,7 @@ fn close_extra(extra: &[PaddedShard]) -> usize {
 }
 
 impl Holds {
+    #[allow(clippy::declare_interior_mutable_const)] // a fresh value each use, by design
     const NEW: Holds = Holds {
         first: Shard::NEW,
         remaining: AtomicUsize::new(0),
