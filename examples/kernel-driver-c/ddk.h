@@ -12,21 +12,16 @@
 #ifndef EXNPI_DDK_H
 #define EXNPI_DDK_H
 
-/* ---- basic types (LLP64: `long` is 32 bits on every Windows target) ---------------------- */
+/* ---- basic types: the NMR's own (UCHAR … NTSTATUS, GUID) come from npi_abi.h ---------------- */
 
-typedef unsigned char UCHAR;
-typedef unsigned short USHORT;
-typedef unsigned long ULONG;
-typedef long LONG;
+#include "../../tests/abi-c/npi_abi.h"
+
 typedef unsigned long long ULONG64;
 typedef unsigned char BOOLEAN;
 typedef char CHAR;
 typedef short CSHORT;
 typedef void VOID;
-typedef void *PVOID;
-typedef PVOID HANDLE;
 typedef HANDLE *PHANDLE;
-typedef LONG NTSTATUS;
 typedef __SIZE_TYPE__ SIZE_T;
 typedef ULONG64 POOL_FLAGS;
 
@@ -53,14 +48,6 @@ typedef ULONG64 POOL_FLAGS;
 
 #define UNREFERENCED_PARAMETER(P) ((void)(P))
 
-/* ---- guiddef.h ---------------------------------------------------------------------------- */
-
-typedef struct _GUID {
-    ULONG Data1;
-    USHORT Data2;
-    USHORT Data3;
-    UCHAR Data4[8];
-} GUID;
 
 /* ---- wdm.h: the pool, the debugger, interlocked operations, DRIVER_OBJECT ----------------- */
 
@@ -139,65 +126,8 @@ typedef NTSTATUS(NTAPI DRIVER_INITIALIZE)(PDRIVER_OBJECT DriverObject,
 
 /* ---- netioddk.h: the Network Module Registrar ---------------------------------------------- */
 
-typedef GUID NPIID;
-typedef const NPIID *PNPIID;
-
-typedef struct _LUID {
-    ULONG LowPart;
-    LONG HighPart;
-} LUID;
-
-typedef enum _NPI_MODULEID_TYPE { MIT_GUID = 1, MIT_IF_LUID = 2 } NPI_MODULEID_TYPE;
-
-typedef struct _NPI_MODULEID {
-    USHORT Length;
-    NPI_MODULEID_TYPE Type;
-    union {
-        GUID Guid;
-        LUID IfLuid;
-    };
-} NPI_MODULEID;
-typedef const NPI_MODULEID *PNPI_MODULEID;
-
-typedef struct _NPI_REGISTRATION_INSTANCE {
-    USHORT Version;
-    USHORT Size;
-    PNPIID NpiId;
-    PNPI_MODULEID ModuleId;
-    ULONG Number;
-    const VOID *NpiSpecificCharacteristics;
-} NPI_REGISTRATION_INSTANCE, *PNPI_REGISTRATION_INSTANCE;
-
-typedef NTSTATUS(NTAPI NPI_CLIENT_ATTACH_PROVIDER_FN)(
-    HANDLE NmrBindingHandle, PVOID ClientContext,
-    const NPI_REGISTRATION_INSTANCE *ProviderRegistrationInstance);
-typedef NTSTATUS(NTAPI NPI_CLIENT_DETACH_PROVIDER_FN)(PVOID ClientBindingContext);
-typedef VOID(NTAPI NPI_CLIENT_CLEANUP_BINDING_CONTEXT_FN)(PVOID ClientBindingContext);
-
-typedef NTSTATUS(NTAPI NPI_PROVIDER_ATTACH_CLIENT_FN)(
-    HANDLE NmrBindingHandle, PVOID ProviderContext,
-    const NPI_REGISTRATION_INSTANCE *ClientRegistrationInstance, PVOID ClientBindingContext,
-    const VOID *ClientDispatch, PVOID *ProviderBindingContext, const VOID **ProviderDispatch);
-typedef NTSTATUS(NTAPI NPI_PROVIDER_DETACH_CLIENT_FN)(PVOID ProviderBindingContext);
-typedef VOID(NTAPI NPI_PROVIDER_CLEANUP_BINDING_CONTEXT_FN)(PVOID ProviderBindingContext);
-
-typedef struct _NPI_CLIENT_CHARACTERISTICS {
-    USHORT Version;
-    USHORT Length;
-    NPI_CLIENT_ATTACH_PROVIDER_FN *ClientAttachProvider;
-    NPI_CLIENT_DETACH_PROVIDER_FN *ClientDetachProvider;
-    NPI_CLIENT_CLEANUP_BINDING_CONTEXT_FN *ClientCleanupBindingContext;
-    NPI_REGISTRATION_INSTANCE ClientRegistrationInstance;
-} NPI_CLIENT_CHARACTERISTICS;
-
-typedef struct _NPI_PROVIDER_CHARACTERISTICS {
-    USHORT Version;
-    USHORT Length;
-    NPI_PROVIDER_ATTACH_CLIENT_FN *ProviderAttachClient;
-    NPI_PROVIDER_DETACH_CLIENT_FN *ProviderDetachClient;
-    NPI_PROVIDER_CLEANUP_BINDING_CONTEXT_FN *ProviderCleanupBindingContext;
-    NPI_REGISTRATION_INSTANCE ProviderRegistrationInstance;
-} NPI_PROVIDER_CHARACTERISTICS;
+/* The NMR's types are npi_abi.h's: the very header `cargo xtask abi-check` compares against
+ * npi-runtime's layouts. */
 
 NETIOAPI NTSTATUS NTAPI NmrRegisterClient(const NPI_CLIENT_CHARACTERISTICS *ClientCharacteristics,
                                           PVOID ClientContext, PHANDLE NmrClientHandle);
