@@ -647,7 +647,10 @@ fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
         }
     }
     let npi = <ShardNpi as Npi>::ID;
-    let provider = ProviderRegistration::register(Arc::new(SP)).unwrap();
+    // A static module: the registration is forgotten below (to deregister it by handle), and
+    // a static leaves nothing behind when it is.
+    static PROVIDER: SP = SP;
+    let provider = ProviderRegistration::register(&PROVIDER).unwrap();
     let client = Arc::new(SC(Mutex::default()));
     let client_registration = ClientRegistration::register(Arc::clone(&client)).unwrap();
     let first = client.0.lock().unwrap().pop().unwrap();
