@@ -161,12 +161,20 @@ impl Holds {
 
     /// Marks detach begun and closes the first shard; returns the holds it counted. The extra
     /// shards are closed next (`close_extra`), then `finish_close` takes the bias off.
-    #[inline(never)]
+    #[inline]
     fn start_close(&self) -> usize {
         self.detaching.store(true, Ordering::Relaxed);
         // Published before any shard reads as closed (the `fetch_or`s release it).
         self.remaining.store(GATHERING + 1, Ordering::Relaxed);
         self.first.close()
+    }
+
+    /// `start_close` and `finish_close` for a record with one shard: one out-of-line copy for
+    /// every module type of a driver.
+    #[inline(never)]
+    fn close_one(&self) {
+        let held = self.start_close();
+        self.finish_close(held);
     }
 
     /// Ends the gathering: `remaining` is now the `held` holds the shards counted, plus the
@@ -272,6 +280,13 @@ impl<S: Side> Record<S> {
         unsafe { &*self.module }
     }
 
+    /// The reference count, by pointer (see [`release_ref`]).
+    fn refs(this: NonNull<Self>) -> NonNull<AtomicUsize> {
+        // SAFETY: a place projection through the raw pointer (no reference made) to a field of
+        // the record, so in bounds and not NULL.
+        unsafe { NonNull::new_unchecked(&raw mut (*this.as_ptr()).refs) }
+    }
+
     pub(crate) fn value(&self) -> &S::Value {
         &self.value
     }
@@ -300,10 +315,11 @@ impl<S: Side> Record<S> {
     /// Marks detach begun and takes the hold of the detach callback itself.
     pub(crate) fn begin_detach(this: RecordPtr<'_, S>) {
         let holds = &this.get().holds;
-        let mut held = holds.start_close();
-        if Self::EXTRA > 0 {
-            held += close_extra(Self::extra(this.ptr));
+        if Self::EXTRA == 0 {
+            holds.close_one();
+            return;
         }
+        let held = holds.start_close() + close_extra(Self::extra(this.ptr));
         holds.finish_close(held);
     }
 
@@ -503,16 +519,17 @@ impl<S: Side> RecordRef<S> {
         Self { ptr: unsafe { NonNull::new_unchecked(context.cast()) } }
     }
 
-    /// The value, if this is the only reference left; the block is freed either way once the
-    /// last reference goes.
+    /// The value, if this was the last reference (the block is then freed); otherwise the
+    /// reference is released and the last one drops the value.
     pub(crate) fn try_unwrap(self) -> Option<S::Value> {
-        if self.get().refs.compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            return None;
-        }
         let ptr = self.ptr;
         core::mem::forget(self);
-        // SAFETY: the count was 1 and is now 0: no other reference exists, the block is ours;
-        // the value is read out once and the block freed without dropping it again.
+        // SAFETY: this reference, released once (forgotten above, so not again in `drop`).
+        if !unsafe { release_ref(Record::refs(ptr)) } {
+            return None;
+        }
+        // SAFETY: that was the last reference: the block is ours; the value is read out once
+        // and the block freed without dropping it again.
         unsafe {
             let value = ManuallyDrop::into_inner((&raw const (*ptr.as_ptr()).value).read());
             dealloc_layout(ptr.cast(), Record::<S>::LAYOUT);
@@ -523,16 +540,15 @@ impl<S: Side> RecordRef<S> {
 
 impl<S: Side> Drop for RecordRef<S> {
     fn drop(&mut self) {
-        let old = self.get().refs.fetch_sub(1, Ordering::Release);
-        if old > MAX_REFS {
-            // Saturated: the record is kept forever.
-            self.get().refs.store(SATURATED, Ordering::Relaxed);
+        // SAFETY: this reference, released once (here).
+        if !unsafe { release_ref(Record::refs(self.ptr)) } {
             return;
         }
-        if old != 1 {
+        if !core::mem::needs_drop::<S::Value>() {
+            // SAFETY: the last reference: the block is ours, and nothing in it needs a drop.
+            unsafe { dealloc_layout(self.ptr.cast(), Record::<S>::LAYOUT) };
             return;
         }
-        fence(Ordering::Acquire);
         /// Frees the block when dropped, even while a panicking value destructor unwinds (the
         /// record's other fields and the shards need no drop).
         struct Free(NonNull<u8>, Layout);
@@ -547,6 +563,35 @@ impl<S: Side> Drop for RecordRef<S> {
         // SAFETY: the value is dropped once, here.
         unsafe { ManuallyDrop::drop(&mut (*self.ptr.as_ptr()).value) };
     }
+}
+
+/// Drops one counted reference to a record; true if it was the last, whose owner then has the
+/// block to itself. Not generic, and out of line: every module type's cleanup and failed
+/// attach shares this one copy.
+///
+/// Takes a pointer, not `&AtomicUsize`: once another owner has brought the count to zero, the
+/// block may be freed while this function still runs.
+///
+/// # Safety
+/// `refs` is the count of a live record, and the caller owns one of its references, which
+/// this releases.
+#[inline(never)]
+unsafe fn release_ref(refs: NonNull<AtomicUsize>) -> bool {
+    // SAFETY: the caller's reference keeps the record alive until this decrement.
+    let old = unsafe { refs.as_ref() }.fetch_sub(1, Ordering::Release);
+    if old > MAX_REFS {
+        // Saturated: the record is kept forever (a leak, sound). Nobody frees it, so the count
+        // is still there to park again.
+        // SAFETY: a saturated record is never freed.
+        unsafe { refs.as_ref() }.store(SATURATED, Ordering::Relaxed);
+        return false;
+    }
+    if old != 1 {
+        return false;
+    }
+    // Every other owner's use of the block happens before the free that follows.
+    fence(Ordering::Acquire);
+    true
 }
 
 /// A binding as this side's callbacks see it: the module's own value (through `Deref`) and

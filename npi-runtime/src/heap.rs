@@ -53,12 +53,10 @@ impl<T> RtBox<T> {
         if should_fail(site) {
             return Err(value);
         }
-        let layout = Layout::new::<T>();
-        // SAFETY: `layout` has a non-zero size (asserted above).
-        let raw = unsafe { alloc::alloc::alloc(layout) };
-        let Some(ptr) = NonNull::new(raw.cast::<T>()) else {
+        let Some(block) = raw_alloc(Layout::new::<T>()) else {
             return Err(value);
         };
+        let ptr = block.cast::<T>();
         // SAFETY: freshly allocated for a `T`, properly aligned, not aliased.
         unsafe { ptr.write(value) };
         counted(1);
@@ -108,13 +106,13 @@ impl<T> Drop for RtBox<T> {
 /// A block of `layout` (non-zero size), uninitialised, or `None` if no memory is available:
 /// for runtime blocks whose size is known only per type at run time (a binding record with its
 /// hold-count shards).
+#[inline(always)] // the layout is a per-type constant: the pool's alignment test folds away
 pub(crate) fn try_alloc_layout(layout: Layout, site: AllocationSite) -> Option<NonNull<u8>> {
     debug_assert!(layout.size() > 0);
     if should_fail(site) {
         return None;
     }
-    // SAFETY: callers pass non-zero sizes.
-    let ptr = NonNull::new(unsafe { alloc::alloc::alloc(layout) })?;
+    let ptr = raw_alloc(layout)?;
     counted(1);
     Some(ptr)
 }
@@ -124,9 +122,10 @@ pub(crate) fn try_alloc_layout(layout: Layout, site: AllocationSite) -> Option<N
 /// # Safety
 /// `ptr` came from `try_alloc_layout(layout, _)` with this `layout`, and whatever it held has
 /// been dropped or moved out.
+#[inline(always)] // as `try_alloc_layout`
 pub(crate) unsafe fn dealloc_layout(ptr: NonNull<u8>, layout: Layout) {
     // SAFETY: per the caller.
-    unsafe { alloc::alloc::dealloc(ptr.as_ptr(), layout) };
+    unsafe { raw_free(ptr, layout) };
     counted(-1);
 }
 
@@ -134,8 +133,43 @@ pub(crate) unsafe fn dealloc_layout(ptr: NonNull<u8>, layout: Layout) {
 /// `ptr` was allocated by [`RtBox::try_new`] and its value has been dropped or moved out.
 unsafe fn dealloc<T>(ptr: NonNull<T>) {
     // SAFETY: per the caller, with the layout `try_new` used.
-    unsafe { alloc::alloc::dealloc(ptr.as_ptr().cast(), Layout::new::<T>()) };
+    unsafe { raw_free(ptr.cast(), Layout::new::<T>()) };
     counted(-1);
+}
+
+/// A block of `layout` (non-zero size) from the backend's heap: the process heap on the host,
+/// the non-paged pool in the kernel (`backend::netio::pool`, no global allocator involved).
+#[inline]
+fn raw_alloc(layout: Layout) -> Option<NonNull<u8>> {
+    debug_assert!(layout.size() > 0);
+    #[cfg(npi_host)]
+    {
+        // SAFETY: every caller's layout has a non-zero size (`RtBox::try_new` asserts it for its
+        // type; `try_alloc_layout`'s callers pass records).
+        NonNull::new(unsafe { std::alloc::alloc(layout) })
+    }
+    #[cfg(not(npi_host))]
+    {
+        crate::backend::netio::pool::alloc(layout)
+    }
+}
+
+/// Frees a block from [`raw_alloc`].
+///
+/// # Safety
+/// `block` came from `raw_alloc(layout)` with this `layout` and is freed once.
+#[inline]
+unsafe fn raw_free(block: NonNull<u8>, layout: Layout) {
+    #[cfg(npi_host)]
+    // SAFETY: per the caller: a block of the process heap with this layout.
+    unsafe {
+        std::alloc::dealloc(block.as_ptr(), layout);
+    }
+    #[cfg(not(npi_host))]
+    // SAFETY: per the caller: a pool block from `pool::alloc(layout)`.
+    unsafe {
+        crate::backend::netio::pool::free(block, layout);
+    }
 }
 
 #[cfg(npi_host)]

@@ -2,7 +2,9 @@
 //!
 //! - [`sys`] is the raw ABI (`netioddk.h`), C names verbatim, with the nine `Nmr*` functions.
 //!   On a Windows kernel build those functions are imports from `NETIO.SYS` and this crate is
-//!   `#![no_std]` (plus `alloc` for binding contexts). On every other target, and on Windows
+//!   `#![no_std]`: it takes its binding records from the non-paged pool itself, so a driver
+//!   needs no global allocator for it (`alloc` is linked only for the `Arc`-based
+//!   registrations of the default `alloc` feature). On every other target, and on Windows
 //!   with the `host` feature, they are a faithful in-process NMR ([`host`]) so a driver's NPI
 //!   code runs in `cargo test` unchanged.
 //! - The safe layer: an NPI is a type implementing [`Npi`]; a module is a registration-context
@@ -18,6 +20,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(npi_host)]
 extern crate std;
@@ -53,7 +56,9 @@ pub use module::{
     ProviderPendingDetach, ProviderTable, ProviderVTable, Refused,
 };
 pub use npi::{DispatchTable, Npi, NpiData, NpiLayout, OwnTable, Peer, PeerTable, Table};
+#[cfg(feature = "alloc")]
+pub use registration::ModuleRef;
 pub use registration::{
-    ClientRegistration, IntoModule, ModuleRef, ProviderRegistration, Registration,
-    RegistrationBuilder, Role,
+    ClientRegistration, IntoModule, ProviderRegistration, Registration, RegistrationBuilder, Role,
+    StaticClientRegistration, StaticProviderRegistration, StaticRegistration,
 };

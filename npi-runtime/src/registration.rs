@@ -1,11 +1,14 @@
 //! Registrations: `NmrRegister*` on creation, `NmrDeregister*` plus the wait on drop, so a
 //! module cannot forget the wait (R25, R26).
 
+#[cfg(feature = "alloc")]
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::fmt;
+use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::binding::{AsClient, AsProvider, Side};
 use crate::heap::{AllocationSite, RtBox};
@@ -14,7 +17,7 @@ use crate::npi::{Npi, NpiData};
 use crate::sys::{
     self, GUID, HANDLE, MIT_GUID, MIT_IF_LUID, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID,
     NPI_PROVIDER_CHARACTERISTICS, NPI_REGISTRATION_INSTANCE, NTSTATUS,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS,
 };
 
 /// What registering one role takes. Implemented for [`AsClient`] and [`AsProvider`] only
@@ -107,6 +110,8 @@ impl<T: Provider> Role for AsProvider<T> {
 
 /// The registration context: a `'static` module or one shared through an `Arc` (a run-time
 /// registration, one per object).
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub enum ModuleRef<M: 'static> {
     /// A static module, typically one per driver.
     Static(&'static M),
@@ -135,14 +140,19 @@ impl<M: 'static> IntoModule<M> for &'static M {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl<M> crate::binding::sealed::Sealed for Arc<M> {}
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<M: Send + Sync + 'static> IntoModule<M> for Arc<M> {
     fn into_parts(self) -> (*const M, Option<Keep>) {
         (Arc::as_ptr(&self), Some(Keep::arc(self)))
     }
 }
 
+#[cfg(feature = "alloc")]
 impl<M> crate::binding::sealed::Sealed for ModuleRef<M> {}
+#[cfg(feature = "alloc")]
 impl<M: Send + Sync + 'static> IntoModule<M> for ModuleRef<M> {
     fn into_parts(self) -> (*const M, Option<Keep>) {
         match self {
@@ -162,6 +172,7 @@ pub struct Keep {
 }
 
 impl Keep {
+    #[cfg(feature = "alloc")]
     fn arc<T: Send + Sync + 'static>(a: Arc<T>) -> Self {
         /// # Safety
         /// `p` came from `Arc::into_raw` of an `Arc<T>`, released once.
@@ -192,12 +203,14 @@ impl Drop for Keep {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl<M> From<&'static M> for ModuleRef<M> {
     fn from(m: &'static M) -> Self {
         ModuleRef::Static(m)
     }
 }
 
+#[cfg(feature = "alloc")]
 impl<M> From<Arc<M>> for ModuleRef<M> {
     fn from(m: Arc<M>) -> Self {
         ModuleRef::Shared(m)
@@ -218,7 +231,7 @@ struct BuilderParts<R: Role> {
     _module: Option<Keep>,
     // The owner of characteristics the registration keeps alive (per-object data); only the
     // NMR reads them, through the pointer in the characteristics.
-    _owned: Option<Arc<dyn Send + Sync>>,
+    _owned: Option<Keep>,
 }
 
 /// A live registration with the NMR. Dropping it deregisters and waits until every binding is
@@ -235,7 +248,6 @@ pub struct Registration<R: Role> {
     /// What the NMR may use until the wait returns; `None` for a `'static` module with the
     /// macro's characteristics.
     keep: ManuallyDrop<Option<Keep>>,
-    live: bool,
 }
 
 /// A client registration.
@@ -284,7 +296,7 @@ impl<R: Role> Registration<R> {
         if status != STATUS_SUCCESS {
             return Err(status);
         }
-        Ok(Registration { handle, module, keep: ManuallyDrop::new(keep), live: true })
+        Ok(Registration { handle, module, keep: ManuallyDrop::new(keep) })
     }
 
     /// Registers with per-registration values: a module id known only at run time, a `Number`,
@@ -319,25 +331,29 @@ impl<R: Role> Registration<R> {
     /// # Errors
     /// The status of `NmrWaitFor*DeregisterComplete` if it is not `STATUS_SUCCESS`; the
     /// module and characteristics are then kept alive forever (the NMR may still use them).
-    pub fn deregister(mut self) -> Result<(), NTSTATUS> {
-        match self.finish() {
+    pub fn deregister(self) -> Result<(), NTSTATUS> {
+        // `finish` runs here instead of in `drop`.
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so this is the only call.
+        match unsafe { this.finish() } {
             STATUS_SUCCESS => Ok(()),
             status => Err(status),
         }
     }
 
-    /// Deregisters and waits, once; releases the parts only if the wait succeeded.
-    fn finish(&mut self) -> NTSTATUS {
-        if !self.live {
-            return STATUS_SUCCESS;
-        }
-        self.live = false;
-        // SAFETY: our handle, from a successful registration; `live` makes this the only
-        // deregistration.
+    /// Deregisters and waits; releases the parts only if the wait succeeded.
+    ///
+    /// # Safety
+    /// Called once per registration: from `drop`, or from `deregister`, which keeps `drop` from
+    /// running. (A flag would cost every registration a field, and every driver the code that
+    /// tests it.)
+    unsafe fn finish(&mut self) -> NTSTATUS {
+        // SAFETY: our handle, from a successful registration, deregistered once (the caller's
+        // contract).
         let status = unsafe { R::deregister_and_wait(self.handle) };
         if status == STATUS_SUCCESS {
-            // SAFETY: the wait returned, so the NMR reads none of what is kept any more (R26),
-            // and `live` is now false, so this is the only drop.
+            // SAFETY: the wait returned, so the NMR reads none of what is kept any more (R26);
+            // this runs once (the caller's contract).
             unsafe { ManuallyDrop::drop(&mut self.keep) };
         }
         status
@@ -346,13 +362,199 @@ impl<R: Role> Registration<R> {
 
 impl<R: Role> Drop for Registration<R> {
     fn drop(&mut self) {
-        let _ = self.finish();
+        // SAFETY: `drop` runs once, and never after `deregister` (which forgets the value).
+        let _ = unsafe { self.finish() };
     }
 }
 
 impl<R: Role> fmt::Debug for Registration<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration").field("handle", &self.handle).finish_non_exhaustive()
+    }
+}
+
+/// A registration kept in a `static`: a `'static` module registered with the characteristics
+/// its macro generated, deregistered by [`deregister`](Self::deregister). What a driver keeps
+/// from `DriverEntry` to `DriverUnload`, with no `Option`, cell or `unsafe impl Sync` of its
+/// own, in one word of `.data` (the handle), where a C driver keeps its `HANDLE`.
+///
+/// ```
+/// use npi_runtime::sys::NTSTATUS;
+/// use npi_runtime::{
+///     Attach, ClientOffer, Provider, StaticProviderRegistration, StaticRegistration, npi,
+///     npi_provider,
+/// };
+///
+/// #[npi(id = "0B5E55ED-0000-4000-8000-000000000001")]
+/// struct MyNpi;
+/// // SAFETY: the only declaration of this id; all its types are `()`.
+/// unsafe impl npi_runtime::NpiLayout for MyNpi {}
+///
+/// #[npi_provider(npi = MyNpi, module_id = "0B5E55ED-0000-4000-8000-0000000000AA")]
+/// struct MyProvider;
+/// impl Provider for MyProvider {
+///     type Binding = ();
+///     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+///         offer.accept((), &()).into()
+///     }
+/// }
+///
+/// static MY_PROVIDER: MyProvider = MyProvider;
+/// static REGISTRATION: StaticProviderRegistration<MyProvider> = StaticRegistration::new();
+///
+/// fn driver_entry() -> NTSTATUS {
+///     match REGISTRATION.register(&MY_PROVIDER) {
+///         Ok(()) => npi_runtime::sys::STATUS_SUCCESS,
+///         Err(status) => status,
+///     }
+/// }
+///
+/// fn driver_unload() {
+///     let _ = REGISTRATION.deregister();
+/// }
+///
+/// assert_eq!(driver_entry(), npi_runtime::sys::STATUS_SUCCESS);
+/// assert!(REGISTRATION.is_registered());
+/// driver_unload();
+/// assert!(!REGISTRATION.is_registered());
+/// ```
+///
+/// Sound whatever its owner does: the module and the characteristics are `'static`, so a
+/// registration that is never deregistered (a `static` is never dropped) leaves the NMR no
+/// dangling pointer. In a driver, `'static` data lives until the image is unloaded: every
+/// registration must be deregistered before `DriverUnload` returns, exactly as in C. One that is
+/// not in a `static` deregisters when dropped.
+///
+/// Registering and deregistering may race from any threads: each is one atomic transition of
+/// the handle word (empty → busy → registered → empty), so a second `register` of a live
+/// registration, or a `deregister` of an empty one, fails with `STATUS_INVALID_DEVICE_STATE`
+/// instead of losing a handle.
+pub struct StaticRegistration<R: Role> {
+    /// NULL (not registered), `BUSY` (a `register` is in the NMR) or the NMR's handle.
+    handle: AtomicPtr<c_void>,
+    _role: PhantomData<fn() -> R>,
+}
+
+/// A client [`StaticRegistration`].
+pub type StaticClientRegistration<T> = StaticRegistration<AsClient<T>>;
+/// A provider [`StaticRegistration`].
+pub type StaticProviderRegistration<T> = StaticRegistration<AsProvider<T>>;
+
+/// The handle word while a `register` is inside the NMR: all ones, which no NMR handle is (the
+/// kernel's are aligned pool addresses; the host NMR's stay below `usize::MAX`).
+const BUSY: *mut c_void = ptr::without_provenance_mut(usize::MAX);
+
+impl<R: Role> StaticRegistration<R> {
+    /// Not registered.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { handle: AtomicPtr::new(ptr::null_mut()), _role: PhantomData }
+    }
+
+    /// Registers `module` with the characteristics its macro generated. Attach callbacks for
+    /// matching peers run before this returns (R7).
+    ///
+    /// # Errors
+    /// The status of `NmrRegister*` if it fails; `STATUS_INVALID_DEVICE_STATE` without calling
+    /// the NMR if this registration is live (or being registered); `STATUS_INVALID_PARAMETER`
+    /// without calling the NMR if the module declared `dynamic_module_id` (use
+    /// [`Registration::builder`]).
+    pub fn register(&self, module: &'static R::Module) -> Result<(), NTSTATUS> {
+        if R::DYNAMIC_MODULE_ID {
+            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+        }
+        if !claim_empty(&self.handle) {
+            return Err(STATUS_INVALID_DEVICE_STATE);
+        }
+        let mut handle = ptr::null_mut();
+        // SAFETY: the macro's `'static` characteristics and a `'static` module: valid for as
+        // long as the NMR may use them, whatever happens to this value (R2, R26).
+        let status = unsafe {
+            R::register(
+                R::static_characteristics(),
+                ptr::from_ref(module).cast_mut().cast(),
+                &mut handle,
+            )
+        };
+        // `BUSY` kept every other `register` and `deregister` away: the word is still ours.
+        if status != STATUS_SUCCESS {
+            self.handle.store(ptr::null_mut(), Ordering::Release);
+            return Err(status);
+        }
+        self.handle.store(handle, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether the module is registered (and not being deregistered).
+    #[must_use]
+    pub fn is_registered(&self) -> bool {
+        let handle = self.handle.load(Ordering::Acquire);
+        !handle.is_null() && handle != BUSY
+    }
+
+    /// Deregisters and waits until every binding is detached and cleaned up; the registration
+    /// is empty again and may be registered anew.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` if it is not registered (or a `register` or another
+    /// `deregister` holds it); otherwise the status of `NmrWaitFor*DeregisterComplete` if it is
+    /// not `STATUS_SUCCESS` (the NMR finishes the deregistration on its own; the module and
+    /// characteristics are `'static`, so nothing is released early).
+    pub fn deregister(&self) -> Result<(), NTSTATUS> {
+        let Some(handle) = claim_live(&self.handle) else {
+            return Err(STATUS_INVALID_DEVICE_STATE);
+        };
+        // SAFETY: the handle of a successful registration of this role, taken out of the word
+        // by the exchange above, so deregistered once.
+        let status = unsafe { R::deregister_and_wait(handle) };
+        self.handle.store(ptr::null_mut(), Ordering::Release);
+        match status {
+            STATUS_SUCCESS => Ok(()),
+            status => Err(status),
+        }
+    }
+
+    /// The NMR registration handle, or NULL if it is not registered.
+    #[must_use]
+    pub fn handle(&self) -> HANDLE {
+        let handle = self.handle.load(Ordering::Acquire);
+        if handle == BUSY { ptr::null_mut() } else { handle }
+    }
+}
+
+/// Empty → `BUSY`; false if the word was not empty. Out of line and not generic: one copy for
+/// every registration of a driver.
+#[inline(never)]
+fn claim_empty(word: &AtomicPtr<c_void>) -> bool {
+    word.compare_exchange(ptr::null_mut(), BUSY, Ordering::Acquire, Ordering::Relaxed).is_ok()
+}
+
+/// Registered → `BUSY`; the handle, or `None` if the word held none (empty, or `BUSY`).
+#[inline(never)]
+fn claim_live(word: &AtomicPtr<c_void>) -> Option<HANDLE> {
+    let handle = word.load(Ordering::Relaxed);
+    if handle.is_null() || handle == BUSY {
+        return None;
+    }
+    word.compare_exchange(handle, BUSY, Ordering::Acquire, Ordering::Relaxed).ok()
+}
+
+impl<R: Role> Default for StaticRegistration<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Role> Drop for StaticRegistration<R> {
+    fn drop(&mut self) {
+        // Only values outside a `static` get here; a live one leaves like a `Registration`.
+        let _ = self.deregister();
+    }
+}
+
+impl<R: Role> fmt::Debug for StaticRegistration<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticRegistration").field("handle", &self.handle()).finish()
     }
 }
 
@@ -363,7 +565,7 @@ pub struct RegistrationBuilder<R: Role> {
     module_id: Option<NPI_MODULEID>,
     number: Option<u32>,
     characteristics: Option<*const R::NpiCharacteristics>,
-    owned: Option<Arc<dyn Send + Sync>>,
+    owned: Option<Keep>,
 }
 
 impl<R: Role> fmt::Debug for RegistrationBuilder<R> {
@@ -413,6 +615,8 @@ impl<R: Role> RegistrationBuilder<R> {
     /// NPI-specific characteristics the registration keeps alive itself: per-object data (an
     /// eBPF link's `client_data`) for a registration stored next to its object. They are
     /// released after the deregistration wait, when the NMR no longer reads them.
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     #[must_use]
     pub fn owned_characteristics(self, data: Arc<R::NpiCharacteristics>) -> Self
     where
@@ -428,6 +632,8 @@ impl<R: Role> RegistrationBuilder<R> {
     /// `project` is a function, not a closure, and its result borrows its argument: it can only
     /// point into `owner` (or at a `static`), which the registration keeps until its
     /// deregistration wait returns — and forever if it is leaked.
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     #[must_use]
     pub fn owned_characteristics_in<O: Send + Sync + 'static>(
         mut self,
@@ -435,7 +641,7 @@ impl<R: Role> RegistrationBuilder<R> {
         project: fn(&O) -> &R::NpiCharacteristics,
     ) -> Self {
         self.characteristics = Some(project(&owner));
-        self.owned = Some(owner);
+        self.owned = Some(Keep::arc(owner));
         self
     }
 

@@ -260,7 +260,7 @@ fn disassembler<'a>(
 }
 
 /// How many of the largest functions each report lists.
-const LARGEST_FUNCTIONS: usize = 10;
+const LARGEST_FUNCTIONS: usize = 40;
 
 /// The checks, sections, largest functions and sizes of one image; what the summary needs.
 fn print_image_report(

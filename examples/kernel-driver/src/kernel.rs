@@ -1,5 +1,4 @@
-//! The little of `ntoskrnl.exe` this driver needs, without the WDK: pool allocation for `alloc`,
-//! a bugcheck for panics, `DbgPrint` for the trace, and the `DRIVER_OBJECT` field that holds the
+//! The little of `ntoskrnl.exe` this driver needs, without the WDK: a bugcheck for panics, `DbgPrint` for the trace, and the `DRIVER_OBJECT` field that holds the
 //! unload routine.
 //!
 //! The imports use `raw-dylib` with `+verbatim`, exactly like npi-runtime's `NETIO.SYS` imports,
@@ -8,21 +7,8 @@
 //! `import_name_type = "undecorated"` reconciles.
 #![allow(non_snake_case)] // kernel names, verbatim
 
-use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::{c_char, c_void};
 use core::panic::PanicInfo;
-use core::ptr;
-
-/// `POOL_FLAGS` (`wdm.h`): non-paged, because NMR detach and cleanup callbacks, which drop
-/// binding contexts, may run at `DISPATCH_LEVEL`.
-const POOL_FLAG_NON_PAGED: u64 = 0x40;
-/// `POOL_FLAGS`: skip the zeroing that `ExAllocatePool2` does by default; `GlobalAlloc::alloc`
-/// promises nothing about the contents, `alloc_zeroed` keeps the zeroing.
-const POOL_FLAG_UNINITIALIZED: u64 = 0x2;
-/// The pool tag, shown by `!pool` and poolmon: the bytes `Npi ` in memory order.
-const POOL_TAG: u32 = u32::from_le_bytes(*b"Npi ");
-/// `MEMORY_ALLOCATION_ALIGNMENT`: what every pool block is aligned to.
-const POOL_ALIGNMENT: usize = if cfg!(target_pointer_width = "64") { 16 } else { 8 };
 
 /// Bugcheck code for a panic in this driver. `KeBugCheckEx`'s documentation asks drivers for a
 /// code distinct from the ones Windows and its drivers already use; this one reads "NPI!".
@@ -43,10 +29,6 @@ const NPI_DRIVER_PANIC: u32 = u32::from_be_bytes(*b"NPI!");
     )
 )]
 unsafe extern "system" {
-    /// `ExAllocatePool2` (Windows 10 2004 and later).
-    fn ExAllocatePool2(Flags: u64, NumberOfBytes: usize, Tag: u32) -> *mut c_void;
-    /// `ExFreePoolWithTag`.
-    fn ExFreePoolWithTag(P: *mut c_void, Tag: u32);
     /// `KeBugCheckEx`, which does not return (`DECLSPEC_NORETURN`).
     fn KeBugCheckEx(
         BugCheckCode: u32,
@@ -133,60 +115,6 @@ const _: () = {
     #[cfg(target_pointer_width = "32")]
     assert!(core::mem::offset_of!(DRIVER_OBJECT, DriverUnload) == 0x34);
 };
-
-/// `alloc` on the kernel's non-paged pool: npi-runtime keeps each binding context in an `Arc`.
-pub(crate) struct PoolAllocator;
-
-// SAFETY: blocks come from ExAllocatePool2 and go back to ExFreePoolWithTag with the same tag;
-// alignments above the pool's are served by over-allocating (see `alloc_with`).
-unsafe impl GlobalAlloc for PoolAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        alloc_with(layout, POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        alloc_with(layout, POOL_FLAG_NON_PAGED)
-    }
-
-    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        let original = if layout.align() <= POOL_ALIGNMENT {
-            block
-        } else {
-            // SAFETY: `alloc_with` stored the pool block's address in the word just below every
-            // over-aligned block it returned.
-            unsafe { block.cast::<*mut u8>().sub(1).read() }
-        };
-        // SAFETY: a block from ExAllocatePool2 with our tag, freed once (GlobalAlloc contract).
-        unsafe { ExFreePoolWithTag(original.cast(), POOL_TAG) }
-    }
-}
-
-/// Allocates `layout` from the pool. Pool blocks are `POOL_ALIGNMENT`-aligned; for a larger
-/// alignment the block is over-allocated by `align` bytes, the result rounded up (which leaves at
-/// least `POOL_ALIGNMENT` bytes in front of it) and the pool address kept just below it.
-fn alloc_with(layout: Layout, flags: u64) -> *mut u8 {
-    if layout.align() <= POOL_ALIGNMENT {
-        // SAFETY: plain pool allocation; a NULL result is passed on as the allocation failure.
-        return unsafe { ExAllocatePool2(flags, layout.size(), POOL_TAG) }.cast();
-    }
-    let Some(size) = layout.size().checked_add(layout.align()) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: as above.
-    let block: *mut u8 = unsafe { ExAllocatePool2(flags, size, POOL_TAG) }.cast();
-    if block.is_null() {
-        return block;
-    }
-    let offset = layout.align() - (block.addr() & (layout.align() - 1));
-    // SAFETY: `offset` is in `POOL_ALIGNMENT..=align` (the block is POOL_ALIGNMENT-aligned and
-    // align is a larger power of two), so the result and the word below it, which is at least
-    // `POOL_ALIGNMENT` (>= a pointer) bytes past `block`, lie inside the `size + align` block.
-    unsafe {
-        let aligned = block.add(offset);
-        aligned.cast::<*mut u8>().sub(1).write(block);
-        aligned
-    }
-}
 
 /// A panic cannot unwind out of a kernel driver (`panic = "abort"`) and must not return, so it
 /// stops the machine with a bugcheck that says where. The message itself is not formatted: that

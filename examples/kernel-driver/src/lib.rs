@@ -8,30 +8,28 @@
 //! ```
 //!
 //! Where it differs from the host example, it is because of the kernel:
-//! - one `'static` client registration instead of two run-time ones (no threads, no `std`);
+//! - one `'static` client registration instead of two run-time ones (no threads, no `std`), and
+//!   both kept in `StaticRegistration`s, one handle each;
 //! - the provider answers detach at once instead of pending it for a worker thread;
 //! - the trace goes to the kernel debugger (`DbgPrint`) instead of stdout;
-//! - `alloc` (npi-runtime's binding contexts) is served from the non-paged pool and a panic is
-//!   a bugcheck (`kernel.rs`).
+//! - no `#[global_allocator]`: npi-runtime is built without its `alloc` feature (this driver
+//!   registers `'static` modules only) and takes its binding records from the non-paged pool
+//!   itself; a panic is a bugcheck (`kernel.rs`).
 #![no_std]
 
 mod kernel;
 
-use core::cell::UnsafeCell;
 use core::ffi::c_void;
 
 use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
     AsClient, AsProvider, Attach, Client, ClientBinding, ClientDetach, ClientOffer,
-    ClientRegistration, ClientTable, Detach, Provider, ProviderBinding, ProviderDetach,
-    ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, npi, npi_client,
-    npi_provider,
+    ClientTable, Detach, Provider, ProviderBinding, ProviderDetach, ProviderOffer, ProviderTable,
+    StaticClientRegistration, StaticProviderRegistration, StaticRegistration, dispatch_table, npi,
+    npi_client, npi_provider,
 };
 
 use kernel::{trace, trace_value};
-
-#[global_allocator]
-static ALLOCATOR: kernel::PoolAllocator = kernel::PoolAllocator;
 
 // ---------------------------------------------------------------------------------------------
 // The NPI: what both sides agree on (as in examples/exnpi.rs).
@@ -176,23 +174,10 @@ static CLIENT: ExClient = ExClient;
 // ---------------------------------------------------------------------------------------------
 // The driver: DriverEntry registers, DriverUnload deregisters.
 
-/// The live registrations, from a successful `DriverEntry` to `DriverUnload`. Fields drop in
-/// declaration order: the client leaves first, then the provider; each drop deregisters and
-/// waits until its bindings are detached and cleaned up.
-struct Registrations {
-    _client: ClientRegistration<ExClient>,
-    _provider: ProviderRegistration<ExProvider>,
-}
-
-/// Where `DriverEntry` leaves the registrations for `DriverUnload`.
-struct DriverState(UnsafeCell<Option<Registrations>>);
-
-// SAFETY: only DriverEntry and DriverUnload touch the cell, and the I/O manager never runs them
-// at the same time: DriverUnload is set at the end of a successful DriverEntry and is called at
-// most once, after it returned.
-unsafe impl Sync for DriverState {}
-
-static STATE: DriverState = DriverState(UnsafeCell::new(None));
+/// The registrations, live from a successful `DriverEntry` to `DriverUnload`: one handle each,
+/// as a C driver keeps them.
+static PROVIDER_REGISTRATION: StaticProviderRegistration<ExProvider> = StaticRegistration::new();
+static CLIENT_REGISTRATION: StaticClientRegistration<ExClient> = StaticRegistration::new();
 
 /// `DRIVER_INITIALIZE`: registers the EXNPI provider, then the client, whose attach (and its
 /// calls through both dispatch tables) runs inside `NmrRegisterClient`.
@@ -210,21 +195,15 @@ pub extern "system" fn DriverEntry(
         return STATUS_INVALID_PARAMETER;
     }
     trace!("DriverEntry: register the provider (no client yet, so no callbacks)");
-    let provider = match ProviderRegistration::register(&PROVIDER) {
-        Ok(registration) => registration,
-        Err(status) => return status,
-    };
+    if let Err(status) = PROVIDER_REGISTRATION.register(&PROVIDER) {
+        return status;
+    }
     trace!("DriverEntry: register the client (attach runs inside the call)");
-    let client = match ClientRegistration::register(&CLIENT) {
-        Ok(registration) => registration,
-        // `provider` is dropped on the way out: deregistered before the driver goes away.
-        Err(status) => return status,
-    };
-    // Stores go through `write`, not `*p = ..`: a debug build checks a place expression's
-    // alignment with a message that formats the address, which would link `core::fmt`.
-    // SAFETY: see `DriverState`: DriverUnload is not set yet, so nothing else reads the cell,
-    // which holds `None` (nothing to drop).
-    unsafe { STATE.0.get().write(Some(Registrations { _client: client, _provider: provider })) };
+    if let Err(status) = CLIENT_REGISTRATION.register(&CLIENT) {
+        // The provider goes before the driver does.
+        let _ = PROVIDER_REGISTRATION.deregister();
+        return status;
+    }
     // SAFETY: the I/O manager's DRIVER_OBJECT (checked non-NULL above), which a driver fills in
     // during DriverEntry; the offset of `DriverUnload` is asserted in `kernel`.
     unsafe {
@@ -239,9 +218,10 @@ pub extern "system" fn DriverEntry(
 #[allow(non_snake_case)] // the DDI's name for the role
 unsafe extern "system" fn DriverUnload(driver_object: *mut kernel::DRIVER_OBJECT) {
     let _ = driver_object;
-    trace!("DriverUnload: deregister (dropping a registration deregisters and waits)");
-    // SAFETY: see `DriverState`: DriverEntry has returned and this runs once.
-    let registrations = unsafe { STATE.0.get().replace(None) };
-    drop(registrations);
+    trace!("DriverUnload: deregister (each deregistration waits for its bindings)");
+    // The client leaves first, then the provider; each waits until its bindings are detached
+    // and cleaned up. A failed wait cannot be helped here: the NMR finishes on its own.
+    let _ = CLIENT_REGISTRATION.deregister();
+    let _ = PROVIDER_REGISTRATION.deregister();
     trace!("DriverUnload: done");
 }

@@ -10,6 +10,8 @@ use core::ffi::c_void;
 
 use crate::sys::{HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_PROVIDER_CHARACTERISTICS, NTSTATUS};
 
+pub(crate) mod pool;
+
 #[cfg_attr(
     not(target_arch = "x86"),
     link(name = "NETIO.SYS", kind = "raw-dylib", modifiers = "+verbatim")
