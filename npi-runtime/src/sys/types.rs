@@ -13,7 +13,7 @@ pub type HANDLE = *mut c_void;
 
 /// `GUID` as laid out by `guiddef.h`: 16 bytes, alignment 4.
 #[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct GUID {
     /// First 32 bits, stored in native (little-endian on Windows) order.
     pub data1: u32,
@@ -48,6 +48,103 @@ impl GUID {
             | ((self.data2 as u128) << 80)
             | ((self.data3 as u128) << 64)
             | u64::from_be_bytes(self.data4) as u128
+    }
+
+    /// The GUID whose 16 bytes in memory are `bytes`: the Windows layout, `data1`..`data3`
+    /// little-endian, then `data4` (what a registry `REG_BINARY` value, a file format or a
+    /// packet carries; `uuid::Uuid::from_bytes_le` reads the same order).
+    #[must_use]
+    pub const fn from_bytes_le(bytes: [u8; 16]) -> Self {
+        let b = bytes;
+        Self {
+            data1: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            data2: u16::from_le_bytes([b[4], b[5]]),
+            data3: u16::from_le_bytes([b[6], b[7]]),
+            data4: [b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]],
+        }
+    }
+
+    /// The inverse of [`GUID::from_bytes_le`]: the GUID's bytes as Windows lays them out.
+    #[must_use]
+    pub const fn to_bytes_le(&self) -> [u8; 16] {
+        let [a0, a1, a2, a3] = self.data1.to_le_bytes();
+        let [b0, b1] = self.data2.to_le_bytes();
+        let [c0, c1] = self.data3.to_le_bytes();
+        let d = self.data4;
+        [a0, a1, a2, a3, b0, b1, c0, c1, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]
+    }
+
+    /// Parses the registry form, `{2227E803-8D8B-11D4-ABAD-009027719E09}`, with or without the
+    /// braces, in either case (the inverse of `Display`). Usable in `const` items.
+    ///
+    /// # Errors
+    /// [`ParseGuidError`] if `text` is not 32 hexadecimal digits grouped 8-4-4-4-12.
+    pub const fn parse(text: &str) -> Result<Self, ParseGuidError> {
+        let mut b = text.as_bytes();
+        if let [b'{', inner @ .., b'}'] = b {
+            b = inner;
+        }
+        if b.len() != 36 {
+            return Err(ParseGuidError(()));
+        }
+        let mut value: u128 = 0;
+        let mut i = 0;
+        while i < 36 {
+            let c = b[i];
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if c != b'-' {
+                    return Err(ParseGuidError(()));
+                }
+            } else {
+                let digit = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    b'A'..=b'F' => c - b'A' + 10,
+                    _ => return Err(ParseGuidError(())),
+                };
+                value = (value << 4) | digit as u128;
+            }
+            i += 1;
+        }
+        Ok(Self::from_u128(value))
+    }
+}
+
+/// A string that is not a GUID in registry form (see [`GUID::parse`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseGuidError(());
+
+impl fmt::Display for ParseGuidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a GUID: expected 32 hexadecimal digits as 8-4-4-4-12, braces optional")
+    }
+}
+
+impl core::error::Error for ParseGuidError {}
+
+impl core::str::FromStr for GUID {
+    type Err = ParseGuidError;
+    fn from_str(text: &str) -> Result<Self, ParseGuidError> {
+        Self::parse(text)
+    }
+}
+
+impl From<u128> for GUID {
+    fn from(value: u128) -> Self {
+        Self::from_u128(value)
+    }
+}
+
+impl From<GUID> for u128 {
+    fn from(guid: GUID) -> Self {
+        guid.to_u128()
+    }
+}
+
+impl fmt::Debug for GUID {
+    /// `GUID({2227E803-8D8B-11D4-ABAD-009027719E09})`: the registry form, as tools print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GUID({self})")
     }
 }
 
@@ -353,3 +450,58 @@ const _: () = {
         assert!(size_of::<NPI>() == 8);
     }
 };
+
+#[cfg(test)]
+mod guid_tests {
+    use super::GUID;
+
+    /// `NPI_TRANSPORT_LAYER_ID` (netiodef.h): its registry form and its bytes in memory.
+    const TLNPI: GUID = GUID::from_u128(0x2227_E803_8D8B_11D4_ABAD_0090_2771_9E09);
+    const TLNPI_BYTES: [u8; 16] = [
+        0x03, 0xE8, 0x27, 0x22, 0x8B, 0x8D, 0xD4, 0x11, 0xAB, 0xAD, 0x00, 0x90, 0x27, 0x71, 0x9E,
+        0x09,
+    ];
+
+    #[test]
+    fn bytes_are_the_windows_memory_layout() {
+        assert_eq!(TLNPI.to_bytes_le(), TLNPI_BYTES);
+        assert_eq!(GUID::from_bytes_le(TLNPI_BYTES), TLNPI);
+        // SAFETY: `GUID` is 16 plain bytes (`repr(C)`, no padding: asserted in this file).
+        let raw: [u8; 16] = unsafe { core::mem::transmute(TLNPI) };
+        if cfg!(target_endian = "little") {
+            assert_eq!(raw, TLNPI_BYTES);
+        }
+    }
+
+    #[test]
+    fn registry_form_round_trips_both_ways() {
+        extern crate std;
+        use std::string::ToString;
+        let text = "{2227E803-8D8B-11D4-ABAD-009027719E09}";
+        assert_eq!(TLNPI.to_string(), text);
+        assert_eq!(text.parse::<GUID>(), Ok(TLNPI));
+        assert_eq!(GUID::parse("2227e803-8d8b-11d4-abad-009027719e09"), Ok(TLNPI));
+        assert_eq!(std::format!("{TLNPI:?}"), std::format!("GUID({text})"));
+        assert_eq!(u128::from(TLNPI), 0x2227_E803_8D8B_11D4_ABAD_0090_2771_9E09);
+        assert_eq!(GUID::from(u128::from(TLNPI)), TLNPI);
+    }
+
+    #[test]
+    fn malformed_text_is_refused() {
+        for bad in [
+            "",
+            "{}",
+            "2227E803-8D8B-11D4-ABAD-009027719E0",
+            "2227E803-8D8B-11D4-ABAD-009027719E091",
+            "2227E803-8D8B-11D4-ABAD-009027719E0G",
+            "2227E803+8D8B-11D4-ABAD-009027719E09",
+            "{2227E803-8D8B-11D4-ABAD-009027719E09",
+            "2227E8038D8B11D4ABAD009027719E09",
+        ] {
+            assert!(GUID::parse(bad).is_err(), "{bad:?}");
+        }
+        extern crate std;
+        use std::string::ToString;
+        assert!(GUID::parse("x").unwrap_err().to_string().contains("8-4-4-4-12"));
+    }
+}
