@@ -624,6 +624,14 @@ impl<'a, S: Side> Binding<'a, S> {
         PeerCall::hold(self.record, Record::shard_ptr(self.record.ptr, 0))
     }
 
+    /// The module (registration context) this binding belongs to: what a dispatch function,
+    /// which gets no `&self`, reaches shared module state through. It outlives every binding of
+    /// its registration, whose deregistration waits for this binding's cleanup.
+    #[must_use]
+    pub fn module(&self) -> &'a S::Module {
+        self.record.get().module()
+    }
+
     /// A counted reference that outlives this callback, for calls into the peer from
     /// elsewhere (a worker thread, the driver's own API).
     #[must_use]
