@@ -6,8 +6,13 @@
 //! - **Violations.** Every breach of the NMR contract (completing a detach twice, attaching
 //!   outside the attach callback, a bad or wrong-kind handle, …) is recorded as a [`Violation`]
 //!   naming the NPI, the handle and the function. Tests read them with [`violations_of`] or
-//!   [`take_violations_of`]. Each test should use its own NPI id: the NMR is process-wide, like
-//!   the real one, and tests run in parallel.
+//!   [`take_violations_of`]. The NMR is process-wide, like the real one, and tests run in
+//!   parallel: a test either uses its own NPI id or runs in a registrar of its own
+//!   ([`isolated`], [`Registrar`]).
+//! - **Registrars of a test's own** ([`isolated`], [`Registrar`]): registrations made inside
+//!   belong to that registrar alone, so tests registering the same (real) NPI id run in
+//!   parallel without seeing each other; at the end of the scope whatever is still registered
+//!   or bound is reported, like a stuck wait.
 //! - **Strict mode** ([`set_strict`]) turns a violation of that NPI into a process abort with the
 //!   diagnostic, the way Driver Verifier bugchecks, so no test can miss it. Warnings
 //!   ([`ViolationKind::NonZeroCharacteristicsVersion`], [`ViolationKind::CompleteBeforeDetach`])
@@ -37,37 +42,40 @@ pub use crate::backend::host::report::{
     BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as RegistrationRole,
     StuckWait, Violation, ViolationKind,
 };
-use crate::backend::host::{self as imp, Role, WaitFailure, nmr};
+use crate::backend::host::{self as imp, Role, WaitFailure, current};
 pub use crate::heap::AllocationSite;
 use crate::sys::{GUID, HANDLE, NTSTATUS};
+
+// The free functions below act on the calling thread's registrar: the one it entered
+// ([`Registrar::enter`], [`isolated`]), else the default, process-wide one.
 
 /// Every violation recorded so far, oldest first.
 #[must_use]
 pub fn violations() -> Vec<Violation> {
-    nmr().violations()
+    current().violations()
 }
 
 /// The violations recorded for one NPI, oldest first.
 #[must_use]
 pub fn violations_of(npi: &GUID) -> Vec<Violation> {
-    nmr().violations().into_iter().filter(|v| v.npi.as_ref() == Some(npi)).collect()
+    current().violations().into_iter().filter(|v| v.npi.as_ref() == Some(npi)).collect()
 }
 
 /// Removes and returns the violations recorded for one NPI.
 pub fn take_violations_of(npi: &GUID) -> Vec<Violation> {
-    nmr().take_violations(Some(npi))
+    current().take_violations(Some(npi))
 }
 
 /// Strict mode for one NPI: any violation concerning it (other than a warning) aborts the
 /// process with the diagnostic on stderr, like a Driver Verifier bugcheck.
 pub fn set_strict(npi: &GUID, strict: bool) {
-    nmr().set_strict(*npi, strict);
+    current().set_strict(*npi, strict);
 }
 
 /// All live registrations, in registration order.
 #[must_use]
 pub fn registrations() -> Vec<RegistrationInfo> {
-    nmr().registrations()
+    current().registrations()
 }
 
 /// The live registrations of one NPI, in registration order.
@@ -79,7 +87,7 @@ pub fn registrations_of(npi: &GUID) -> Vec<RegistrationInfo> {
 /// All bindings that exist (attaches in flight included), oldest first.
 #[must_use]
 pub fn bindings() -> Vec<BindingInfo> {
-    nmr().bindings()
+    current().bindings()
 }
 
 /// The bindings of one NPI, oldest first.
@@ -118,14 +126,11 @@ impl std::error::Error for WaitError {}
 /// not a registration that was deregistered.
 pub fn wait_for_deregister_complete(handle: HANDLE, limit: Duration) -> Result<(), WaitError> {
     let h = handle.addr();
-    let Some(role) = imp::role_of_handle(h) else {
-        // Let the registrar classify and record the bad handle.
-        return match nmr().wait(Role::Client, h, Some(limit)) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(convert(e)),
-        };
-    };
-    nmr().wait(role, h, Some(limit)).map_err(convert)
+    let nmr = imp::for_handle(h, "host::wait_for_deregister_complete")
+        .map_err(WaitError::Status)?;
+    // A handle of no known kind: the registrar classifies and records it.
+    let role = imp::role_of_handle(h).unwrap_or(Role::Client);
+    nmr.wait(role, h, Some(limit)).map_err(convert)
 }
 
 fn convert(e: WaitFailure) -> WaitError {
@@ -138,7 +143,7 @@ fn convert(e: WaitFailure) -> WaitError {
 /// How often an unbounded `NmrWaitFor*` that makes no progress prints its [`StuckWait`] report
 /// to stderr (default 10 s).
 pub fn set_stuck_report_interval(interval: Duration) {
-    nmr().set_report_interval(interval);
+    current().set_report_interval(interval);
 }
 
 /// The calling thread's simulated IRQL.
@@ -243,4 +248,195 @@ impl core::fmt::Debug for AllocationFaults {
 #[must_use]
 pub fn live_runtime_allocations() -> usize {
     faults::live()
+}
+
+/// A registrar of a test's own: an NMR separate from the process-wide one and from every other
+/// `Registrar`, so that tests registering the same NPI id run in parallel without seeing each
+/// other's modules, bindings or violations.
+///
+/// The nine `Nmr*` functions take no registrar argument, so it is found from the call:
+/// - `NmrRegister*` (and so every `Registration`) goes to the registrar the calling thread
+///   entered ([`enter`](Self::enter), [`run`](Self::run), [`isolated`]); a thread that entered
+///   none uses the default, process-wide registrar, as all code that never opts in does.
+/// - Every call that names a handle (deregistration, wait, attach, detach completion) goes to
+///   the registrar that issued the handle, whichever thread makes it: a worker thread spawned
+///   without entering the registrar may complete a pending detach or drop a `Registration`.
+/// - Module callbacks run with their registrar entered, so what a callback registers, and
+///   what it asks the free functions of this module, stays in the same registrar.
+/// - The free functions of this module ([`registrations_of`], [`violations_of`], …) read the
+///   calling thread's registrar.
+///
+/// A thread that entered a registrar and passes a handle of another one (the default one
+/// included) gets `STATUS_INVALID_PARAMETER` and a [`ViolationKind::ForeignHandle`] in its own
+/// registrar, never a mix-up: handle values name their registrar and are never reused, in one
+/// registrar or across them. A thread spawned by the test registers in the default registrar
+/// unless it enters this one: pass it a clone (`Registrar` is a cheap, `Send` handle).
+///
+/// ```
+/// use npi_runtime::host::{self, Registrar};
+/// let registrar = Registrar::new();
+/// registrar.run(|| {
+///     // ... register modules, spawn workers, deregister ...
+///     assert!(host::registrations().is_empty());
+/// });
+/// assert!(registrar.check_clean().is_ok());
+/// ```
+#[derive(Clone)]
+pub struct Registrar {
+    inner: std::sync::Arc<imp::Registrar>,
+}
+
+impl Registrar {
+    /// A new, empty registrar.
+    ///
+    /// # Panics
+    /// If the process has used up registrar ids (ids are never reused; there are 32767 on a
+    /// 64-bit host, 63 on a 32-bit one).
+    #[must_use]
+    pub fn new() -> Self {
+        let inner = imp::Registrar::scoped().expect("npi host NMR: registrar ids are used up");
+        Self { inner }
+    }
+
+    /// The registrar the calling thread entered, if any (for handing to a thread it spawns).
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        match current() {
+            imp::Nmr::Scoped(inner) => Some(Self { inner }),
+            imp::Nmr::Default(_) => None,
+        }
+    }
+
+    /// Makes this registrar the calling thread's until the guard is dropped; the previous one
+    /// (or none) is restored then.
+    pub fn enter(&self) -> Entered {
+        Entered { _inner: imp::Entered::enter(Some(self.inner.clone())) }
+    }
+
+    /// Runs `f` with this registrar entered on the calling thread.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        f()
+    }
+
+    /// A number naming this registrar in diagnostics (the default registrar is 0).
+    #[must_use]
+    pub fn id(&self) -> usize {
+        self.inner.id()
+    }
+
+    /// The live registrations of this registrar, in registration order.
+    #[must_use]
+    pub fn registrations(&self) -> Vec<RegistrationInfo> {
+        self.inner.registrations()
+    }
+
+    /// The bindings of this registrar, oldest first.
+    #[must_use]
+    pub fn bindings(&self) -> Vec<BindingInfo> {
+        self.inner.bindings()
+    }
+
+    /// The violations recorded in this registrar, oldest first.
+    #[must_use]
+    pub fn violations(&self) -> Vec<Violation> {
+        self.inner.violations()
+    }
+
+    /// Nothing registered and nothing bound: what a test leaves behind when every registration
+    /// was deregistered and waited for.
+    ///
+    /// # Errors
+    /// [`Leftovers`]: every registration still there (with what its wait would wait for, as in
+    /// a [`StuckWait`]) and every binding still there.
+    pub fn check_clean(&self) -> Result<(), Leftovers> {
+        match self.inner.leftovers() {
+            None => Ok(()),
+            Some(l) => Err(Leftovers {
+                registrar: self.id(),
+                registrations: l.waits,
+                bindings: l.bindings,
+                violations: self.inner.violations(),
+            }),
+        }
+    }
+}
+
+impl Default for Registrar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for Registrar {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Registrar").field("id", &self.id()).finish_non_exhaustive()
+    }
+}
+
+/// A registrar entered on this thread ([`Registrar::enter`]); dropping it restores the previous.
+#[must_use = "the registrar is left again when the guard is dropped"]
+pub struct Entered {
+    _inner: imp::Entered,
+}
+
+impl core::fmt::Debug for Entered {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Entered")
+    }
+}
+
+/// What a registrar still held at the end of a scope ([`Registrar::check_clean`],
+/// [`isolated`]).
+#[derive(Debug)]
+pub struct Leftovers {
+    /// The registrar's id.
+    pub registrar: usize,
+    /// Each registration still there, with the bindings its wait would wait for.
+    pub registrations: Vec<StuckWait>,
+    /// Every binding still there, oldest first.
+    pub bindings: Vec<BindingInfo>,
+    /// The violations the registrar recorded, for context.
+    pub violations: Vec<Violation>,
+}
+
+impl core::fmt::Display for Leftovers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(
+            f,
+            "registrar {} still holds {} registration(s) and {} binding(s) at the end of its scope",
+            self.registrar,
+            self.registrations.len(),
+            self.bindings.len()
+        )?;
+        for r in &self.registrations {
+            writeln!(f, "  {r}")?;
+        }
+        for b in &self.bindings {
+            writeln!(f, "  binding {b:?}")?;
+        }
+        for v in &self.violations {
+            writeln!(f, "  violation: {v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Leftovers {}
+
+/// Runs `f` in a registrar of its own ([`Registrar`]), then checks that it ended clean.
+///
+/// This is how a test that registers a real NPI id (WSK, eBPF, …) runs in parallel with the
+/// others: nothing it registers is seen outside, and nothing registered outside is seen in it.
+///
+/// # Panics
+/// If `f` panics (after leaving the registrar), or if anything is still registered or bound
+/// when `f` returns: the panic message lists it ([`Leftovers`]).
+pub fn isolated<R>(f: impl FnOnce() -> R) -> R {
+    let registrar = Registrar::new();
+    let r = registrar.run(f);
+    if let Err(leftovers) = registrar.check_clean() {
+        panic!("npi host NMR: {leftovers}");
+    }
+    r
 }

@@ -9,12 +9,34 @@
 use core::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{Registrar, Role, nmr};
+use super::{Nmr, Registrar, Role, current, for_handle};
 use crate::sys::{HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_PROVIDER_CHARACTERISTICS, NTSTATUS};
 
-fn shielded<T>(function: &'static str, f: impl FnOnce(&Registrar) -> T) -> T {
-    let nmr = nmr();
-    match catch_unwind(AssertUnwindSafe(|| f(nmr))) {
+/// Which registrar a call goes to: the calling thread's (registration), or the one the handle
+/// names (everything else; see the module comment of `super`).
+enum Route {
+    Current,
+    Handle(HANDLE),
+}
+
+/// Runs `f` on the registrar of `route`; `refused` if the handle belongs to a registrar the
+/// calling thread may not use (already recorded as a violation).
+fn shielded<T>(
+    function: &'static str,
+    route: Route,
+    refused: impl FnOnce(NTSTATUS) -> T,
+    f: impl FnOnce(&Registrar) -> T,
+) -> T {
+    match catch_unwind(AssertUnwindSafe(|| {
+        let nmr: Nmr = match route {
+            Route::Current => current(),
+            Route::Handle(h) => match for_handle(h.addr(), function) {
+                Ok(nmr) => nmr,
+                Err(status) => return refused(status),
+            },
+        };
+        f(&nmr)
+    })) {
         Ok(v) => v,
         Err(payload) => {
             let message = payload
@@ -40,7 +62,7 @@ pub unsafe extern "system" fn NmrRegisterClient(
     ClientContext: *mut c_void,
     NmrClientHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterClient", |n| {
+    shielded("NmrRegisterClient", Route::Current, |s| s, |n| {
         // SAFETY: forwarded from this function's own contract.
         unsafe {
             n.register(Role::Client, ClientCharacteristics.cast(), ClientContext, NmrClientHandle)
@@ -57,7 +79,7 @@ pub unsafe extern "system" fn NmrRegisterProvider(
     ProviderContext: *mut c_void,
     NmrProviderHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterProvider", |n| {
+    shielded("NmrRegisterProvider", Route::Current, |s| s, |n| {
         // SAFETY: forwarded from this function's own contract.
         unsafe {
             n.register(
@@ -75,7 +97,9 @@ pub unsafe extern "system" fn NmrRegisterProvider(
 /// # Safety
 /// Any handle value is accepted; the callbacks of the module's bindings must still be callable.
 pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterClient", |n| n.deregister(Role::Client, NmrClientHandle.addr()))
+    shielded("NmrDeregisterClient", Route::Handle(NmrClientHandle), |s| s, |n| {
+        n.deregister(Role::Client, NmrClientHandle.addr())
+    })
 }
 
 /// Starts deregistering a provider; always `STATUS_PENDING` for a live handle.
@@ -83,7 +107,9 @@ pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NT
 /// # Safety
 /// As [`NmrDeregisterClient`].
 pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterProvider", |n| n.deregister(Role::Provider, NmrProviderHandle.addr()))
+    shielded("NmrDeregisterProvider", Route::Handle(NmrProviderHandle), |s| s, |n| {
+        n.deregister(Role::Provider, NmrProviderHandle.addr())
+    })
 }
 
 /// Blocks until every binding of a deregistering client is gone, cleanups included.
@@ -93,7 +119,7 @@ pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -
 pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
     NmrClientHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForClientDeregisterComplete", |n| {
+    shielded("NmrWaitForClientDeregisterComplete", Route::Handle(NmrClientHandle), |s| s, |n| {
         n.wait_status(Role::Client, NmrClientHandle.addr())
     })
 }
@@ -105,7 +131,7 @@ pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
 pub unsafe extern "system" fn NmrWaitForProviderDeregisterComplete(
     NmrProviderHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForProviderDeregisterComplete", |n| {
+    shielded("NmrWaitForProviderDeregisterComplete", Route::Handle(NmrProviderHandle), |s| s, |n| {
         n.wait_status(Role::Provider, NmrProviderHandle.addr())
     })
 }
@@ -122,7 +148,7 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
     ProviderBindingContext: *mut *mut c_void,
     ProviderDispatch: *mut *const c_void,
 ) -> NTSTATUS {
-    shielded("NmrClientAttachProvider", |n| {
+    shielded("NmrClientAttachProvider", Route::Handle(NmrBindingHandle), |s| s, |n| {
         // SAFETY: forwarded from this function's own contract.
         unsafe {
             n.client_attach_provider(
@@ -141,7 +167,7 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
 /// # Safety
 /// Any handle value is accepted; a bad one is recorded as a violation and ignored.
 pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: HANDLE) {
-    shielded("NmrClientDetachProviderComplete", |n| {
+    shielded("NmrClientDetachProviderComplete", Route::Handle(NmrBindingHandle), drop, |n| {
         n.detach_complete(Role::Client, NmrBindingHandle.addr());
     });
 }
@@ -151,7 +177,7 @@ pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: 
 /// # Safety
 /// Any handle value is accepted; a bad one is recorded as a violation and ignored.
 pub unsafe extern "system" fn NmrProviderDetachClientComplete(NmrBindingHandle: HANDLE) {
-    shielded("NmrProviderDetachClientComplete", |n| {
+    shielded("NmrProviderDetachClientComplete", Route::Handle(NmrBindingHandle), drop, |n| {
         n.detach_complete(Role::Provider, NmrBindingHandle.addr());
     });
 }

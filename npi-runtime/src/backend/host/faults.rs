@@ -8,6 +8,9 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::vec::Vec;
 
+#[cfg(loom)]
+use super::sync::host_static;
+use super::sync::host_thread_local;
 use crate::heap::AllocationSite;
 
 #[derive(Default)]
@@ -18,11 +21,19 @@ pub(crate) struct Plan {
     pub(crate) seen: Vec<AllocationSite>,
 }
 
-std::thread_local! {
-    static PLAN: RefCell<Option<Plan>> = const { RefCell::new(None) };
+host_thread_local! {
+    static PLAN: RefCell<Option<Plan>> = RefCell::new(None);
 }
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// The count of runtime blocks alive. Under loom each explored execution has its own, so a
+/// model can check that every interleaving frees what it allocated.
+#[cfg(not(loom))]
+fn live_count() -> &'static AtomicIsize {
+    static LIVE: AtomicIsize = AtomicIsize::new(0);
+    &LIVE
+}
+#[cfg(loom)]
+host_static!(fn live_count() -> AtomicIsize { AtomicIsize::new(0) });
 
 /// Records an allocation at `site` and says whether the plan wants it to fail.
 pub(crate) fn should_fail(site: AllocationSite) -> bool {
@@ -53,9 +64,9 @@ pub(crate) fn with_plan<R>(f: impl FnOnce(Option<&Plan>) -> R) -> R {
 }
 
 pub(crate) fn count_live(delta: isize) {
-    LIVE.fetch_add(delta, Ordering::Relaxed);
+    live_count().fetch_add(delta, Ordering::Relaxed);
 }
 
 pub(crate) fn live() -> usize {
-    usize::try_from(LIVE.load(Ordering::Relaxed)).unwrap_or(0)
+    usize::try_from(live_count().load(Ordering::Relaxed)).unwrap_or(0)
 }

@@ -6,9 +6,26 @@
 //! section that reads or writes the tables below and returns what the caller must invoke next;
 //! the callbacks then run unlocked on the calling thread.
 //!
-//! Handles are `HANDLE_BASE + serial * 4 + tag`: never NULL, never reused (serials only grow), and the tag
-//! tells client, provider and binding handles apart so that a handle of the wrong kind is an
-//! error, not a mix-up (OQ-17). Serial order is also registration order (OQ-2).
+//! Handles are `HANDLE_BASE + (registrar << REGISTRAR_SHIFT) + serial * 4 + tag`: never NULL,
+//! never reused (serials only grow, and registrar ids are never reused), and the tag tells
+//! client, provider and binding handles apart so that a handle of the wrong kind is an error,
+//! not a mix-up (OQ-17). Serial order is also registration order (OQ-2).
+//!
+//! # Registrars
+//! Process-wide there is one default registrar ([`nmr`], id 0), which is what code that never
+//! opts in uses, like the real NMR. A test may create registrars of its own ([`Registrar::
+//! scoped`], `host::Registrar`) so that tests registering the same NPI id run in parallel
+//! without seeing each other. The nine functions have no context argument, so the registrar is
+//! found from the call:
+//! - `NmrRegister*` uses the calling thread's *current* registrar (one it entered, see
+//!   [`Entered`]), else the default one;
+//! - every call that names a handle goes to the registrar the handle names (its id is in the
+//!   handle), so a completion or deregistration from a thread that never entered it — a worker,
+//!   a timer — lands in the right one. A thread that entered a registrar and passes a handle of
+//!   another is refused with `STATUS_INVALID_PARAMETER` and an
+//!   [`ViolationKind::ForeignHandle`] violation in its own registrar.
+//! - module callbacks run with their registrar current on that thread, so whatever a callback
+//!   registers or asks the host about belongs to the same registrar.
 
 pub(crate) mod abi;
 pub(crate) mod faults;
@@ -22,9 +39,11 @@ use core::ptr;
 use std::collections::BTreeSet;
 use std::format;
 use std::string::String;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+#[cfg(not(loom))]
+use std::time::Instant;
 use std::vec::Vec;
 
 use rustc_hash::FxBuildHasher;
@@ -34,7 +53,7 @@ use report::{
     BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, StuckWait, Violation,
     ViolationKind,
 };
-use sync::{Condvar, Mutex};
+use sync::{Condvar, Mutex, host_static, host_thread_local};
 
 use crate::heap::AllocationSite;
 use crate::sys::{
@@ -57,10 +76,137 @@ const HANDLE_BASE: usize = 0x4E50_0000;
 /// How often an unbounded `NmrWaitFor*` that makes no progress prints what it waits for.
 const DEFAULT_REPORT_INTERVAL_MS: u64 = 10_000;
 
-/// The process-wide NMR behind the nine `Nmr*` functions.
+/// Where the registrar id starts in a handle: above the tag and one registrar's own payload.
+const REGISTRAR_SHIFT: u32 = 2 + slab::PAYLOAD_BITS;
+/// The largest registrar id; a handle of the largest id still fits above `HANDLE_BASE`.
+const MAX_REGISTRAR: usize = if usize::BITS == 64 { (1 << 15) - 1 } else { 63 };
+const _: () = assert!(
+    (MAX_REGISTRAR << REGISTRAR_SHIFT) < usize::MAX - HANDLE_BASE - (1 << REGISTRAR_SHIFT) + 1
+);
+
+host_static!(fn default_registrar() -> Registrar { Registrar::new(0, Weak::new()) });
+
+/// The default, process-wide registrar: what code that never opts into a registrar of its own
+/// uses.
 pub(crate) fn nmr() -> &'static Registrar {
-    static NMR: LazyLock<Registrar> = LazyLock::new(Registrar::new);
-    &NMR
+    default_registrar()
+}
+
+/// The registrars created by tests, by id, so that a handle finds its own from any thread.
+#[derive(Default)]
+struct Directory {
+    /// The last id handed out; ids are never reused, so neither are handle values.
+    last: usize,
+    live: FxHashMap<usize, Weak<Registrar>>,
+}
+
+// Not the registrar's lock type: the directory is held only for a lookup, never across a
+// module callback or a wait, so loom need not see it (it is still fresh per execution).
+host_static!(fn directory() -> std::sync::Mutex<Directory> {
+    std::sync::Mutex::new(Directory::default())
+});
+
+fn lock_directory() -> std::sync::MutexGuard<'static, Directory> {
+    directory().lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+host_thread_local! {
+    /// The registrar this thread entered (`Entered`), if any.
+    static CURRENT: core::cell::RefCell<Option<Arc<Registrar>>> = core::cell::RefCell::new(None);
+}
+
+/// A registrar to call into: the default one, or one a test created.
+pub(crate) enum Nmr {
+    Default(&'static Registrar),
+    Scoped(Arc<Registrar>),
+}
+
+impl core::ops::Deref for Nmr {
+    type Target = Registrar;
+    fn deref(&self) -> &Registrar {
+        match self {
+            Nmr::Default(r) => r,
+            Nmr::Scoped(r) => r,
+        }
+    }
+}
+
+/// The registrar this thread entered, if any.
+fn entered() -> Option<Arc<Registrar>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// The calling thread's registrar: the one it entered, else the default one. `NmrRegister*`
+/// and the host's listings use it.
+pub(crate) fn current() -> Nmr {
+    entered().map_or(Nmr::Default(nmr()), Nmr::Scoped)
+}
+
+/// The id of the registrar `handle` belongs to, if it is shaped like a handle at all.
+fn registrar_id(handle: usize) -> Option<usize> {
+    let id = handle.checked_sub(HANDLE_BASE)? >> REGISTRAR_SHIFT;
+    (id <= MAX_REGISTRAR).then_some(id)
+}
+
+/// The registrar a call naming `handle` goes to: the handle's own. `Err` when the calling
+/// thread entered another registrar; the violation is then already recorded in the caller's.
+pub(crate) fn for_handle(handle: usize, function: &'static str) -> Result<Nmr, NTSTATUS> {
+    let here = entered();
+    let Some(id) = registrar_id(handle) else {
+        // Not a handle of any registrar: the caller's registrar records it as a bad handle.
+        return Ok(here.map_or(Nmr::Default(nmr()), Nmr::Scoped));
+    };
+    let mine = here.as_ref().map_or(0, |r| r.id);
+    if id == mine {
+        return Ok(here.map_or(Nmr::Default(nmr()), Nmr::Scoped));
+    }
+    if let Some(here) = here {
+        here.violation(
+            ViolationKind::ForeignHandle,
+            None,
+            handle,
+            function,
+            format!(
+                "a handle of registrar {id}, passed on a thread that entered registrar {}; \
+                 ignored",
+                here.id
+            ),
+        );
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    if id == 0 {
+        return Ok(Nmr::Default(nmr()));
+    }
+    let found = lock_directory().live.get(&id).and_then(Weak::upgrade);
+    // A registrar that is gone has no live handles: its default neighbour says so.
+    Ok(found.map_or(Nmr::Default(nmr()), Nmr::Scoped))
+}
+
+/// Makes a registrar current on this thread until dropped, restoring the previous one.
+pub(crate) struct Entered {
+    previous: Option<Arc<Registrar>>,
+    // Thread-local state: the guard stays on its thread.
+    _thread: core::marker::PhantomData<*const ()>,
+}
+
+impl Entered {
+    pub(crate) fn enter(registrar: Option<Arc<Registrar>>) -> Self {
+        let previous = CURRENT.try_with(|c| c.replace(registrar)).ok().flatten();
+        Self { previous, _thread: core::marker::PhantomData }
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|c| c.replace(previous));
+    }
+}
+
+/// What `Registrar::leftovers` found at the end of a scope.
+pub(crate) struct Leftovers {
+    pub(crate) waits: Vec<StuckWait>,
+    pub(crate) bindings: Vec<BindingInfo>,
 }
 
 /// One registration's characteristics, by pointer (R2: the NMR keeps pointers, not copies).
@@ -195,7 +341,11 @@ struct NpiEntry {
 }
 
 struct State {
+    /// Handles start here: `HANDLE_BASE` plus the registrar id.
+    base: usize,
     next_serial: usize,
+    /// Creation order of bindings, for listings.
+    next_binding: usize,
     registrations: FxHashMap<usize, Registration>,
     bindings: slab::Slab<Binding>,
     /// Active (not deregistering) registrations per NPI id, in registration order.
@@ -208,11 +358,14 @@ struct State {
 unsafe impl Send for State {}
 
 impl State {
-    fn new() -> Self {
+    fn new(registrar: usize) -> Self {
+        let base = HANDLE_BASE + (registrar << REGISTRAR_SHIFT);
         Self {
+            base,
             next_serial: 0,
+            next_binding: 0,
             registrations: FxHashMap::default(),
-            bindings: slab::Slab::new(HANDLE_BASE, TAG_BINDING),
+            bindings: slab::Slab::new(base, TAG_BINDING),
             npis: FxHashMap::default(),
         }
     }
@@ -220,7 +373,10 @@ impl State {
     /// A fresh handle, or `None` once the handle space is used up (never reuse one: OQ-17).
     fn issue(&mut self, tag: usize) -> Option<usize> {
         let serial = self.next_serial.checked_add(1)?;
-        let handle = serial.checked_mul(4)?.checked_add(HANDLE_BASE)? | tag;
+        if serial >> slab::PAYLOAD_BITS != 0 {
+            return None;
+        }
+        let handle = (self.base + serial * 4) | tag;
         self.next_serial = serial;
         Some(handle)
     }
@@ -314,6 +470,10 @@ pub(crate) enum WaitFailure {
 }
 
 pub(crate) struct Registrar {
+    /// 0 for the default registrar; the rest are never reused.
+    id: usize,
+    /// This registrar itself, for module callbacks to make it current (empty for the default).
+    me: Weak<Registrar>,
     state: Mutex<State>,
     /// Signalled when a deregistering registration loses its last binding.
     emptied: Condvar,
@@ -334,13 +494,56 @@ fn as_handle(value: usize) -> HANDLE {
 }
 
 impl Registrar {
-    fn new() -> Self {
+    fn new(id: usize, me: Weak<Registrar>) -> Self {
         Self {
-            state: Mutex::new(State::new()),
+            id,
+            me,
+            state: Mutex::new(State::new(id)),
             emptied: Condvar::new(),
             diagnostics: Mutex::new(Diagnostics::default()),
             report_interval_ms: AtomicU64::new(DEFAULT_REPORT_INTERVAL_MS),
         }
+    }
+
+    /// A registrar of a test's own, with a fresh id; `None` once ids run out.
+    pub(crate) fn scoped() -> Option<Arc<Registrar>> {
+        let mut dir = lock_directory();
+        let id = dir.last.checked_add(1).filter(|id| *id <= MAX_REGISTRAR)?;
+        dir.last = id;
+        let registrar = Arc::new_cyclic(|me| Registrar::new(id, me.clone()));
+        dir.live.insert(id, Arc::downgrade(&registrar));
+        Some(registrar)
+    }
+
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Marks a module callback of `binding` as running on this thread, with this registrar
+    /// current there (unless the thread entered it already), until dropped.
+    fn frame(&self, binding: usize) -> (frames::Frame, Option<Entered>) {
+        let enter = match self.me.upgrade() {
+            Some(me) if entered().is_none_or(|r| !Arc::ptr_eq(&r, &me)) => {
+                Some(Entered::enter(Some(me)))
+            }
+            _ => None,
+        };
+        (frames::Frame::enter(binding), enter)
+    }
+
+    /// What is still registered or bound: what a scope that ends should have cleaned up.
+    pub(crate) fn leftovers(&self) -> Option<Leftovers> {
+        let st = sync::lock(&self.state);
+        if st.registrations.is_empty() && st.bindings.iter().next().is_none() {
+            return None;
+        }
+        let mut handles: Vec<usize> = st.registrations.keys().copied().collect();
+        handles.sort_unstable();
+        let waits = handles.into_iter().map(|h| self.stuck_report(&st, h)).collect();
+        let mut bindings: Vec<_> =
+            st.bindings.iter().map(|(h, b)| (b.serial, st.binding_info(h, b))).collect();
+        bindings.sort_by_key(|(serial, _)| *serial);
+        Some(Leftovers { waits, bindings: bindings.into_iter().map(|(_, b)| b).collect() })
     }
 
     // ----- diagnostics ---------------------------------------------------------------------
@@ -693,8 +896,8 @@ impl Registrar {
             if faults::should_fail(AllocationSite::NmrBinding) {
                 return true;
             }
-            st.next_serial += 1;
-            let serial = st.next_serial;
+            st.next_binding += 1;
+            let serial = st.next_binding;
             let Some(binding) = st.bindings.insert_with(|_| Binding {
                 serial,
                 npi,
@@ -723,7 +926,7 @@ impl Registrar {
         };
         let status = match attach {
             Some(f) => {
-                let _frame = frames::Frame::enter(binding);
+                let _frame = self.frame(binding);
                 // SAFETY: the module registered this callback with this signature; its context
                 // and the peer's registration instance are valid while both are registered.
                 unsafe { f(as_handle(binding), context, peer_instance) }
@@ -894,7 +1097,7 @@ impl Registrar {
         let mut provider_dispatch: *const c_void = ptr::null();
         let status = match attach {
             Some(f) => {
-                let _frame = frames::Frame::enter(binding);
+                let _frame = self.frame(binding);
                 // SAFETY: the provider registered this callback with this signature; every
                 // pointer passed is valid for the call (R2, R9).
                 unsafe {
@@ -1000,7 +1203,7 @@ impl Registrar {
     /// (OQ-3), then settles the halves; runs the cleanups if this thread finished the pair.
     fn run_detach(&self, job: DetachJob) {
         let call = |(f, context): (DetachFn, *mut c_void)| {
-            let _frame = frames::Frame::enter(job.binding);
+            let _frame = self.frame(job.binding);
             // SAFETY: registered callback, called with the binding context its module gave at
             // attach; both stay valid until cleanup (R14, R22).
             unsafe { f(context) }
@@ -1163,7 +1366,7 @@ impl Registrar {
     /// Runs the cleanup callbacks, client first, then forgets the binding (R22, OQ-5).
     fn run_cleanup(&self, cleanup: Cleanup) {
         for (f, context) in [cleanup.client, cleanup.provider].into_iter().flatten() {
-            let _frame = frames::Frame::enter(cleanup.binding);
+            let _frame = self.frame(cleanup.binding);
             // SAFETY: registered cleanup callback with the binding context its module gave.
             unsafe { f(context) };
         }
@@ -1246,8 +1449,25 @@ impl Registrar {
             return Ok(());
         }
         r.waiting = true;
+        #[cfg(loom)]
+        {
+            // No time under loom: bounded or not, the wait blocks until the last binding goes.
+            // A wait nothing can end is a deadlock, which loom reports with every thread's
+            // state; a bounded wait is then a failed model, as an unbounded one would hang.
+            let _ = limit;
+            loop {
+                if st.registrations.get(&handle).is_none_or(|r| r.live == 0) {
+                    st.registrations.remove(&handle);
+                    return Ok(());
+                }
+                st = sync::wait(&self.emptied, st);
+            }
+        }
+        #[cfg(not(loom))]
         let start = Instant::now();
+        #[cfg(not(loom))]
         let mut last_report = start;
+        #[cfg(not(loom))]
         loop {
             let empty = st.registrations.get(&handle).is_none_or(|r| r.live == 0);
             if empty {
@@ -1300,6 +1520,14 @@ impl Registrar {
             })
             .unwrap_or_default();
         StuckWait { registration, bindings }
+    }
+}
+
+impl Drop for Registrar {
+    fn drop(&mut self) {
+        if self.id != 0 {
+            lock_directory().live.remove(&self.id);
+        }
     }
 }
 
