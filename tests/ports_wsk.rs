@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use npi_runtime::host::{self, HalfState};
 use npi_runtime::{ClientRegistration, Npi, ProviderRegistration};
+use npi_suite::real::Trace;
 use npi_suite::real::wsk::{
     WSK_PROVIDER_CHARACTERISTICS, Wsk, WskClient, WskProvider, WskProviderCharacteristics,
     make_wsk_version,
 };
-use npi_suite::real::{Trace, serial};
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -30,154 +30,157 @@ fn assert_clean() {
 
 #[test]
 fn wsk_version_negotiation_and_retry() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
 
-    // 1. The §6.6 mock: WSK 1.0 only. The client reads the range and asks for 1.0 at once.
-    let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
-    let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
-    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
-    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
-    assert_eq!(client.tries(), [make_wsk_version(1, 0)]);
-    assert_eq!(client.retries(), 0);
-    // Granted 1.1: within a major a higher minor is a superset.
-    assert_eq!(client.negotiated(), Some(make_wsk_version(1, 1)));
-    assert_eq!(client.transport_list_size(), Ok(0));
-    drop(c);
-    drop(p);
-    assert_clean();
+        // 1. The §6.6 mock: WSK 1.0 only. The client reads the range and asks for 1.0 at once.
+        let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
+        let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+        assert_eq!(client.tries(), [make_wsk_version(1, 0)]);
+        assert_eq!(client.retries(), 0);
+        // Granted 1.1: within a major a higher minor is a superset.
+        assert_eq!(client.negotiated(), Some(make_wsk_version(1, 1)));
+        assert_eq!(client.transport_list_size(), Ok(0));
+        drop(c);
+        drop(p);
+        assert_clean();
 
-    // 2. A provider that advertises 1.0..=2.0 but implements only 1.x: 2.0 is refused with
-    //    STATUS_NOINTERFACE and the client retries with 1.0 on the same offer.
-    static RANGE: WskProviderCharacteristics = WskProviderCharacteristics {
-        highest_version: make_wsk_version(2, 0),
-        lowest_version: make_wsk_version(1, 0),
-    };
-    let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
-    let p = ProviderRegistration::builder(Arc::clone(&provider))
-        .characteristics(&RANGE)
-        .register()
-        .unwrap();
-    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
-    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
-    assert_eq!(client.tries(), [make_wsk_version(2, 0), make_wsk_version(1, 0)]);
-    assert_eq!(client.retries(), 1);
-    assert_eq!(client.negotiated(), Some(make_wsk_version(1, 1)));
-    assert_eq!(host::bindings_of(&Wsk::ID).len(), 1, "one binding, from the retry");
-    assert_eq!(provider.attached.load(std::sync::atomic::Ordering::SeqCst), 1);
-    drop(c);
-    drop(p);
-    assert_clean();
+        // 2. A provider that advertises 1.0..=2.0 but implements only 1.x: 2.0 is refused with
+        //    STATUS_NOINTERFACE and the client retries with 1.0 on the same offer.
+        static RANGE: WskProviderCharacteristics = WskProviderCharacteristics {
+            highest_version: make_wsk_version(2, 0),
+            lowest_version: make_wsk_version(1, 0),
+        };
+        let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
+        let p = ProviderRegistration::builder(Arc::clone(&provider))
+            .characteristics(&RANGE)
+            .register()
+            .unwrap();
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+        assert_eq!(client.tries(), [make_wsk_version(2, 0), make_wsk_version(1, 0)]);
+        assert_eq!(client.retries(), 1);
+        assert_eq!(client.negotiated(), Some(make_wsk_version(1, 1)));
+        assert_eq!(host::bindings_of(&Wsk::ID).len(), 1, "one binding, from the retry");
+        assert_eq!(provider.attached.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(c);
+        drop(p);
+        assert_clean();
 
-    // 3. The same range on a provider implementing 2.x: no retry.
-    let provider = Arc::new(WskProvider::new(2, Arc::clone(&trace)));
-    let p = ProviderRegistration::builder(Arc::clone(&provider))
-        .characteristics(&RANGE)
-        .register()
-        .unwrap();
-    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
-    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
-    assert_eq!((client.tries().len(), client.negotiated()), (1, Some(make_wsk_version(2, 0))));
-    drop(c);
-    drop(p);
+        // 3. The same range on a provider implementing 2.x: no retry.
+        let provider = Arc::new(WskProvider::new(2, Arc::clone(&trace)));
+        let p = ProviderRegistration::builder(Arc::clone(&provider))
+            .characteristics(&RANGE)
+            .register()
+            .unwrap();
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+        assert_eq!((client.tries().len(), client.negotiated()), (1, Some(make_wsk_version(2, 0))));
+        drop(c);
+        drop(p);
 
-    // 4. No common major: the client declines without calling NmrClientAttachProvider.
-    static FUTURE: WskProviderCharacteristics = WskProviderCharacteristics {
-        highest_version: make_wsk_version(3, 0),
-        lowest_version: make_wsk_version(3, 0),
-    };
-    let provider = Arc::new(WskProvider::new(3, Arc::clone(&trace)));
-    let p = ProviderRegistration::builder(Arc::clone(&provider))
-        .characteristics(&FUTURE)
-        .register()
-        .unwrap();
-    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
-    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
-    assert!(client.tries().is_empty());
-    assert_eq!(client.negotiated(), None);
-    assert!(host::bindings_of(&Wsk::ID).is_empty());
-    drop(c);
-    drop(p);
-    assert_clean();
-    assert_eq!(WSK_PROVIDER_CHARACTERISTICS.highest_version, make_wsk_version(1, 0));
+        // 4. No common major: the client declines without calling NmrClientAttachProvider.
+        static FUTURE: WskProviderCharacteristics = WskProviderCharacteristics {
+            highest_version: make_wsk_version(3, 0),
+            lowest_version: make_wsk_version(3, 0),
+        };
+        let provider = Arc::new(WskProvider::new(3, Arc::clone(&trace)));
+        let p = ProviderRegistration::builder(Arc::clone(&provider))
+            .characteristics(&FUTURE)
+            .register()
+            .unwrap();
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+        assert!(client.tries().is_empty());
+        assert_eq!(client.negotiated(), None);
+        assert!(host::bindings_of(&Wsk::ID).is_empty());
+        drop(c);
+        drop(p);
+        assert_clean();
+        assert_eq!(WSK_PROVIDER_CHARACTERISTICS.highest_version, make_wsk_version(1, 0));
+    });
 }
 
 #[test]
 fn wsk_client_detach_waits_for_the_call_in_flight() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
-    let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
-    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
-    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
+        let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
 
-    // A call blocks inside the provider.
-    provider.gate.close();
-    let caller = {
-        let client = Arc::clone(&client);
-        thread::spawn(move || client.blocking_query())
-    };
-    wait_until("the call to enter the provider", || provider.gate.waiting() == 1);
+        // A call blocks inside the provider.
+        provider.gate.close();
+        let caller = {
+            let client = Arc::clone(&client);
+            thread::spawn(move || client.blocking_query())
+        };
+        wait_until("the call to enter the provider", || provider.gate.waiting() == 1);
 
-    // The client deregisters: its detach answers "done", yet stays pending while the call runs.
-    let deregister = thread::spawn(move || c.deregister());
-    wait_until("the client's detach", || {
-        client.detached.load(std::sync::atomic::Ordering::SeqCst) == 1
+        // The client deregisters: its detach answers "done", yet stays pending while the call runs.
+        let deregister = thread::spawn(move || c.deregister());
+        wait_until("the client's detach", || {
+            client.detached.load(std::sync::atomic::Ordering::SeqCst) == 1
+        });
+        thread::sleep(Duration::from_millis(30));
+        assert!(!deregister.is_finished(), "the detach completed while a call was in flight");
+        let b = host::bindings_of(&Wsk::ID);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].client_half, HalfState::Pending);
+        assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // No new call can start now.
+        assert!(client.transport_list_size().is_err());
+
+        // The call returns: the last hold goes and the detach completes.
+        provider.gate.open();
+        assert_eq!(caller.join().unwrap(), Ok(()));
+        assert_eq!(deregister.join().unwrap(), Ok(()));
+        assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(provider.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(host::bindings_of(&Wsk::ID).is_empty());
+        drop(p);
+        assert_clean();
     });
-    thread::sleep(Duration::from_millis(30));
-    assert!(!deregister.is_finished(), "the detach completed while a call was in flight");
-    let b = host::bindings_of(&Wsk::ID);
-    assert_eq!(b.len(), 1);
-    assert_eq!(b[0].client_half, HalfState::Pending);
-    assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 0);
-    // No new call can start now.
-    assert!(client.transport_list_size().is_err());
-
-    // The call returns: the last hold goes and the detach completes.
-    provider.gate.open();
-    assert_eq!(caller.join().unwrap(), Ok(()));
-    assert_eq!(deregister.join().unwrap(), Ok(()));
-    assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
-    assert_eq!(provider.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
-    assert!(host::bindings_of(&Wsk::ID).is_empty());
-    drop(p);
-    assert_clean();
 }
 
 #[test]
 fn wsk_provider_detach_waits_for_the_last_socket() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
-    let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
-    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
-    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
+        let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
 
-    let first = client.open_socket().expect("WskSocket");
-    let second = client.open_socket().expect("WskSocket");
-    assert_eq!((first.id(), second.id()), (1, 2));
-    let binding = host::bindings_of(&Wsk::ID)[0].handle;
+        let first = client.open_socket().expect("WskSocket");
+        let second = client.open_socket().expect("WskSocket");
+        assert_eq!((first.id(), second.id()), (1, 2));
+        let binding = host::bindings_of(&Wsk::ID)[0].handle;
 
-    // The WSK subsystem goes away while two sockets are open: its detach pends.
-    let deregister = thread::spawn(move || p.deregister());
-    wait_until("the provider's detach", || trace.contains("STATUS_PENDING until the last"));
-    thread::sleep(Duration::from_millis(30));
-    assert!(!deregister.is_finished());
-    let b = host::bindings_of(&Wsk::ID);
-    assert_eq!((b[0].handle, b[0].provider_half), (binding, HalfState::Pending));
-    // The client's half is done (no call in flight), the binding is not.
-    assert_eq!(b[0].client_half, HalfState::Done);
-    assert!(client.open_socket().is_err(), "no new socket once detach began");
+        // The WSK subsystem goes away while two sockets are open: its detach pends.
+        let deregister = thread::spawn(move || p.deregister());
+        wait_until("the provider's detach", || trace.contains("STATUS_PENDING until the last"));
+        thread::sleep(Duration::from_millis(30));
+        assert!(!deregister.is_finished());
+        let b = host::bindings_of(&Wsk::ID);
+        assert_eq!((b[0].handle, b[0].provider_half), (binding, HalfState::Pending));
+        // The client's half is done (no call in flight), the binding is not.
+        assert_eq!(b[0].client_half, HalfState::Done);
+        assert!(client.open_socket().is_err(), "no new socket once detach began");
 
-    drop(first);
-    thread::sleep(Duration::from_millis(30));
-    assert!(!deregister.is_finished(), "one socket is still open");
-    assert_eq!(provider.cleaned.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(first);
+        thread::sleep(Duration::from_millis(30));
+        assert!(!deregister.is_finished(), "one socket is still open");
+        assert_eq!(provider.cleaned.load(std::sync::atomic::Ordering::SeqCst), 0);
 
-    drop(second); // the last socket: completes the pending detach (ProviderPendingDetach)
-    assert_eq!(deregister.join().unwrap(), Ok(()));
-    assert_eq!(provider.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
-    assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
-    drop(c);
-    assert_clean();
+        drop(second); // the last socket: completes the pending detach (ProviderPendingDetach)
+        assert_eq!(deregister.join().unwrap(), Ok(()));
+        assert_eq!(provider.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(c);
+        assert_clean();
+    });
 }

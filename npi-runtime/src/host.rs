@@ -126,8 +126,8 @@ impl std::error::Error for WaitError {}
 /// not a registration that was deregistered.
 pub fn wait_for_deregister_complete(handle: HANDLE, limit: Duration) -> Result<(), WaitError> {
     let h = handle.addr();
-    let nmr = imp::for_handle(h, "host::wait_for_deregister_complete")
-        .map_err(WaitError::Status)?;
+    let nmr =
+        imp::for_handle(h, "host::wait_for_deregister_complete").map_err(WaitError::Status)?;
     // A handle of no known kind: the registrar classifies and records it.
     let role = imp::role_of_handle(h).unwrap_or(Role::Client);
     nmr.wait(role, h, Some(limit)).map_err(convert)

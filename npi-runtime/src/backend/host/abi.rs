@@ -62,12 +62,22 @@ pub unsafe extern "system" fn NmrRegisterClient(
     ClientContext: *mut c_void,
     NmrClientHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterClient", Route::Current, |s| s, |n| {
-        // SAFETY: forwarded from this function's own contract.
-        unsafe {
-            n.register(Role::Client, ClientCharacteristics.cast(), ClientContext, NmrClientHandle)
-        }
-    })
+    shielded(
+        "NmrRegisterClient",
+        Route::Current,
+        |s| s,
+        |n| {
+            // SAFETY: forwarded from this function's own contract.
+            unsafe {
+                n.register(
+                    Role::Client,
+                    ClientCharacteristics.cast(),
+                    ClientContext,
+                    NmrClientHandle,
+                )
+            }
+        },
+    )
 }
 
 /// Registers a provider module (`netioddk.h`).
@@ -79,17 +89,22 @@ pub unsafe extern "system" fn NmrRegisterProvider(
     ProviderContext: *mut c_void,
     NmrProviderHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterProvider", Route::Current, |s| s, |n| {
-        // SAFETY: forwarded from this function's own contract.
-        unsafe {
-            n.register(
-                Role::Provider,
-                ProviderCharacteristics.cast(),
-                ProviderContext,
-                NmrProviderHandle,
-            )
-        }
-    })
+    shielded(
+        "NmrRegisterProvider",
+        Route::Current,
+        |s| s,
+        |n| {
+            // SAFETY: forwarded from this function's own contract.
+            unsafe {
+                n.register(
+                    Role::Provider,
+                    ProviderCharacteristics.cast(),
+                    ProviderContext,
+                    NmrProviderHandle,
+                )
+            }
+        },
+    )
 }
 
 /// Starts deregistering a client; always `STATUS_PENDING` for a live handle.
@@ -97,9 +112,12 @@ pub unsafe extern "system" fn NmrRegisterProvider(
 /// # Safety
 /// Any handle value is accepted; the callbacks of the module's bindings must still be callable.
 pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterClient", Route::Handle(NmrClientHandle), |s| s, |n| {
-        n.deregister(Role::Client, NmrClientHandle.addr())
-    })
+    shielded(
+        "NmrDeregisterClient",
+        Route::Handle(NmrClientHandle),
+        |s| s,
+        |n| n.deregister(Role::Client, NmrClientHandle.addr()),
+    )
 }
 
 /// Starts deregistering a provider; always `STATUS_PENDING` for a live handle.
@@ -107,9 +125,12 @@ pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NT
 /// # Safety
 /// As [`NmrDeregisterClient`].
 pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterProvider", Route::Handle(NmrProviderHandle), |s| s, |n| {
-        n.deregister(Role::Provider, NmrProviderHandle.addr())
-    })
+    shielded(
+        "NmrDeregisterProvider",
+        Route::Handle(NmrProviderHandle),
+        |s| s,
+        |n| n.deregister(Role::Provider, NmrProviderHandle.addr()),
+    )
 }
 
 /// Blocks until every binding of a deregistering client is gone, cleanups included.
@@ -119,9 +140,12 @@ pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -
 pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
     NmrClientHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForClientDeregisterComplete", Route::Handle(NmrClientHandle), |s| s, |n| {
-        n.wait_status(Role::Client, NmrClientHandle.addr())
-    })
+    shielded(
+        "NmrWaitForClientDeregisterComplete",
+        Route::Handle(NmrClientHandle),
+        |s| s,
+        |n| n.wait_status(Role::Client, NmrClientHandle.addr()),
+    )
 }
 
 /// Blocks until every binding of a deregistering provider is gone, cleanups included.
@@ -131,9 +155,12 @@ pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
 pub unsafe extern "system" fn NmrWaitForProviderDeregisterComplete(
     NmrProviderHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForProviderDeregisterComplete", Route::Handle(NmrProviderHandle), |s| s, |n| {
-        n.wait_status(Role::Provider, NmrProviderHandle.addr())
-    })
+    shielded(
+        "NmrWaitForProviderDeregisterComplete",
+        Route::Handle(NmrProviderHandle),
+        |s| s,
+        |n| n.wait_status(Role::Provider, NmrProviderHandle.addr()),
+    )
 }
 
 /// Attaches the client to the provider proposed to its `ClientAttachProvider` callback.
@@ -148,18 +175,23 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
     ProviderBindingContext: *mut *mut c_void,
     ProviderDispatch: *mut *const c_void,
 ) -> NTSTATUS {
-    shielded("NmrClientAttachProvider", Route::Handle(NmrBindingHandle), |s| s, |n| {
-        // SAFETY: forwarded from this function's own contract.
-        unsafe {
-            n.client_attach_provider(
-                NmrBindingHandle.addr(),
-                ClientBindingContext,
-                ClientDispatch,
-                ProviderBindingContext,
-                ProviderDispatch,
-            )
-        }
-    })
+    shielded(
+        "NmrClientAttachProvider",
+        Route::Handle(NmrBindingHandle),
+        |s| s,
+        |n| {
+            // SAFETY: forwarded from this function's own contract.
+            unsafe {
+                n.client_attach_provider(
+                    NmrBindingHandle.addr(),
+                    ClientBindingContext,
+                    ClientDispatch,
+                    ProviderBindingContext,
+                    ProviderDispatch,
+                )
+            }
+        },
+    )
 }
 
 /// Completes the client's half of a detach that returned `STATUS_PENDING`.

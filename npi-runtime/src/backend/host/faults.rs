@@ -33,7 +33,11 @@ fn live_count() -> &'static AtomicIsize {
     &LIVE
 }
 #[cfg(loom)]
-host_static!(fn live_count() -> AtomicIsize { AtomicIsize::new(0) });
+host_static!(
+    fn live_count() -> AtomicIsize {
+        AtomicIsize::new(0)
+    }
+);
 
 /// Records an allocation at `site` and says whether the plan wants it to fail.
 pub(crate) fn should_fail(site: AllocationSite) -> bool {

@@ -84,7 +84,11 @@ const _: () = assert!(
     (MAX_REGISTRAR << REGISTRAR_SHIFT) < usize::MAX - HANDLE_BASE - (1 << REGISTRAR_SHIFT) + 1
 );
 
-host_static!(fn default_registrar() -> Registrar { Registrar::new(0, Weak::new()) });
+host_static!(
+    fn default_registrar() -> Registrar {
+        Registrar::new(0, Weak::new())
+    }
+);
 
 /// The default, process-wide registrar: what code that never opts into a registrar of its own
 /// uses.
@@ -102,9 +106,11 @@ struct Directory {
 
 // Not the registrar's lock type: the directory is held only for a lookup, never across a
 // module callback or a wait, so loom need not see it (it is still fresh per execution).
-host_static!(fn directory() -> std::sync::Mutex<Directory> {
-    std::sync::Mutex::new(Directory::default())
-});
+host_static!(
+    fn directory() -> std::sync::Mutex<Directory> {
+        std::sync::Mutex::new(Directory::default())
+    }
+);
 
 fn lock_directory() -> std::sync::MutexGuard<'static, Directory> {
     directory().lock().unwrap_or_else(std::sync::PoisonError::into_inner)

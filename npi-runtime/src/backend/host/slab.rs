@@ -142,7 +142,8 @@ mod tests {
         let slab: Slab<()> = Slab::new(0x4E50_0000, 3);
         let max = (usize::MAX - 0x4E50_0000) >> 2;
         assert!((MAX_GENERATION << INDEX_BITS) | INDEX_MASK <= max);
-        assert!((MAX_GENERATION << INDEX_BITS) | INDEX_MASK < 1 << PAYLOAD_BITS);
+        let largest = slab.encode(INDEX_MASK, MAX_GENERATION) - 0x4E50_0000;
+        assert_eq!(largest >> (2 + PAYLOAD_BITS), 0, "the registrar id bits stay clear");
         assert_eq!(
             slab.decode(slab.encode(INDEX_MASK, MAX_GENERATION)),
             Some((INDEX_MASK, MAX_GENERATION))
