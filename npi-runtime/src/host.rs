@@ -440,3 +440,134 @@ pub fn isolated<R>(f: impl FnOnce() -> R) -> R {
     }
     r
 }
+
+/// Model checking a module with [loom](https://docs.rs/loom): every interleaving of a
+/// scenario's threads, within a preemption bound. Only with `RUSTFLAGS="--cfg loom"`.
+///
+/// Under `cfg(loom)` the host NMR's lock, condition variable, thread-locals and statics, and
+/// the runtime's binding records (hold and reference counts), are loom's, so loom explores the
+/// registrar's and the runtime's interleavings together with the module's. Each explored
+/// execution starts from a fresh, empty registrar.
+///
+/// What a scenario must do:
+/// - use loom's primitives for everything its threads share (`model::loom::sync`,
+///   `model::loom::thread::spawn`, `model::loom::thread::yield_now` in any spin loop): a
+///   `std::sync::Mutex` held across a loom switch blocks the one OS thread loom runs on;
+/// - register its modules with run-time registrations (`Registration::register(Arc::new(..))`):
+///   loom's atomics cannot live in a `static`;
+/// - join every thread it spawns, and deregister everything, before it returns.
+///
+/// After each execution [`Model::check`] fails the model if anything is still registered or
+/// bound, if a contract violation was recorded, or if a runtime heap block is still alive. A
+/// wait that nothing can end (a `PendingDetach` never completed, say) is a deadlock, which loom
+/// reports with each thread's state; under loom there is no time, so bounded waits block too.
+/// A panic inside an NMR call or a module callback cannot unwind out of its `extern "system"`
+/// frame, so a failure there (loom's deadlock report included) stops the process with loom's
+/// message, as a bugcheck would; assert in the scenario's own code to get a test failure.
+///
+/// ```text
+/// use npi_runtime::host::model::{Model, loom};
+/// let explored = Model::new().preemption_bound(2).check(|| {
+///     let p = ProviderRegistration::register(Arc::new(MyProvider::new())).unwrap();
+///     let c = ClientRegistration::register(Arc::new(MyClient::new())).unwrap();
+///     let caller = loom::thread::spawn(/* a call through the client's BindingRef */);
+///     drop(c); // deregisters and waits while the call may be in flight
+///     caller.join().unwrap();
+///     drop(p);
+/// });
+/// assert!(explored.iterations > 1);
+/// ```
+#[cfg(loom)]
+pub mod model {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    pub use loom;
+
+    /// A model check: loom's [`Builder`](loom::model::Builder) with the bounds that keep a
+    /// scenario of an NMR client and provider tractable.
+    #[derive(Debug)]
+    pub struct Model {
+        builder: loom::model::Builder,
+    }
+
+    /// What a model check explored.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Explored {
+        /// Executions (interleavings) run.
+        pub iterations: usize,
+        /// Wall-clock time the check took.
+        pub elapsed: Duration,
+    }
+
+    impl Model {
+        /// Preemption bound 2 (loom's own default is unbounded, which no NMR scenario
+        /// finishes), 10 000 branches per execution; loom's `LOOM_*` environment variables
+        /// still apply to the rest.
+        #[must_use]
+        pub fn new() -> Self {
+            let mut builder = loom::model::Builder::new();
+            builder.preemption_bound = Some(2);
+            builder.max_branches = 10_000;
+            Self { builder }
+        }
+
+        /// At most `bound` preemptions per execution: interleavings that need more thread
+        /// switches than that (beyond those forced by blocking) are not explored.
+        #[must_use]
+        pub fn preemption_bound(mut self, bound: usize) -> Self {
+            self.builder.preemption_bound = Some(bound);
+            self
+        }
+
+        /// Stop after `limit` executions (a sampled check, not an exhaustive one).
+        #[must_use]
+        pub fn max_permutations(mut self, limit: usize) -> Self {
+            self.builder.max_permutations = Some(limit);
+            self
+        }
+
+        /// The loom builder itself, for settings not named here.
+        pub fn builder(&mut self) -> &mut loom::model::Builder {
+            &mut self.builder
+        }
+
+        /// Runs `scenario` in every interleaving loom explores, checking after each that the
+        /// registrar ended empty, without violations, with every runtime block freed.
+        ///
+        /// # Panics
+        /// With loom's report of the failing execution, if `scenario` panics in one, deadlocks,
+        /// or leaves anything behind.
+        pub fn check(&self, scenario: impl Fn() + Sync + Send + 'static) -> Explored {
+            let iterations = Arc::new(AtomicUsize::new(0));
+            let counted = Arc::clone(&iterations);
+            let start = Instant::now();
+            self.builder.check(move || {
+                counted.fetch_add(1, Ordering::Relaxed);
+                scenario();
+                let nmr = super::imp::nmr();
+                if let Some(leftovers) = nmr.leftovers() {
+                    let report = super::Leftovers {
+                        registrar: 0,
+                        registrations: leftovers.waits,
+                        bindings: leftovers.bindings,
+                        violations: nmr.violations(),
+                    };
+                    panic!("npi model: {report}");
+                }
+                let violations = nmr.violations();
+                assert!(violations.is_empty(), "npi model: contract violations: {violations:?}");
+                let live = super::live_runtime_allocations();
+                assert_eq!(live, 0, "npi model: {live} runtime heap block(s) still alive");
+            });
+            Explored { iterations: iterations.load(Ordering::Relaxed), elapsed: start.elapsed() }
+        }
+    }
+
+    impl Default for Model {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+}
