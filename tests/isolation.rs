@@ -212,3 +212,143 @@ fn leftovers_at_the_end_of_a_scope_are_reported() {
     assert!(message.contains("still holds 1 registration(s) and 0 binding(s)"), "{message}");
     assert!(host::registrations_of(&Wsk::ID).is_empty(), "nothing leaked into the default");
 }
+
+// A provider that records, in its callbacks, which registrar the thread is in.
+
+/// The provider's table.
+#[npi_runtime::dispatch_table]
+struct ScopeProviderDispatch {
+    /// Version.
+    version: u16,
+    /// Does nothing.
+    ping: fn(#[context] binding: *mut core::ffi::c_void),
+}
+
+/// The client's table.
+#[npi_runtime::dispatch_table]
+struct ScopeClientDispatch {
+    /// Version.
+    version: u16,
+    /// Does nothing.
+    ping: fn(#[context] binding: *mut core::ffi::c_void),
+}
+
+#[npi_runtime::npi(
+    id = "15017000-0000-4000-8000-000000000001",
+    client_dispatch = ScopeClientDispatch,
+    provider_dispatch = ScopeProviderDispatch
+)]
+struct ScopeNpi;
+// SAFETY: the only declaration of this id in the program; its types are its layouts.
+unsafe impl npi_runtime::NpiLayout for ScopeNpi {}
+
+#[npi_runtime::npi_provider(npi = ScopeNpi, module_id = "15017000-0000-4000-8000-0000000000A1")]
+struct ScopeProvider {
+    pending: std::sync::Mutex<Option<npi_runtime::ProviderPendingDetach<ScopeProvider>>>,
+    /// (callback, registrar entered on its thread, registrations that registrar lists).
+    seen: std::sync::Mutex<Vec<(&'static str, Option<usize>, usize)>>,
+}
+
+impl ScopeProvider {
+    fn note(&self, callback: &'static str) {
+        let registrar = Registrar::current().map(|r| r.id());
+        let listed = host::registrations_of(&<ScopeNpi as Npi>::ID).len();
+        self.seen.lock().unwrap().push((callback, registrar, listed));
+    }
+}
+
+impl npi_runtime::Provider for ScopeProvider {
+    type Binding = ();
+
+    fn attach(&self, offer: npi_runtime::ClientOffer<'_, Self>) -> npi_runtime::Attach {
+        self.note("attach");
+        offer.accept((), &SCOPE_PROVIDER_TABLE).into()
+    }
+
+    fn detach(
+        &self,
+        _: &npi_runtime::ProviderBinding<'_, Self>,
+        request: npi_runtime::ProviderDetach<'_, Self>,
+    ) -> npi_runtime::Detach {
+        self.note("detach");
+        let (answer, pending) = request.pend();
+        *self.pending.lock().unwrap() = Some(pending);
+        answer
+    }
+
+    fn cleanup(&self, (): &()) {
+        self.note("cleanup");
+    }
+}
+
+impl ScopeProviderDispatchImpl for ScopeProvider {
+    type Side = npi_runtime::AsProvider<ScopeProvider>;
+
+    fn ping(_: &npi_runtime::ProviderBinding<'_, ScopeProvider>) {}
+}
+
+static SCOPE_PROVIDER_TABLE: npi_runtime::ProviderTable<ScopeProvider> =
+    ScopeProviderDispatch::new::<ScopeProvider>(1);
+
+#[npi_runtime::npi_client(npi = ScopeNpi, module_id = "15017000-0000-4000-8000-0000000000C1")]
+struct ScopeClient;
+
+impl npi_runtime::Client for ScopeClient {
+    type Binding = ();
+
+    fn attach(&self, offer: npi_runtime::ProviderOffer<'_, Self>) -> npi_runtime::Attach {
+        offer.accept((), &SCOPE_CLIENT_TABLE).into()
+    }
+
+    fn detach(
+        &self,
+        _: &npi_runtime::ClientBinding<'_, Self>,
+        request: npi_runtime::ClientDetach<'_, Self>,
+    ) -> npi_runtime::Detach {
+        request.done()
+    }
+}
+
+impl ScopeClientDispatchImpl for ScopeClient {
+    type Side = npi_runtime::AsClient<ScopeClient>;
+
+    fn ping(_: &npi_runtime::ClientBinding<'_, ScopeClient>) {}
+}
+
+static SCOPE_CLIENT_TABLE: npi_runtime::ClientTable<ScopeClient> =
+    ScopeClientDispatch::new::<ScopeClient>(1);
+
+/// Callbacks run with their registrar entered, even on a thread that never entered it: the
+/// cleanup that a worker's completion sets off sees the test's registrar, not the default one.
+#[test]
+fn callbacks_run_in_their_registrar_on_any_thread() {
+    let registrar = Registrar::new();
+    let provider = Arc::new(ScopeProvider {
+        pending: std::sync::Mutex::new(None),
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let (p, c) = registrar.run(|| {
+        let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+        (p, ClientRegistration::register(Arc::new(ScopeClient)).unwrap())
+    });
+    // Deregistered from this thread, which entered nothing: the detach callback runs here.
+    let unload = thread::spawn(move || p.deregister());
+    let pending = loop {
+        if let Some(pending) = provider.pending.lock().unwrap().take() {
+            break pending;
+        }
+        thread::yield_now();
+    };
+    // A worker that entered nothing completes it: the cleanups run on the worker.
+    thread::spawn(move || pending.complete()).join().unwrap();
+    assert_eq!(unload.join().unwrap(), Ok(()));
+    drop(c);
+    let id = Some(registrar.id());
+    assert_eq!(
+        *provider.seen.lock().unwrap(),
+        [("attach", id, 2), ("detach", id, 2), ("cleanup", id, 2)],
+        "each callback saw the test's registrar and its two registrations (the default has none)"
+    );
+    assert!(registrar.check_clean().is_ok());
+    assert!(registrar.violations().is_empty(), "{:?}", registrar.violations());
+}
