@@ -73,6 +73,7 @@ unsafe impl NpiLayout for ModelNpi {}
 /// What a provider binding knows about its provider, shared with the test.
 #[derive(Default)]
 struct ProviderFlags {
+    attached: AtomicUsize,
     cleaned: AtomicUsize,
     /// Calls that arrived after this binding's cleanup: must stay 0.
     late_calls: AtomicUsize,
@@ -100,6 +101,7 @@ impl Provider for ModelProvider {
     type Binding = Arc<ProviderFlags>;
 
     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        self.flags.attached.fetch_add(1, Ordering::SeqCst);
         offer.accept(Arc::clone(&self.flags), &PROVIDER_TABLE).into()
     }
 
@@ -337,6 +339,31 @@ fn wsk_calls_in_flight() {
     assert_eq!(provider.flags.cleaned.load(Ordering::SeqCst), 1);
 }
 
+/// R28: the client registers (its attach runs on its thread) while the provider deregisters on
+/// another: whether the pair binds or not, every binding formed is detached and cleaned up
+/// once, and both waits return.
+fn deregister_during_attach() {
+    let provider = Arc::new(ModelProvider::new(false));
+    let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+    let client = Arc::new(ModelClient::new());
+    let registering = {
+        let client = Arc::clone(&client);
+        thread::spawn(move || {
+            let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+            let bound = client.provider().is_some_and(|b| b.peer().is_some());
+            drop(c);
+            bound
+        })
+    };
+    drop(p);
+    let bound = registering.join().unwrap();
+    let attached = provider.flags.attached.load(Ordering::SeqCst);
+    assert!(attached <= 1, "proposed once at most");
+    assert!(!bound || attached == 1);
+    assert_eq!(provider.flags.cleaned.load(Ordering::SeqCst), attached, "each attach cleaned up");
+    assert!(client.provider().is_none(), "a binding that formed was detached");
+}
+
 /// The seeded bug's scenario: a worker uses the client's resource while the client
 /// deregisters; the resource must never be used after the client's cleanup.
 fn worker_during_detach(buggy: bool) {
@@ -385,6 +412,15 @@ mod under_loom {
     }
 
     #[test]
+    fn deregister_during_attach_in_every_interleaving() {
+        let explored = report(
+            "attach/deregister",
+            Model::new().preemption_bound(4).check(super::deregister_during_attach),
+        );
+        assert!(explored.iterations > 10, "loom explored interleavings: {explored:?}");
+    }
+
+    #[test]
     fn the_correct_worker_passes_every_interleaving() {
         let explored = report("worker", Model::new().check(|| super::worker_during_detach(false)));
         assert!(explored.iterations > 1, "{explored:?}");
@@ -427,6 +463,13 @@ mod threaded {
     fn wsk_calls_in_flight_threaded() {
         for _ in 0..RUNS {
             host::isolated(super::wsk_calls_in_flight);
+        }
+    }
+
+    #[test]
+    fn deregister_during_attach_threaded() {
+        for _ in 0..RUNS {
+            host::isolated(super::deregister_during_attach);
         }
     }
 

@@ -44,6 +44,15 @@ fn shielded<T>(
                 .copied()
                 .or_else(|| payload.downcast_ref::<std::string::String>().map(|s| s.as_str()))
                 .unwrap_or("(no message)");
+            // Under loom a panic here is usually loom's own verdict (a deadlock: a wait nothing
+            // can end; too many branches), raised where a thread blocked. It cannot unwind out
+            // of an `extern "system"` function either, so it stops the process as well.
+            #[cfg(loom)]
+            std::eprintln!(
+                "npi: loom stopped the model inside {function}: {message}; stopping (a wait \
+                 nothing can end is a module that never completes a detach or releases a call)"
+            );
+            #[cfg(not(loom))]
             std::eprintln!(
                 "npi: the host NMR panicked in {function}: {message}; this is a bug in npi, stopping"
             );
