@@ -7,6 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use npi_runtime::host::{self, HalfState};
+use npi_runtime::sys::STATUS_NOINTERFACE;
 use npi_runtime::{ClientRegistration, Npi, ProviderRegistration};
 use npi_suite::real::Trace;
 use npi_suite::real::wsk::{
@@ -181,6 +182,52 @@ fn wsk_provider_detach_waits_for_the_last_socket() {
         assert_eq!(provider.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 1);
         drop(c);
+        assert_clean();
+    });
+}
+
+/// A provider that refuses (`host::AttachFaults`): the WSK client's first table (2.0) is
+/// refused as a 1.x-only provider would refuse it, and the client retries with 1.0 on the same
+/// offer (R12); when every attempt is refused it declines, and nothing binds or needs cleanup.
+#[test]
+fn wsk_client_retries_when_the_provider_refuses() {
+    host::isolated(|| {
+        static RANGE: WskProviderCharacteristics = WskProviderCharacteristics {
+            highest_version: make_wsk_version(2, 0),
+            lowest_version: make_wsk_version(1, 0),
+        };
+        let trace = Arc::new(Trace::new());
+        // A 2.x provider: without the fault the client binds 2.0 at once (see above).
+        let provider = Arc::new(WskProvider::new(2, Arc::clone(&trace)));
+        let p = ProviderRegistration::builder(Arc::clone(&provider))
+            .characteristics(&RANGE)
+            .register()
+            .unwrap();
+
+        let refusals = host::AttachFaults::refuse_nth(0, STATUS_NOINTERFACE);
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+        assert_eq!((refusals.attempts(), refusals.refused()), (2, 1));
+        drop(refusals);
+        assert_eq!(client.tries(), [make_wsk_version(2, 0), make_wsk_version(1, 0)]);
+        assert_eq!(client.retries(), 1);
+        assert_eq!(client.negotiated(), Some(make_wsk_version(1, 1)));
+        assert_eq!(provider.attached.load(std::sync::atomic::Ordering::SeqCst), 1, "one accept");
+        assert_eq!(client.transport_list_size(), Ok(0));
+        drop(c);
+
+        // Every attempt refused: the client declines; the provider never saw an attach.
+        let refusals = host::AttachFaults::refuse_all(STATUS_NOINTERFACE);
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+        assert_eq!((refusals.attempts(), refusals.refused()), (2, 2));
+        drop(refusals);
+        assert_eq!(client.negotiated(), None);
+        assert!(host::bindings_of(&Wsk::ID).is_empty());
+        assert_eq!(provider.attached.load(std::sync::atomic::Ordering::SeqCst), 1, "no new accept");
+        drop(c);
+        assert_eq!(client.cleaned.load(std::sync::atomic::Ordering::SeqCst), 0, "no cleanup (R10)");
+        drop(p);
         assert_clean();
     });
 }

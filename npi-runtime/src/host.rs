@@ -23,6 +23,8 @@
 //!   every [`set_stuck_report_interval`] while it makes no progress.
 //! - **Simulated IRQL** per thread (R34): an NMR call above its limit is a violation and fails
 //!   with `STATUS_INVALID_DEVICE_STATE`.
+//! - **Refusing providers** ([`AttachFaults`]): chosen `NmrClientAttachProvider` calls of this
+//!   thread answer as a refusing provider would, to test a client's retry or decline.
 //! - **Allocation faults** ([`AllocationFaults`]): fail the N-th allocation of the runtime (a
 //!   binding record, a registration's characteristics) or of the NMR (a registration, a
 //!   binding) on this thread, to see a module survive `STATUS_INSUFFICIENT_RESOURCES`; and
@@ -237,6 +239,79 @@ impl core::fmt::Debug for AllocationFaults {
         f.debug_struct("AllocationFaults")
             .field("seen", &self.seen())
             .field("failed", &self.failed())
+            .finish()
+    }
+}
+
+/// Providers that refuse, on the calling thread, while this guard lives: chosen
+/// `NmrClientAttachProvider` calls answer with a status, as a provider whose attach callback
+/// failed would, without calling the provider.
+///
+/// For testing a client's answer to a refusal — retrying with another version or table (R12),
+/// declining, or failing its attach — against a real provider module that would otherwise
+/// accept. A refused call changes nothing: the binding stays proposed, the client may call
+/// `NmrClientAttachProvider` again in the same attach callback, and no cleanup follows (R10).
+/// Attach callbacks run on the registering thread (R7), so arming the thread that registers
+/// the client (or the provider that comes second) covers its attaches. Dropping the guard
+/// restores the plan it replaced.
+///
+/// ```
+/// use npi_runtime::host::AttachFaults;
+/// use npi_runtime::sys::STATUS_NOINTERFACE;
+/// let refusals = AttachFaults::refuse_nth(0, STATUS_NOINTERFACE);
+/// // ... register a client: its first NmrClientAttachProvider is refused; a retry goes through ...
+/// assert_eq!((refusals.attempts(), refusals.refused()), (0, 0)); // nothing registered here
+/// ```
+/// `tests/ports_wsk.rs::wsk_client_retries_when_the_provider_refuses` shows the WSK client
+/// retrying with version 1.0 when its 2.0 table is refused, and declining when every attempt is.
+#[must_use = "the plan is disarmed when the guard is dropped"]
+pub struct AttachFaults {
+    previous: Option<faults::AttachPlan>,
+    // The plan is the calling thread's: the guard stays on it.
+    _thread: PhantomData<*const ()>,
+}
+
+impl AttachFaults {
+    /// The `n`-th `NmrClientAttachProvider` call (0-based) made on this thread from now answers
+    /// `status`; the others reach the provider.
+    pub fn refuse_nth(n: usize, status: NTSTATUS) -> Self {
+        Self::arm(faults::Refuse::Nth(n, status))
+    }
+
+    /// Every `NmrClientAttachProvider` call made on this thread from now answers `status`.
+    pub fn refuse_all(status: NTSTATUS) -> Self {
+        Self::arm(faults::Refuse::All(status))
+    }
+
+    fn arm(refuse: faults::Refuse) -> Self {
+        let previous = faults::arm_attach(Some(faults::AttachPlan { refuse, seen: 0, refused: 0 }));
+        Self { previous, _thread: PhantomData }
+    }
+
+    /// `NmrClientAttachProvider` calls made on this thread since the guard was created.
+    #[must_use]
+    pub fn attempts(&self) -> usize {
+        faults::attach_plan().map_or(0, |p| p.seen)
+    }
+
+    /// How many of them were refused.
+    #[must_use]
+    pub fn refused(&self) -> usize {
+        faults::attach_plan().map_or(0, |p| p.refused)
+    }
+}
+
+impl Drop for AttachFaults {
+    fn drop(&mut self) {
+        faults::arm_attach(self.previous.take());
+    }
+}
+
+impl core::fmt::Debug for AttachFaults {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AttachFaults")
+            .field("attempts", &self.attempts())
+            .field("refused", &self.refused())
             .finish()
     }
 }

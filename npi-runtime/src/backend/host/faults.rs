@@ -12,6 +12,7 @@ use std::vec::Vec;
 use super::sync::host_static;
 use super::sync::host_thread_local;
 use crate::heap::AllocationSite;
+use crate::sys::NTSTATUS;
 
 #[derive(Default)]
 pub(crate) struct Plan {
@@ -73,4 +74,56 @@ pub(crate) fn count_live(delta: isize) {
 
 pub(crate) fn live() -> usize {
     usize::try_from(live_count().load(Ordering::Relaxed)).unwrap_or(0)
+}
+
+/// Which `NmrClientAttachProvider` calls of this thread answer as a refusing provider would.
+#[derive(Clone, Copy)]
+pub(crate) enum Refuse {
+    /// The one with this index (0-based, among the calls since the plan was armed).
+    Nth(usize, NTSTATUS),
+    /// Every one.
+    All(NTSTATUS),
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct AttachPlan {
+    pub(crate) refuse: Refuse,
+    /// Calls seen since the plan was armed, refused ones included.
+    pub(crate) seen: usize,
+    pub(crate) refused: usize,
+}
+
+host_thread_local! {
+    static ATTACH: RefCell<Option<AttachPlan>> = RefCell::new(None);
+}
+
+/// Counts an `NmrClientAttachProvider` on this thread; the status to answer instead of calling
+/// the provider, if the plan refuses this one.
+pub(crate) fn refuse_attach() -> Option<NTSTATUS> {
+    ATTACH
+        .try_with(|p| {
+            let mut p = p.borrow_mut();
+            let plan = p.as_mut()?;
+            let n = plan.seen;
+            plan.seen += 1;
+            let status = match plan.refuse {
+                Refuse::Nth(i, status) if i == n => status,
+                Refuse::All(status) => status,
+                Refuse::Nth(..) => return None,
+            };
+            plan.refused += 1;
+            Some(status)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Installs an attach plan on this thread and returns the one it replaces.
+pub(crate) fn arm_attach(plan: Option<AttachPlan>) -> Option<AttachPlan> {
+    ATTACH.try_with(|p| p.replace(plan)).unwrap_or(None)
+}
+
+/// This thread's attach plan, if armed.
+pub(crate) fn attach_plan() -> Option<AttachPlan> {
+    ATTACH.try_with(|p| *p.borrow()).ok().flatten()
 }

@@ -1082,6 +1082,11 @@ impl Registrar {
             if !self.check_irql(Irql::Passive, F, Some(npi), binding) {
                 return STATUS_INVALID_DEVICE_STATE;
             }
+            // A test's plan (`host::AttachFaults`) answers as a refusing provider would, without
+            // calling it: nothing changed, so the client may try again (R12).
+            if let Some(status) = faults::refuse_attach() {
+                return status;
+            }
             let (client, provider) = (b.client, b.provider);
             let (Some(c), Some(p)) =
                 (st.registrations.get(&client), st.registrations.get(&provider))
