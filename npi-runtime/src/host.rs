@@ -23,6 +23,8 @@
 //!   every [`set_stuck_report_interval`] while it makes no progress.
 //! - **Simulated IRQL** per thread (R34): an NMR call above its limit is a violation and fails
 //!   with `STATUS_INVALID_DEVICE_STATE`.
+//! - **Model checking** (`model`, only with `RUSTFLAGS="--cfg loom"`): a scenario run in every
+//!   interleaving loom explores within a preemption bound, each from a fresh registrar.
 //! - **Refusing providers** ([`AttachFaults`]): chosen `NmrClientAttachProvider` calls of this
 //!   thread answer as a refusing provider would, to test a client's retry or decline.
 //! - **Allocation faults** ([`AllocationFaults`]): fail the N-th allocation of the runtime (a
@@ -365,8 +367,8 @@ impl Registrar {
     /// A new, empty registrar.
     ///
     /// # Panics
-    /// If the process has used up registrar ids (ids are never reused; there are 32767 on a
-    /// 64-bit host, 63 on a 32-bit one).
+    /// If the process has used up registrar ids (ids are never reused, so that neither are
+    /// handle values; there are 524 287 on a 64-bit host, 63 on a 32-bit one).
     #[must_use]
     pub fn new() -> Self {
         let inner = imp::Registrar::scoped().expect("npi host NMR: registrar ids are used up");

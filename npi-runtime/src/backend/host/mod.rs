@@ -79,7 +79,7 @@ const DEFAULT_REPORT_INTERVAL_MS: u64 = 10_000;
 /// Where the registrar id starts in a handle: above the tag and one registrar's own payload.
 const REGISTRAR_SHIFT: u32 = 2 + slab::PAYLOAD_BITS;
 /// The largest registrar id; a handle of the largest id still fits above `HANDLE_BASE`.
-const MAX_REGISTRAR: usize = if usize::BITS == 64 { (1 << 15) - 1 } else { 63 };
+const MAX_REGISTRAR: usize = if usize::BITS == 64 { (1 << 19) - 1 } else { 63 };
 const _: () = assert!(
     (MAX_REGISTRAR << REGISTRAR_SHIFT) < usize::MAX - HANDLE_BASE - (1 << REGISTRAR_SHIFT) + 1
 );

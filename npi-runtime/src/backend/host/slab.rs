@@ -12,7 +12,7 @@ use std::vec::Vec;
 /// generations, and the bits above [`PAYLOAD_BITS`] name the registrar (see `super`). 32-bit
 /// targets get fewer of all; a slot whose generations run out is retired rather than reused.
 const INDEX_BITS: u32 = if usize::BITS == 64 { 26 } else { 12 };
-const GENERATION_BITS: u32 = if usize::BITS == 64 { 20 } else { 11 };
+const GENERATION_BITS: u32 = if usize::BITS == 64 { 16 } else { 11 };
 /// The bits of a handle, above its tag, that one registrar's handles use.
 pub(super) const PAYLOAD_BITS: u32 = INDEX_BITS + GENERATION_BITS;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
