@@ -119,6 +119,12 @@ fn lock_directory() -> std::sync::MutexGuard<'static, Directory> {
 host_thread_local! {
     /// The registrar this thread entered (`Entered`), if any.
     static CURRENT: core::cell::RefCell<Option<Arc<Registrar>>> = core::cell::RefCell::new(None);
+    /// Its id, 0 for none: what every NMR call reads first, without the `RefCell` or the `Arc`.
+    static CURRENT_ID: core::cell::Cell<usize> = core::cell::Cell::new(0);
+}
+
+fn current_id() -> usize {
+    CURRENT_ID.try_with(core::cell::Cell::get).unwrap_or(0)
 }
 
 /// A registrar to call into: the default one, or one a test created.
@@ -139,6 +145,9 @@ impl core::ops::Deref for Nmr {
 
 /// The registrar this thread entered, if any.
 fn entered() -> Option<Arc<Registrar>> {
+    if current_id() == 0 {
+        return None;
+    }
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
@@ -157,6 +166,11 @@ fn registrar_id(handle: usize) -> Option<usize> {
 /// The registrar a call naming `handle` goes to: the handle's own. `Err` when the calling
 /// thread entered another registrar; the violation is then already recorded in the caller's.
 pub(crate) fn for_handle(handle: usize, function: &'static str) -> Result<Nmr, NTSTATUS> {
+    // The common case, a thread in no registrar of its own and a default handle, reads one
+    // thread-local cell.
+    if current_id() == 0 && registrar_id(handle).is_none_or(|id| id == 0) {
+        return Ok(Nmr::Default(nmr()));
+    }
     let here = entered();
     let Some(id) = registrar_id(handle) else {
         // Not a handle of any registrar: the caller's registrar records it as a bad handle.
@@ -197,15 +211,35 @@ pub(crate) struct Entered {
 
 impl Entered {
     pub(crate) fn enter(registrar: Option<Arc<Registrar>>) -> Self {
-        let previous = CURRENT.try_with(|c| c.replace(registrar)).ok().flatten();
-        Self { previous, _thread: core::marker::PhantomData }
+        Self { previous: Self::set(registrar), _thread: core::marker::PhantomData }
+    }
+
+    /// Makes `registrar` this thread's; the one it replaces.
+    fn set(registrar: Option<Arc<Registrar>>) -> Option<Arc<Registrar>> {
+        let _ = CURRENT_ID.try_with(|c| c.set(registrar.as_ref().map_or(0, |r| r.id)));
+        CURRENT.try_with(|c| c.replace(registrar)).ok().flatten()
     }
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        let _ = CURRENT.try_with(|c| c.replace(previous));
+        Self::set(self.previous.take());
+    }
+}
+
+/// A module callback running on this thread ([`Registrar::frame`]): its binding's frame, and
+/// the registrar entered for it (restored when dropped) if the thread was in another.
+struct CallbackFrame {
+    _frame: frames::Frame,
+    previous: Option<Option<Arc<Registrar>>>,
+}
+
+impl Drop for CallbackFrame {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            Entered::set(previous);
+        }
     }
 }
 
@@ -528,14 +562,16 @@ impl Registrar {
 
     /// Marks a module callback of `binding` as running on this thread, with this registrar
     /// current there (unless the thread entered it already), until dropped.
-    fn frame(&self, binding: usize) -> (frames::Frame, Option<Entered>) {
-        let enter = match self.me.upgrade() {
-            Some(me) if entered().is_none_or(|r| !Arc::ptr_eq(&r, &me)) => {
-                Some(Entered::enter(Some(me)))
-            }
-            _ => None,
+    #[inline]
+    fn frame(&self, binding: usize) -> CallbackFrame {
+        // The default registrar's callbacks run only on threads in no registrar (a thread in
+        // one has its calls with default handles refused), which use the default anyway.
+        let previous = if self.id == 0 || self.id == current_id() {
+            None
+        } else {
+            self.me.upgrade().map(|me| Entered::set(Some(me)))
         };
-        (frames::Frame::enter(binding), enter)
+        CallbackFrame { _frame: frames::Frame::enter(binding), previous }
     }
 
     /// What is still registered or bound: what a scope that ends should have cleaned up.
