@@ -27,6 +27,8 @@
 //!   interleaving loom explores within a preemption bound, each from a fresh registrar.
 //! - **Refusing providers** ([`AttachFaults`]): chosen `NmrClientAttachProvider` calls of this
 //!   thread answer as a refusing provider would, to test a client's retry or decline.
+//! - **Late detaches** (`DetachFaults`): deregistrations started on this thread run their
+//!   detach callbacks later, on a thread of their own, as NETIO may.
 //! - **Allocation faults** ([`AllocationFaults`]): fail the N-th allocation of the runtime (a
 //!   binding record, a registration's characteristics) or of the NMR (a registration, a
 //!   binding) on this thread, to see a module survive `STATUS_INSUFFICIENT_RESOURCES`; and
@@ -315,6 +317,50 @@ impl core::fmt::Debug for AttachFaults {
             .field("attempts", &self.attempts())
             .field("refused", &self.refused())
             .finish()
+    }
+}
+
+/// Detaches that come late, from another thread, while this guard lives on the calling thread.
+///
+/// The host NMR normally runs the detach callbacks of a deregistration inside `NmrDeregister*`,
+/// on the calling thread. NETIO may run them later, from a worker: all the contract promises is
+/// that they run before the deregistration wait returns. While this guard lives, a
+/// deregistration started on this thread returns `STATUS_PENDING` at once and its detach
+/// callbacks (and whatever completes in them, cleanups included) run on a thread of their own,
+/// after `delay`. A module that frees what a detach callback uses between `NmrDeregister*` and
+/// the wait, or that expects detach on its unloading thread, fails under it; the synchronous
+/// default hides both. Dropping the guard restores the plan it replaced; deregistrations
+/// already handed over still run late. Not available under loom.
+///
+/// `tests/conformance.rs` (`detach_faults`) shows a C-style unload that frees its client state
+/// before waiting: it passes against the synchronous default and is caught with this guard.
+#[cfg(not(loom))]
+#[must_use = "the plan is disarmed when the guard is dropped"]
+pub struct DetachFaults {
+    previous: Option<Duration>,
+    // The plan is the calling thread's: the guard stays on it.
+    _thread: PhantomData<*const ()>,
+}
+
+#[cfg(not(loom))]
+impl DetachFaults {
+    /// Deregistrations started on this thread detach on another thread, after `delay`.
+    pub fn later(delay: Duration) -> Self {
+        Self { previous: faults::arm_detach(Some(delay)), _thread: PhantomData }
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for DetachFaults {
+    fn drop(&mut self) {
+        faults::arm_detach(self.previous.take());
+    }
+}
+
+#[cfg(not(loom))]
+impl core::fmt::Debug for DetachFaults {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DetachFaults").field("delay", &faults::detach_later()).finish()
     }
 }
 

@@ -127,3 +127,20 @@ pub(crate) fn arm_attach(plan: Option<AttachPlan>) -> Option<AttachPlan> {
 pub(crate) fn attach_plan() -> Option<AttachPlan> {
     ATTACH.try_with(|p| *p.borrow()).ok().flatten()
 }
+
+host_thread_local! {
+    /// Set while `host::DetachFaults` is armed on this thread: how long a deregistration
+    /// started here waits, on another thread, before it runs its detach callbacks.
+    static DETACH_LATER: core::cell::Cell<Option<core::time::Duration>> =
+        core::cell::Cell::new(None);
+}
+
+/// This thread's detach plan.
+pub(crate) fn detach_later() -> Option<core::time::Duration> {
+    DETACH_LATER.try_with(core::cell::Cell::get).ok().flatten()
+}
+
+/// Installs a detach plan on this thread and returns the one it replaces.
+pub(crate) fn arm_detach(plan: Option<core::time::Duration>) -> Option<core::time::Duration> {
+    DETACH_LATER.try_with(|c| c.replace(plan)).ok().flatten()
+}

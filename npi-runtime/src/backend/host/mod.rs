@@ -1241,10 +1241,58 @@ impl Registrar {
             }
             jobs
         };
+        #[cfg(not(loom))]
+        let Some(jobs) = self.detach_later(jobs) else {
+            return STATUS_PENDING;
+        };
         for job in jobs {
             self.run_detach(job);
         }
         STATUS_PENDING
+    }
+
+    /// `host::DetachFaults`: hands `jobs` to a thread of their own that runs them after the
+    /// thread's delay, as NETIO may run detach from a worker, after `NmrDeregister*` returned.
+    /// Gives the jobs back to run here if no plan is armed or no thread can be started.
+    #[cfg(not(loom))]
+    fn detach_later(&self, jobs: Vec<DetachJob>) -> Option<Vec<DetachJob>> {
+        let delay = faults::detach_later().filter(|_| !jobs.is_empty());
+        let Some(delay) = delay else {
+            return Some(jobs);
+        };
+        let registrar = match self.me.upgrade() {
+            Some(me) => Nmr::Scoped(me),
+            None if self.id == 0 => Nmr::Default(nmr()),
+            // A scoped registrar being dropped cannot have live registrations to deregister.
+            None => return Some(jobs),
+        };
+        /// The jobs and their registrar, moved to the detaching thread.
+        struct Later(Nmr, Vec<DetachJob>);
+        // SAFETY: the jobs' pointers are module callbacks and binding contexts, which the
+        // contract makes callable and valid from any thread until cleanup (R33, R14); the
+        // registrar is `Sync`.
+        unsafe impl Send for Later {}
+        let later = std::sync::Arc::new(std::sync::Mutex::new(Some(Later(registrar, jobs))));
+        let moved = std::sync::Arc::clone(&later);
+        let spawned =
+            std::thread::Builder::new().name(String::from("npi-detach")).spawn(move || {
+                std::thread::sleep(delay);
+                let taken = moved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                if let Some(Later(registrar, jobs)) = taken {
+                    for job in jobs {
+                        registrar.run_detach(job);
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => None,
+            // No thread: detach here after all (the jobs were not moved).
+            Err(_) => later
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .map(|Later(_, jobs)| jobs),
+        }
     }
 
     /// Calls both detach callbacks of a binding already marked `Detaching`, client first
