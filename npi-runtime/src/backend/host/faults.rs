@@ -128,6 +128,8 @@ pub(crate) fn attach_plan() -> Option<AttachPlan> {
     ATTACH.try_with(|p| *p.borrow()).ok().flatten()
 }
 
+// Not under loom: a late detach needs a real thread and real time.
+#[cfg(not(loom))]
 host_thread_local! {
     /// Set while `host::DetachFaults` is armed on this thread: how long a deregistration
     /// started here waits, on another thread, before it runs its detach callbacks.
@@ -136,11 +138,13 @@ host_thread_local! {
 }
 
 /// This thread's detach plan.
+#[cfg(not(loom))]
 pub(crate) fn detach_later() -> Option<core::time::Duration> {
     DETACH_LATER.try_with(core::cell::Cell::get).ok().flatten()
 }
 
 /// Installs a detach plan on this thread and returns the one it replaces.
+#[cfg(not(loom))]
 pub(crate) fn arm_detach(plan: Option<core::time::Duration>) -> Option<core::time::Duration> {
     DETACH_LATER.try_with(|c| c.replace(plan)).ok().flatten()
 }
