@@ -344,6 +344,7 @@ fn r23_the_nmr_calls_nothing_for_a_binding_after_its_cleanups() {
 /// from a worker. A C-style unload that frees what its detach callback reads between the
 /// deregistration and the wait passes against the host's synchronous default and is caught
 /// with the fault armed.
+#[cfg(not(loom))] // no real threads or time under loom
 #[test]
 fn detach_faults_run_detach_later_on_another_thread_and_catch_a_free_before_the_wait() {
     use std::sync::Arc;
