@@ -231,3 +231,49 @@ fn wsk_client_retries_when_the_provider_refuses() {
         assert_clean();
     });
 }
+
+/// A deregistration during an attach (`host::AttachFaults::provider_leaves_during_nth`): the
+/// WSK subsystem starts unloading while the client attaches. The client's attach finishes, its
+/// detach follows at once (R28), both sides are cleaned up, and the provider's owner then
+/// deregisters and waits as usual, without a violation.
+#[cfg(not(loom))] // the fault needs a real thread
+#[test]
+fn wsk_provider_unloads_while_the_client_attaches() {
+    host::isolated(|| {
+        use std::sync::atomic::Ordering::SeqCst;
+        let trace = Arc::new(Trace::new());
+        let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
+        let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+        // A client bound before: its binding is detached on the unloading thread's behalf.
+        let first = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c1 = ClientRegistration::register(Arc::clone(&first)).unwrap();
+
+        let leaves = host::AttachFaults::provider_leaves_during_nth(0);
+        let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+        assert_eq!((leaves.attempts(), leaves.refused()), (1, 1));
+        drop(leaves);
+
+        // The attach succeeded, then the binding was detached and cleaned up before
+        // NmrRegisterClient returned.
+        assert_eq!(client.negotiated(), Some(make_wsk_version(1, 1)));
+        assert_eq!(provider.attached.load(SeqCst), 2);
+        assert_eq!(client.detached.load(SeqCst), 1);
+        assert_eq!(client.cleaned.load(SeqCst), 1);
+        assert!(host::bindings_of(&Wsk::ID).iter().all(|b| b.client == c1.handle().addr()));
+        assert!(client.transport_list_size().is_err(), "no provider any more");
+        let regs = host::registrations_of(&Wsk::ID);
+        assert!(regs.iter().any(|r| r.handle == p.handle().addr() && r.deregistering));
+
+        // A second client is not offered the leaving provider.
+        let late = Arc::new(WskClient::new(Arc::clone(&trace)));
+        let c2 = ClientRegistration::register(Arc::clone(&late)).unwrap();
+        assert!(late.tries().is_empty());
+
+        assert_eq!(p.deregister(), Ok(()), "the owner's deregistration and wait, as usual");
+        assert_eq!((first.detached.load(SeqCst), first.cleaned.load(SeqCst)), (1, 1));
+        assert_eq!(provider.cleaned.load(SeqCst), 2);
+        drop((c1, c, c2));
+        assert_clean();
+    });
+}

@@ -247,9 +247,10 @@ impl core::fmt::Debug for AllocationFaults {
     }
 }
 
-/// Providers that refuse, on the calling thread, while this guard lives: chosen
+/// Providers that refuse or leave, on the calling thread, while this guard lives: chosen
 /// `NmrClientAttachProvider` calls answer with a status, as a provider whose attach callback
-/// failed would, without calling the provider.
+/// failed would, without calling the provider ([`refuse_nth`](Self::refuse_nth)); or see the
+/// provider start deregistering while the attach runs (`provider_leaves_during_nth`).
 ///
 /// For testing a client's answer to a refusal — retrying with another version or table (R12),
 /// declining, or failing its attach — against a real provider module that would otherwise
@@ -279,17 +280,30 @@ impl AttachFaults {
     /// The `n`-th `NmrClientAttachProvider` call (0-based) made on this thread from now answers
     /// `status`; the others reach the provider.
     pub fn refuse_nth(n: usize, status: NTSTATUS) -> Self {
-        Self::arm(faults::Refuse::Nth(n, status))
+        Self::arm(Some(n), faults::AttachFault::Refuse(status))
     }
 
     /// Every `NmrClientAttachProvider` call made on this thread from now answers `status`.
     pub fn refuse_all(status: NTSTATUS) -> Self {
-        Self::arm(faults::Refuse::All(status))
+        Self::arm(None, faults::AttachFault::Refuse(status))
     }
 
-    fn arm(refuse: faults::Refuse) -> Self {
-        let previous = faults::arm_attach(Some(faults::AttachPlan { refuse, seen: 0, refused: 0 }));
-        Self { previous, _thread: PhantomData }
+    /// A deregistration during an attach (R28): on the `n`-th `NmrClientAttachProvider` call
+    /// (0-based) made on this thread from now, once the provider accepted, the provider's
+    /// registration starts deregistering, as if its owner called `NmrDeregisterProvider` on
+    /// another thread at that moment. The client's attach callback finishes as usual; the
+    /// binding is detached as soon as it returns, and the provider's other bindings are detached
+    /// on a thread of their own. The provider's owner deregisters and waits as usual later: its
+    /// `NmrDeregisterProvider` is then answered `STATUS_PENDING`, without a violation. Not
+    /// available under loom (a real thread detaches the other bindings).
+    #[cfg(not(loom))]
+    pub fn provider_leaves_during_nth(n: usize) -> Self {
+        Self::arm(Some(n), faults::AttachFault::ProviderLeaves)
+    }
+
+    fn arm(nth: Option<usize>, fault: faults::AttachFault) -> Self {
+        let plan = faults::AttachPlan { nth, fault, seen: 0, faulted: 0 };
+        Self { previous: faults::arm_attach(Some(plan)), _thread: PhantomData }
     }
 
     /// `NmrClientAttachProvider` calls made on this thread since the guard was created.
@@ -298,10 +312,10 @@ impl AttachFaults {
         faults::attach_plan().map_or(0, |p| p.seen)
     }
 
-    /// How many of them were refused.
+    /// How many of them were refused (or had their provider leave).
     #[must_use]
     pub fn refused(&self) -> usize {
-        faults::attach_plan().map_or(0, |p| p.refused)
+        faults::attach_plan().map_or(0, |p| p.faulted)
     }
 }
 

@@ -76,43 +76,44 @@ pub(crate) fn live() -> usize {
     usize::try_from(live_count().load(Ordering::Relaxed)).unwrap_or(0)
 }
 
-/// Which `NmrClientAttachProvider` calls of this thread answer as a refusing provider would.
+/// What `host::AttachFaults` does to a chosen `NmrClientAttachProvider` call.
 #[derive(Clone, Copy)]
-pub(crate) enum Refuse {
-    /// The one with this index (0-based, among the calls since the plan was armed).
-    Nth(usize, NTSTATUS),
-    /// Every one.
-    All(NTSTATUS),
+pub(crate) enum AttachFault {
+    /// Answer this status without calling the provider, as a refusing provider would.
+    Refuse(NTSTATUS),
+    /// Once the provider accepted, its deregistration begins, as if its owner called
+    /// `NmrDeregisterProvider` on another thread at that moment (R28).
+    #[cfg_attr(loom, allow(dead_code))] // needs a real thread: not offered under loom
+    ProviderLeaves,
 }
 
 #[derive(Clone, Copy)]
 pub(crate) struct AttachPlan {
-    pub(crate) refuse: Refuse,
-    /// Calls seen since the plan was armed, refused ones included.
+    /// Which call (0-based, among the calls since the plan was armed); `None` for every one.
+    pub(crate) nth: Option<usize>,
+    pub(crate) fault: AttachFault,
+    /// Calls seen since the plan was armed, faulted ones included.
     pub(crate) seen: usize,
-    pub(crate) refused: usize,
+    pub(crate) faulted: usize,
 }
 
 host_thread_local! {
     static ATTACH: RefCell<Option<AttachPlan>> = RefCell::new(None);
 }
 
-/// Counts an `NmrClientAttachProvider` on this thread; the status to answer instead of calling
-/// the provider, if the plan refuses this one.
-pub(crate) fn refuse_attach() -> Option<NTSTATUS> {
+/// Counts an `NmrClientAttachProvider` on this thread; the fault to inject into it, if any.
+pub(crate) fn attach_fault() -> Option<AttachFault> {
     ATTACH
         .try_with(|p| {
             let mut p = p.borrow_mut();
             let plan = p.as_mut()?;
             let n = plan.seen;
             plan.seen += 1;
-            let status = match plan.refuse {
-                Refuse::Nth(i, status) if i == n => status,
-                Refuse::All(status) => status,
-                Refuse::Nth(..) => return None,
-            };
-            plan.refused += 1;
-            Some(status)
+            if plan.nth.is_some_and(|i| i != n) {
+                return None;
+            }
+            plan.faulted += 1;
+            Some(plan.fault)
         })
         .ok()
         .flatten()

@@ -275,6 +275,9 @@ struct Registration {
     context: *mut c_void,
     npi: GUID,
     deregistering: bool,
+    /// Deregistering because `host::AttachFaults` said its owner did: the owner's own
+    /// `NmrDeregister*` is still to come and is then accepted quietly.
+    deregistered_by_fault: bool,
     waiting: bool,
     /// Handles of the bindings this registration took part in, oldest first. Entries of
     /// bindings that are gone are skipped when read and dropped in bulk (see
@@ -766,6 +769,7 @@ impl Registrar {
                     context,
                     npi,
                     deregistering: false,
+                    deregistered_by_fault: false,
                     waiting: false,
                     bindings: Vec::new(),
                     live: 0,
@@ -1068,6 +1072,7 @@ impl Registrar {
         out_dispatch: *mut *const c_void,
     ) -> NTSTATUS {
         const F: &str = "NmrClientAttachProvider";
+        let provider_leaves;
         let (attach, provider_context, client_instance) = {
             let mut st = sync::lock(&self.state);
             let Some(b) = st.bindings.get(&binding) else {
@@ -1120,9 +1125,11 @@ impl Registrar {
             }
             // A test's plan (`host::AttachFaults`) answers as a refusing provider would, without
             // calling it: nothing changed, so the client may try again (R12).
-            if let Some(status) = faults::refuse_attach() {
+            let fault = faults::attach_fault();
+            if let Some(faults::AttachFault::Refuse(status)) = fault {
                 return status;
             }
+            provider_leaves = matches!(fault, Some(faults::AttachFault::ProviderLeaves));
             let (client, provider) = (b.client, b.provider);
             let (Some(c), Some(p)) =
                 (st.registrations.get(&client), st.registrations.get(&provider))
@@ -1181,8 +1188,36 @@ impl Registrar {
                 out_context.write(provider_binding_context);
                 out_dispatch.write(provider_dispatch);
             }
+            #[cfg(not(loom))]
+            if provider_leaves {
+                self.provider_leaves(binding);
+            }
         }
+        #[cfg(loom)]
+        let _ = provider_leaves;
         status
+    }
+
+    /// `host::AttachFaults::provider_leaves_during_nth`: the provider of `binding` starts
+    /// deregistering now, as if its owner did on another thread (R28). This binding is detached
+    /// when the client's attach callback returns (`after_client_attach`); the provider's other
+    /// bindings are detached on a thread of their own, as the owner's thread would.
+    #[cfg(not(loom))]
+    fn provider_leaves(&self, binding: usize) {
+        let provider = {
+            let st = sync::lock(&self.state);
+            let Some(b) = st.bindings.get(&binding) else { return };
+            b.provider
+        };
+        let jobs = match self.begin_deregistration(Role::Provider, provider, true) {
+            Ok(jobs) => jobs,
+            Err(_) => return,
+        };
+        if let Some(jobs) = self.detach_later(jobs, Some(Duration::ZERO)) {
+            for job in jobs {
+                self.run_detach(job);
+            }
+        }
     }
 
     // ----- detach (R17–R23) -----------------------------------------------------------------
@@ -1190,59 +1225,12 @@ impl Registrar {
     /// `NmrDeregister*`: stop proposals, start detaching every established binding, return
     /// `STATUS_PENDING` without waiting for anything (R24).
     pub(crate) fn deregister(&self, role: Role, handle: usize) -> NTSTATUS {
-        let function = match role {
-            Role::Client => "NmrDeregisterClient",
-            Role::Provider => "NmrDeregisterProvider",
-        };
-        let jobs = {
-            let mut st = sync::lock(&self.state);
-            let r = match st.registrations.get_mut(&handle) {
-                Some(r) if r.role == role => r,
-                _ => {
-                    self.bad_registration_handle(&st, role, handle, function);
-                    return STATUS_INVALID_PARAMETER;
-                }
-            };
-            let npi = r.npi;
-            if r.deregistering {
-                drop(st);
-                self.violation(
-                    ViolationKind::DeregisterTwice,
-                    Some(npi),
-                    handle,
-                    function,
-                    String::from("this registration is already deregistering"),
-                );
-                return STATUS_INVALID_PARAMETER;
-            }
-            r.deregistering = true;
-            let bindings = core::mem::take(&mut r.bindings);
-            if let Some(e) = st.npis.get_mut(&npi) {
-                e.clients.remove(&handle);
-                e.providers.remove(&handle);
-                if e.clients.is_empty() && e.providers.is_empty() {
-                    st.npis.remove(&npi);
-                }
-            }
-            // Oldest binding first; the list is in creation order already.
-            let mut jobs = Vec::new();
-            let mut kept = Vec::with_capacity(bindings.len());
-            for h in bindings {
-                if let Some(b) = st.bindings.get_mut(&h) {
-                    kept.push(h);
-                    if b.state == BindingState::Established {
-                        b.begin_detach();
-                        jobs.push(b.detach_job(h));
-                    }
-                }
-            }
-            if let Some(r) = st.registrations.get_mut(&handle) {
-                r.bindings = kept;
-            }
-            jobs
+        let jobs = match self.begin_deregistration(role, handle, false) {
+            Ok(jobs) => jobs,
+            Err(status) => return status,
         };
         #[cfg(not(loom))]
-        let Some(jobs) = self.detach_later(jobs) else {
+        let Some(jobs) = self.detach_later(jobs, faults::detach_later()) else {
             return STATUS_PENDING;
         };
         for job in jobs {
@@ -1251,12 +1239,85 @@ impl Registrar {
         STATUS_PENDING
     }
 
+    /// Marks a registration deregistering, takes it out of the NPI's index and marks its
+    /// established bindings detaching; the detach callbacks to run. `by_fault`: started by
+    /// `host::AttachFaults`, not by the owner, whose own call is still to come.
+    fn begin_deregistration(
+        &self,
+        role: Role,
+        handle: usize,
+        by_fault: bool,
+    ) -> Result<Vec<DetachJob>, NTSTATUS> {
+        let function = match role {
+            Role::Client => "NmrDeregisterClient",
+            Role::Provider => "NmrDeregisterProvider",
+        };
+        let mut st = sync::lock(&self.state);
+        let r = match st.registrations.get_mut(&handle) {
+            Some(r) if r.role == role => r,
+            _ => {
+                self.bad_registration_handle(&st, role, handle, function);
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+        };
+        let npi = r.npi;
+        if r.deregistering {
+            if by_fault {
+                return Err(STATUS_PENDING);
+            }
+            if r.deregistered_by_fault {
+                // The owner's own call, after a fault started the deregistration for it.
+                r.deregistered_by_fault = false;
+                return Ok(Vec::new());
+            }
+            drop(st);
+            self.violation(
+                ViolationKind::DeregisterTwice,
+                Some(npi),
+                handle,
+                function,
+                String::from("this registration is already deregistering"),
+            );
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        r.deregistering = true;
+        r.deregistered_by_fault = by_fault;
+        let bindings = core::mem::take(&mut r.bindings);
+        if let Some(e) = st.npis.get_mut(&npi) {
+            e.clients.remove(&handle);
+            e.providers.remove(&handle);
+            if e.clients.is_empty() && e.providers.is_empty() {
+                st.npis.remove(&npi);
+            }
+        }
+        // Oldest binding first; the list is in creation order already.
+        let mut jobs = Vec::new();
+        let mut kept = Vec::with_capacity(bindings.len());
+        for h in bindings {
+            if let Some(b) = st.bindings.get_mut(&h) {
+                kept.push(h);
+                if b.state == BindingState::Established {
+                    b.begin_detach();
+                    jobs.push(b.detach_job(h));
+                }
+            }
+        }
+        if let Some(r) = st.registrations.get_mut(&handle) {
+            r.bindings = kept;
+        }
+        Ok(jobs)
+    }
+
     /// `host::DetachFaults`: hands `jobs` to a thread of their own that runs them after the
     /// thread's delay, as NETIO may run detach from a worker, after `NmrDeregister*` returned.
     /// Gives the jobs back to run here if no plan is armed or no thread can be started.
     #[cfg(not(loom))]
-    fn detach_later(&self, jobs: Vec<DetachJob>) -> Option<Vec<DetachJob>> {
-        let delay = faults::detach_later().filter(|_| !jobs.is_empty());
+    fn detach_later(
+        &self,
+        jobs: Vec<DetachJob>,
+        delay: Option<Duration>,
+    ) -> Option<Vec<DetachJob>> {
+        let delay = delay.filter(|_| !jobs.is_empty());
         let Some(delay) = delay else {
             return Some(jobs);
         };
@@ -1495,7 +1556,10 @@ impl Registrar {
         };
         let mut st = sync::lock(&self.state);
         let (npi, deregistering, waiting) = match st.registrations.get(&handle) {
-            Some(r) if r.role == role => (r.npi, r.deregistering, r.waiting),
+            // A deregistration a fault started is the owner's only once it called NmrDeregister*.
+            Some(r) if r.role == role => {
+                (r.npi, r.deregistering && !r.deregistered_by_fault, r.waiting)
+            }
             _ => {
                 self.bad_registration_handle(&st, role, handle, function);
                 return Err(WaitFailure::Status(STATUS_INVALID_PARAMETER));
