@@ -14,11 +14,11 @@ use npi_runtime::sys::{
     STATUS_INVALID_PARAMETER,
 };
 use npi_runtime::{ClientModule, Npi, ProviderRegistration};
+use npi_suite::real::Trace;
 use npi_suite::real::ebpf::{
     Bpf2cClient, EbpfCore, EbpfNative, NPI_MODULE_ID_ENV, ServiceParameters, driver_entry,
     parse_guid, query_npi_module_id,
 };
-use npi_suite::real::{Trace, serial};
 
 const MODULE_ID: GUID = GUID::from_u128(0x0B7F_3E2A_51C4_4D8E_9A06_7C21_E4F5_A9D3);
 
@@ -31,38 +31,42 @@ fn assert_clean() {
 
 #[test]
 fn the_module_id_comes_from_the_configuration() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    // Missing, or not exactly 16 bytes: STATUS_INVALID_PARAMETER, nothing registered.
-    let client = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
-    let missing = ServiceParameters::default();
-    assert_eq!(driver_entry(Arc::clone(&client), &missing).err(), Some(STATUS_INVALID_PARAMETER));
-    let short = ServiceParameters { npi_module_id: Some(vec![0; 15]) };
-    assert_eq!(query_npi_module_id(&short), Err(STATUS_INVALID_PARAMETER));
-    assert_clean();
-
-    // The registry value holds the GUID in memory order.
-    let parameters = ServiceParameters::with_module_id(MODULE_ID);
-    assert_eq!(query_npi_module_id(&parameters), Ok(MODULE_ID));
-    assert_eq!(parse_guid("{0b7f3e2a-51c4-4d8e-9a06-7c21e4f5a9d3}"), Some(MODULE_ID));
-    let text = ServiceParameters::from_text(Some("0B7F3E2A-51C4-4D8E-9A06-7C21E4F5A9D3"));
-    assert_eq!(query_npi_module_id(&text), Ok(MODULE_ID));
-    let garbage = ServiceParameters::from_text(Some("not a guid"));
-    assert_eq!(query_npi_module_id(&garbage), Err(STATUS_INVALID_PARAMETER));
-    if std::env::var_os(NPI_MODULE_ID_ENV).is_none() {
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        // Missing, or not exactly 16 bytes: STATUS_INVALID_PARAMETER, nothing registered.
+        let client = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
+        let missing = ServiceParameters::default();
         assert_eq!(
-            query_npi_module_id(&ServiceParameters::from_env()),
-            Err(STATUS_INVALID_PARAMETER)
+            driver_entry(Arc::clone(&client), &missing).err(),
+            Some(STATUS_INVALID_PARAMETER)
         );
-    }
+        let short = ServiceParameters { npi_module_id: Some(vec![0; 15]) };
+        assert_eq!(query_npi_module_id(&short), Err(STATUS_INVALID_PARAMETER));
+        assert_clean();
 
-    let registration = driver_entry(client, &parameters).expect("registered");
-    let regs = host::registrations_of(&EbpfNative::ID);
-    assert_eq!(regs.len(), 1);
-    assert_eq!(regs[0].module_id.guid(), Some(MODULE_ID));
-    assert_eq!(regs[0].number, 0);
-    drop(registration);
-    assert_clean();
+        // The registry value holds the GUID in memory order.
+        let parameters = ServiceParameters::with_module_id(MODULE_ID);
+        assert_eq!(query_npi_module_id(&parameters), Ok(MODULE_ID));
+        assert_eq!(parse_guid("{0b7f3e2a-51c4-4d8e-9a06-7c21e4f5a9d3}"), Some(MODULE_ID));
+        let text = ServiceParameters::from_text(Some("0B7F3E2A-51C4-4D8E-9A06-7C21E4F5A9D3"));
+        assert_eq!(query_npi_module_id(&text), Ok(MODULE_ID));
+        let garbage = ServiceParameters::from_text(Some("not a guid"));
+        assert_eq!(query_npi_module_id(&garbage), Err(STATUS_INVALID_PARAMETER));
+        if std::env::var_os(NPI_MODULE_ID_ENV).is_none() {
+            assert_eq!(
+                query_npi_module_id(&ServiceParameters::from_env()),
+                Err(STATUS_INVALID_PARAMETER)
+            );
+        }
+
+        let registration = driver_entry(client, &parameters).expect("registered");
+        let regs = host::registrations_of(&EbpfNative::ID);
+        assert_eq!(regs.len(), 1);
+        assert_eq!(regs[0].module_id.guid(), Some(MODULE_ID));
+        assert_eq!(regs[0].number, 0);
+        drop(registration);
+        assert_clean();
+    });
 }
 
 /// What bpf2c's template registers: `{ 0, sizeof(NPI_CLIENT_CHARACTERISTICS), attach, detach,
@@ -89,91 +93,95 @@ fn check_instance(i: &NPI_REGISTRATION_INSTANCE) {
 
 #[test]
 fn the_characteristics_match_the_bpf2c_template_field_by_field() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
 
-    // The static template, as the macro generated it: the module id is a placeholder to patch.
-    let template = <Bpf2cClient as ClientModule>::characteristics();
-    check_against_bpf2c_template(template);
-    const { assert!(<Bpf2cClient as ClientModule>::DYNAMIC_MODULE_ID) };
+        // The static template, as the macro generated it: the module id is a placeholder to patch.
+        let template = <Bpf2cClient as ClientModule>::characteristics();
+        check_against_bpf2c_template(template);
+        const { assert!(<Bpf2cClient as ClientModule>::DYNAMIC_MODULE_ID) };
 
-    // The per-registration copy is what the NMR sees: read it inside the provider's attach.
-    let core = Arc::new(EbpfCore::new(Duration::from_millis(5), Arc::clone(&trace)));
-    let p = ProviderRegistration::register(Arc::clone(&core)).unwrap();
-    let client = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
-    let c =
-        driver_entry(Arc::clone(&client), &ServiceParameters::with_module_id(MODULE_ID)).unwrap();
-    let seen = core.seen();
-    assert_eq!(seen.len(), 1);
-    let s = seen[0];
-    assert_eq!(s.version, 0);
-    assert_eq!(usize::from(s.size), size_of::<NPI_REGISTRATION_INSTANCE>());
-    assert_eq!(s.npi_id, EbpfNative::ID);
-    assert!(NmrIsEqualNpiModuleId(
-        &s.module_id,
-        &npi_runtime::sys::NPI_MODULEID::from_guid(MODULE_ID)
-    ));
-    assert_eq!(usize::from(s.module_id.Length), size_of::<npi_runtime::sys::NPI_MODULEID>());
-    assert_eq!(s.number, 0);
-    assert!(s.npi_specific_characteristics_null);
-    // The template itself was not written to: a second driver can patch its own copy.
-    check_against_bpf2c_template(template);
-    // SAFETY: the template's ModuleId points to the macro's 'static placeholder.
-    assert_ne!(unsafe { (*template.ClientRegistrationInstance.ModuleId).guid() }, Some(MODULE_ID));
+        // The per-registration copy is what the NMR sees: read it inside the provider's attach.
+        let core = Arc::new(EbpfCore::new(Duration::from_millis(5), Arc::clone(&trace)));
+        let p = ProviderRegistration::register(Arc::clone(&core)).unwrap();
+        let client = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
+        let c = driver_entry(Arc::clone(&client), &ServiceParameters::with_module_id(MODULE_ID))
+            .unwrap();
+        let seen = core.seen();
+        assert_eq!(seen.len(), 1);
+        let s = seen[0];
+        assert_eq!(s.version, 0);
+        assert_eq!(usize::from(s.size), size_of::<NPI_REGISTRATION_INSTANCE>());
+        assert_eq!(s.npi_id, EbpfNative::ID);
+        assert!(NmrIsEqualNpiModuleId(
+            &s.module_id,
+            &npi_runtime::sys::NPI_MODULEID::from_guid(MODULE_ID)
+        ));
+        assert_eq!(usize::from(s.module_id.Length), size_of::<npi_runtime::sys::NPI_MODULEID>());
+        assert_eq!(s.number, 0);
+        assert!(s.npi_specific_characteristics_null);
+        // The template itself was not written to: a second driver can patch its own copy.
+        check_against_bpf2c_template(template);
+        // SAFETY: the template's ModuleId points to the macro's 'static placeholder.
+        let placeholder = unsafe { (*template.ClientRegistrationInstance.ModuleId).guid() };
+        assert_ne!(placeholder, Some(MODULE_ID));
 
-    drop(c);
-    drop(p);
-    assert_clean();
+        drop(c);
+        drop(p);
+        assert_clean();
+    });
 }
 
 #[test]
 fn ebpfcore_detach_pends_and_completes_on_another_thread() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    let core = Arc::new(EbpfCore::new(Duration::from_millis(80), Arc::clone(&trace)));
-    let p = ProviderRegistration::register(Arc::clone(&core)).unwrap();
-    let client = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
-    let c =
-        driver_entry(Arc::clone(&client), &ServiceParameters::with_module_id(MODULE_ID)).unwrap();
-    assert!(client.provider_handle().is_some());
-    assert_eq!(core.modules(), [MODULE_ID]);
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        let core = Arc::new(EbpfCore::new(Duration::from_millis(80), Arc::clone(&trace)));
+        let p = ProviderRegistration::register(Arc::clone(&core)).unwrap();
+        let client = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
+        let c = driver_entry(Arc::clone(&client), &ServiceParameters::with_module_id(MODULE_ID))
+            .unwrap();
+        assert!(client.provider_handle().is_some());
+        assert_eq!(core.modules(), [MODULE_ID]);
 
-    // A second driver with the same module GUID is refused by ebpfcore (already loaded).
-    let twin = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
-    let t = driver_entry(Arc::clone(&twin), &ServiceParameters::with_module_id(MODULE_ID)).unwrap();
-    assert!(twin.provider_handle().is_none());
-    assert_eq!(host::bindings_of(&EbpfNative::ID).len(), 1);
-    drop(t);
+        // A second driver with the same module GUID is refused by ebpfcore (already loaded).
+        let twin = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
+        let t =
+            driver_entry(Arc::clone(&twin), &ServiceParameters::with_module_id(MODULE_ID)).unwrap();
+        assert!(twin.provider_handle().is_none());
+        assert_eq!(host::bindings_of(&EbpfNative::ID).len(), 1);
+        drop(t);
 
-    // A second provider: the generated client binds one provider only.
-    let other_core = Arc::new(EbpfCore::new(Duration::from_millis(5), Arc::clone(&trace)));
-    let p2 = ProviderRegistration::register(Arc::clone(&other_core)).unwrap();
-    assert!(trace.contains("a second provider -> STATUS_INVALID_PARAMETER"));
-    assert_eq!(other_core.attached.load(Ordering::SeqCst), 0);
-    assert_eq!(host::bindings_of(&EbpfNative::ID).len(), 1);
-    drop(p2);
+        // A second provider: the generated client binds one provider only.
+        let other_core = Arc::new(EbpfCore::new(Duration::from_millis(5), Arc::clone(&trace)));
+        let p2 = ProviderRegistration::register(Arc::clone(&other_core)).unwrap();
+        assert!(trace.contains("a second provider -> STATUS_INVALID_PARAMETER"));
+        assert_eq!(other_core.attached.load(Ordering::SeqCst), 0);
+        assert_eq!(host::bindings_of(&EbpfNative::ID).len(), 1);
+        drop(p2);
 
-    // The driver unloads: ebpfcore's half pends until its worker completes it.
-    let unload = thread::spawn(move || c.deregister());
-    thread::sleep(Duration::from_millis(20));
-    assert!(!unload.is_finished(), "ebpfcore's detach is pending");
-    let b = host::bindings_of(&EbpfNative::ID);
-    assert_eq!((b[0].client_half, b[0].provider_half), (HalfState::Done, HalfState::Pending));
-    assert!(client.provider_handle().is_none(), "the client's detach cleared its handle");
-    assert_eq!(unload.join().unwrap(), Ok(()));
-    let completers = core.completers();
-    assert_eq!(completers.len(), 1);
-    assert_ne!(completers[0], thread::current().id());
-    assert_eq!(core.cleaned.load(Ordering::SeqCst), 1);
-    assert!(core.modules().is_empty());
+        // The driver unloads: ebpfcore's half pends until its worker completes it.
+        let unload = thread::spawn(move || c.deregister());
+        thread::sleep(Duration::from_millis(20));
+        assert!(!unload.is_finished(), "ebpfcore's detach is pending");
+        let b = host::bindings_of(&EbpfNative::ID);
+        assert_eq!((b[0].client_half, b[0].provider_half), (HalfState::Done, HalfState::Pending));
+        assert!(client.provider_handle().is_none(), "the client's detach cleared its handle");
+        assert_eq!(unload.join().unwrap(), Ok(()));
+        let completers = core.completers();
+        assert_eq!(completers.len(), 1);
+        assert_ne!(completers[0], thread::current().id());
+        assert_eq!(core.cleaned.load(Ordering::SeqCst), 1);
+        assert!(core.modules().is_empty());
 
-    // ebpfcore unloads with a module attached: the same pending path, from its own side.
-    let c =
-        driver_entry(Arc::clone(&client), &ServiceParameters::with_module_id(MODULE_ID)).unwrap();
-    assert!(client.provider_handle().is_some());
-    assert_eq!(p.deregister(), Ok(()));
-    assert_eq!(core.completers().len(), 2);
-    assert!(client.provider_handle().is_none());
-    drop(c);
-    assert_clean();
+        // ebpfcore unloads with a module attached: the same pending path, from its own side.
+        let c = driver_entry(Arc::clone(&client), &ServiceParameters::with_module_id(MODULE_ID))
+            .unwrap();
+        assert!(client.provider_handle().is_some());
+        assert_eq!(p.deregister(), Ok(()));
+        assert_eq!(core.completers().len(), 2);
+        assert!(client.provider_handle().is_none());
+        drop(c);
+        assert_clean();
+    });
 }

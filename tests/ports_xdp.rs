@@ -17,11 +17,11 @@ use npi_runtime::sys::{
 use npi_runtime::{
     AsClient, Attach, Client, ClientRegistration, ClientTable, Npi, ProviderOffer, npi, npi_client,
 };
+use npi_suite::real::Trace;
 use npi_suite::real::xdp::{
     INTERFACE_OBJECT, NPI_CLIENT, XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities, XdpCapabilitiesEx,
     XdpInterface, XdpNpiClient, XdpNpiClientImpl, XdpVersion, open_provider, register_interface,
 };
-use npi_suite::real::{Trace, serial};
 
 const INSTANCE: GUID = GUID::from_u128(0x3F2B_9C41_7D0E_4A8B_B1C2_5E6F_7A8B_9C0D);
 const OTHER_INSTANCE: GUID = GUID::from_u128(0x3F2B_9C41_7D0E_4A8B_B1C2_5E6F_7A8B_FFFF);
@@ -36,76 +36,78 @@ fn assert_clean() {
 
 #[test]
 fn an_interface_binds_its_provider_and_negotiates_outside_nmr() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    let caps = Arc::new(XdpCapabilities::new(INSTANCE));
-    let (interface, client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
-    assert!(host::bindings_of(&Xdp::ID).is_empty(), "no provider yet");
-    let regs = host::registrations_of(&Xdp::ID);
-    assert_eq!((regs[0].number, regs[0].module_id.guid()), (IF_INDEX, Some(INSTANCE)));
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        let caps = Arc::new(XdpCapabilities::new(INSTANCE));
+        let (interface, client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
+        assert!(host::bindings_of(&Xdp::ID).is_empty(), "no provider yet");
+        let regs = host::registrations_of(&Xdp::ID);
+        assert_eq!((regs[0].number, regs[0].module_id.guid()), (IF_INDEX, Some(INSTANCE)));
 
-    let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).expect("XdpOpenProvider");
-    assert!(interface.binding_handle().is_some());
-    assert!(open.provider().refusals().is_empty());
+        let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).expect("XdpOpenProvider");
+        assert!(interface.binding_handle().is_some());
+        assert!(open.provider().refusals().is_empty());
 
-    // GetInterfaceDispatch through the client's table; a wrong major is refused.
-    assert_eq!(open.open_interface(&XDP_DRIVER_API_VERSION), Ok(()));
-    assert!(INTERFACE_OBJECT.opened.load(Ordering::SeqCst));
-    let wrong = XdpVersion { major: 1, minor: 0, patch: 0 };
-    assert_eq!(open.open_interface(&wrong), Err(STATUS_NOT_SUPPORTED));
+        // GetInterfaceDispatch through the client's table; a wrong major is refused.
+        assert_eq!(open.open_interface(&XDP_DRIVER_API_VERSION), Ok(()));
+        assert!(INTERFACE_OBJECT.opened.load(Ordering::SeqCst));
+        let wrong = XdpVersion { major: 1, minor: 0, patch: 0 };
+        assert_eq!(open.open_interface(&wrong), Err(STATUS_NOT_SUPPORTED));
 
-    // XdpRegisterInterfaceEx wants exactly one driver API version.
-    let mut two = XdpCapabilities::new(INSTANCE);
-    two.capabilities_ex.driver_api_version_count = 2;
-    assert_eq!(
-        register_interface(IF_INDEX, Arc::new(two), Arc::clone(&trace)).err(),
-        Some(STATUS_INVALID_PARAMETER)
-    );
+        // XdpRegisterInterfaceEx wants exactly one driver API version.
+        let mut two = XdpCapabilities::new(INSTANCE);
+        two.capabilities_ex.driver_api_version_count = 2;
+        assert_eq!(
+            register_interface(IF_INDEX, Arc::new(two), Arc::clone(&trace)).err(),
+            Some(STATUS_INVALID_PARAMETER)
+        );
 
-    open.cleanup();
-    assert!(interface.binding_handle().is_none());
-    client.deregister().unwrap();
-    assert_clean();
+        open.cleanup();
+        assert!(interface.binding_handle().is_none());
+        client.deregister().unwrap();
+        assert_clean();
+    });
 }
 
 #[test]
 fn the_provider_checks_number_module_id_and_binds_once() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    let caps = Arc::new(XdpCapabilities::new(INSTANCE));
-    let (_interface, client) =
-        register_interface(IF_INDEX, Arc::clone(&caps), Arc::clone(&trace)).unwrap();
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        let caps = Arc::new(XdpCapabilities::new(INSTANCE));
+        let (_interface, client) =
+            register_interface(IF_INDEX, Arc::clone(&caps), Arc::clone(&trace)).unwrap();
 
-    // Another interface index: STATUS_INVALID_PARAMETER, and XdpOpenProvider finds no binding.
-    let (status, wrong_number) =
-        open_provider(IF_INDEX + 1, INSTANCE, Arc::clone(&trace)).err().unwrap();
-    assert_eq!(status, STATUS_NOINTERFACE);
-    assert_eq!(wrong_number.refusals(), [STATUS_INVALID_PARAMETER]);
+        // Another interface index: STATUS_INVALID_PARAMETER, and XdpOpenProvider finds no binding.
+        let (status, wrong_number) =
+            open_provider(IF_INDEX + 1, INSTANCE, Arc::clone(&trace)).err().unwrap();
+        assert_eq!(status, STATUS_NOINTERFACE);
+        assert_eq!(wrong_number.refusals(), [STATUS_INVALID_PARAMETER]);
 
-    // Another instance id, same index: STATUS_NOINTERFACE (NmrIsEqualNpiModuleId).
-    let (status, wrong_id) =
-        open_provider(IF_INDEX, OTHER_INSTANCE, Arc::clone(&trace)).err().unwrap();
-    assert_eq!(status, STATUS_NOINTERFACE);
-    assert_eq!(wrong_id.refusals(), [STATUS_NOINTERFACE]);
-    assert!(host::bindings_of(&Xdp::ID).is_empty());
+        // Another instance id, same index: STATUS_NOINTERFACE (NmrIsEqualNpiModuleId).
+        let (status, wrong_id) =
+            open_provider(IF_INDEX, OTHER_INSTANCE, Arc::clone(&trace)).err().unwrap();
+        assert_eq!(status, STATUS_NOINTERFACE);
+        assert_eq!(wrong_id.refusals(), [STATUS_NOINTERFACE]);
+        assert!(host::bindings_of(&Xdp::ID).is_empty());
 
-    // A second interface registration with the same key: the provider binds one, and refuses
-    // the other with STATUS_DEVICE_NOT_READY (one binding per provider lifetime).
-    let (_twin, twin_client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
-    let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).unwrap();
-    assert_eq!(open.provider().refusals(), [STATUS_DEVICE_NOT_READY]);
-    assert_eq!(host::bindings_of(&Xdp::ID).len(), 1);
-    drop(twin_client);
+        // A second interface registration with the same key: the provider binds one, and refuses
+        // the other with STATUS_DEVICE_NOT_READY (one binding per provider lifetime).
+        let (_twin, twin_client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
+        let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).unwrap();
+        assert_eq!(open.provider().refusals(), [STATUS_DEVICE_NOT_READY]);
+        assert_eq!(host::bindings_of(&Xdp::ID).len(), 1);
+        drop(twin_client);
 
-    // A second provider for the bound interface: the interface declines it (one at a time).
-    let (status, second) = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).err().unwrap();
-    assert_eq!(status, STATUS_NOINTERFACE);
-    assert!(second.refusals().is_empty(), "the client refused, before the provider was asked");
-    assert_eq!(_interface.refused_busy.load(Ordering::SeqCst), 1);
+        // A second provider for the bound interface: the interface declines it (one at a time).
+        let (status, second) = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).err().unwrap();
+        assert_eq!(status, STATUS_NOINTERFACE);
+        assert!(second.refusals().is_empty(), "the client refused, before the provider was asked");
+        assert_eq!(_interface.refused_busy.load(Ordering::SeqCst), 1);
 
-    open.cleanup();
-    client.deregister().unwrap();
-    assert_clean();
+        open.cleanup();
+        client.deregister().unwrap();
+        assert_clean();
+    });
 }
 
 // The same NPI id with registration-instance Version 0: a client of an older binding protocol.
@@ -166,51 +168,57 @@ static OLD_CAPS: XdpCapabilities = XdpCapabilities::new(INSTANCE);
 
 #[test]
 fn the_provider_refuses_another_binding_version() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    assert_eq!(<XdpVersion0 as Npi>::ID, Xdp::ID);
-    assert_eq!(<XdpVersion0 as Npi>::REGISTRATION_VERSION, 0);
-    let old = Arc::new(OldInterface(std::sync::Mutex::default()));
-    let client = ClientRegistration::builder(Arc::clone(&old))
-        .module_guid(INSTANCE)
-        .characteristics(&OLD_CAPS.capabilities_ex)
-        .register()
-        .unwrap();
-    let (status, provider) = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).err().unwrap();
-    assert_eq!(status, STATUS_NOINTERFACE);
-    assert_eq!(provider.refusals(), [STATUS_NOT_SUPPORTED]);
-    assert_eq!(*old.0.lock().unwrap(), [STATUS_NOT_SUPPORTED]);
-    drop(client);
-    assert_clean();
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        assert_eq!(<XdpVersion0 as Npi>::ID, Xdp::ID);
+        assert_eq!(<XdpVersion0 as Npi>::REGISTRATION_VERSION, 0);
+        let old = Arc::new(OldInterface(std::sync::Mutex::default()));
+        let client = ClientRegistration::builder(Arc::clone(&old))
+            .module_guid(INSTANCE)
+            .characteristics(&OLD_CAPS.capabilities_ex)
+            .register()
+            .unwrap();
+        let (status, provider) =
+            open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).err().unwrap();
+        assert_eq!(status, STATUS_NOINTERFACE);
+        assert_eq!(provider.refusals(), [STATUS_NOT_SUPPORTED]);
+        assert_eq!(*old.0.lock().unwrap(), [STATUS_NOT_SUPPORTED]);
+        drop(client);
+        assert_clean();
+    });
 }
 
 #[test]
 fn the_provider_detach_always_pends_until_cleanup() {
-    let _serial = serial();
-    let trace = Arc::new(Trace::new());
-    let caps = Arc::new(XdpCapabilities::new(INSTANCE));
-    let (interface, client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
-    let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).unwrap();
-    let binding = host::bindings_of(&Xdp::ID)[0].handle;
+    host::isolated(|| {
+        let trace = Arc::new(Trace::new());
+        let caps = Arc::new(XdpCapabilities::new(INSTANCE));
+        let (interface, client) = register_interface(IF_INDEX, caps, Arc::clone(&trace)).unwrap();
+        let open = open_provider(IF_INDEX, INSTANCE, Arc::clone(&trace)).unwrap();
+        let binding = host::bindings_of(&Xdp::ID)[0].handle;
 
-    // The NIC driver removes the interface: XDP's detach pends; the owner is notified once.
-    thread::scope(|scope| {
-        let removal = scope.spawn(move || client.deregister());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while open.pending_detach().is_none() {
-            assert!(Instant::now() < deadline);
-            thread::yield_now();
-        }
-        thread::sleep(Duration::from_millis(30));
-        assert!(!removal.is_finished(), "the interface's removal waits for XdpCleanupProvider");
-        let b = host::bindings_of(&Xdp::ID);
-        assert_eq!((b[0].client_half, b[0].provider_half), (HalfState::Done, HalfState::Pending));
-        assert_eq!(open.pending_detach().map(|h| h.addr()), Some(binding));
-        assert_eq!(open.provider().detach_notified.load(Ordering::SeqCst), 1);
-        assert!(interface.binding_handle().is_none());
+        // The NIC driver removes the interface: XDP's detach pends; the owner is notified once.
+        thread::scope(|scope| {
+            let removal = scope.spawn(move || client.deregister());
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while open.pending_detach().is_none() {
+                assert!(Instant::now() < deadline);
+                thread::yield_now();
+            }
+            thread::sleep(Duration::from_millis(30));
+            assert!(!removal.is_finished(), "the interface's removal waits for XdpCleanupProvider");
+            let b = host::bindings_of(&Xdp::ID);
+            assert_eq!(
+                (b[0].client_half, b[0].provider_half),
+                (HalfState::Done, HalfState::Pending)
+            );
+            assert_eq!(open.pending_detach().map(|h| h.addr()), Some(binding));
+            assert_eq!(open.provider().detach_notified.load(Ordering::SeqCst), 1);
+            assert!(interface.binding_handle().is_none());
 
-        open.cleanup();
-        assert_eq!(removal.join().unwrap(), Ok(()));
+            open.cleanup();
+            assert_eq!(removal.join().unwrap(), Ok(()));
+        });
+        assert_clean();
     });
-    assert_clean();
 }

@@ -23,10 +23,10 @@ use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 
 use crate::heap::{AllocationSite, dealloc_layout, try_alloc_layout};
 use crate::npi::{DispatchTable, NpiData, Peer};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
 use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
 pub(crate) mod sealed {
@@ -101,12 +101,14 @@ pub(crate) struct PaddedShard(Shard);
 const _: () = assert!(size_of::<PaddedShard>() == SHARD_STRIDE);
 
 impl Shard {
-    #[allow(clippy::declare_interior_mutable_const)] // a fresh value each use, by design
-    const NEW: Shard = Shard {
-        holds: AtomicUsize::new(CLOSED),
-        peer_context: AtomicPtr::new(ptr::null_mut()),
-        peer_dispatch: AtomicPtr::new(ptr::null_mut()),
-    };
+    // A function, not a `const`: loom's atomics (`crate::sync`) have no `const fn new`.
+    fn new() -> Shard {
+        Shard {
+            holds: AtomicUsize::new(CLOSED),
+            peer_context: AtomicPtr::new(ptr::null_mut()),
+            peer_dispatch: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
 
     fn open(&self, peer_context: *mut c_void, peer_dispatch: *const c_void) {
         self.peer_context.store(peer_context, Ordering::Relaxed);
@@ -151,13 +153,15 @@ fn close_extra(extra: &[PaddedShard]) -> usize {
 }
 
 impl Holds {
-    #[allow(clippy::declare_interior_mutable_const)] // a fresh value each use, by design
-    const NEW: Holds = Holds {
-        first: Shard::NEW,
-        remaining: AtomicUsize::new(0),
-        detaching: AtomicBool::new(false),
-        next_shard: AtomicUsize::new(0),
-    };
+    // A function, not a `const`: see `Shard::new`.
+    fn new() -> Holds {
+        Holds {
+            first: Shard::new(),
+            remaining: AtomicUsize::new(0),
+            detaching: AtomicBool::new(false),
+            next_shard: AtomicUsize::new(0),
+        }
+    }
 
     /// Marks detach begun and closes the first shard; returns the holds it counted. The extra
     /// shards are closed next (`close_extra`), then `finish_close` takes the bias off.
@@ -474,7 +478,7 @@ impl<S: Side> RecordRef<S> {
         // uninitialised memory).
         unsafe {
             p.write(Record {
-                holds: Holds::NEW,
+                holds: Holds::new(),
                 refs: AtomicUsize::new(1),
                 module,
                 handle,
@@ -485,7 +489,7 @@ impl<S: Side> RecordRef<S> {
                     .as_ptr()
                     .add(Record::<S>::EXTRA_OFFSET + i * SHARD_STRIDE)
                     .cast::<PaddedShard>()
-                    .write(PaddedShard(Shard::NEW));
+                    .write(PaddedShard(Shard::new()));
             }
         }
         // SAFETY: from a successful allocation.

@@ -31,6 +31,7 @@ mod heap;
 mod module;
 mod npi;
 mod registration;
+mod sync;
 pub mod sys;
 mod unwind;
 

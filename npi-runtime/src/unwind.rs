@@ -30,7 +30,7 @@ pub(crate) fn guard<R>(
             {
                 core::mem::forget(inner);
             }
-            crate::backend::host::nmr().violation(
+            crate::backend::host::current().violation(
                 crate::host::ViolationKind::ModulePanic,
                 Some(*npi),
                 handle.addr(),
@@ -62,7 +62,7 @@ pub(crate) fn success_without_accept(
     handle: crate::sys::HANDLE,
     callback: &'static str,
 ) {
-    crate::backend::host::nmr().violation(
+    crate::backend::host::current().violation(
         crate::host::ViolationKind::SuccessWithoutAttach,
         Some(*npi),
         handle.addr(),

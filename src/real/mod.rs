@@ -3,9 +3,9 @@
 //! of the port (a mock or faithful provider and client) that `examples/` run with a trace and
 //! `tests/ports_*.rs` check.
 //!
-//! The NPIs keep their real ids, as the real drivers do. The NMR is process-wide, so the tests
-//! of one port run their scenarios one at a time ([`serial`]); each test binary is its own
-//! process.
+//! The NPIs keep their real ids, as the real drivers do. The default NMR is process-wide, so
+//! each test of a port runs in a registrar of its own (`npi_runtime::host::isolated`): the tests
+//! of one port run in parallel without seeing each other's modules.
 
 use std::string::String;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,14 +64,6 @@ impl Trace {
 /// Locks a mutex, ignoring poisoning: a panicking test must not hide the next one's result.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Runs the scenarios of one test binary one at a time: the real NPIs have one id each and
-/// the NMR is process-wide, so two tests of the same port must not overlap.
-pub fn serial() -> MutexGuard<'static, ()> {
-    lock(&SERIAL)
 }
 
 /// `size_of::<T>()` as the `USHORT`/`UINT32` sizes NPI headers carry.

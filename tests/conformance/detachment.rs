@@ -337,3 +337,76 @@ fn r23_the_nmr_calls_nothing_for_a_binding_after_its_cleanups() {
     assert!(events.iter().all(|e| e.binding != old));
     fx.assert_clean();
 }
+
+// ----- host::DetachFaults ---------------------------------------------------------------------
+
+/// `host::DetachFaults::later`: NETIO may run detach callbacks after `NmrDeregister*` returned,
+/// from a worker. A C-style unload that frees what its detach callback reads between the
+/// deregistration and the wait passes against the host's synchronous default and is caught
+/// with the fault armed.
+#[cfg(not(loom))] // no real threads or time under loom
+#[test]
+fn detach_faults_run_detach_later_on_another_thread_and_catch_a_free_before_the_wait() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::time::Duration;
+
+    let fx = Fx::new();
+    let (c1, p) = bound(&fx);
+    let c2 = fx.client("C2");
+    assert_eq!(c2.register(), STATUS_SUCCESS);
+    fx.take();
+    // The client's state: "freed" by the buggy unload; the detach callback reads it.
+    let freed = Arc::new(AtomicBool::new(false));
+    let read_after_free = Arc::new(AtomicBool::new(false));
+    let detach_threads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for c in [c1, c2] {
+        let (freed, read_after_free, threads) =
+            (Arc::clone(&freed), Arc::clone(&read_after_free), Arc::clone(&detach_threads));
+        c.on_detach(move |_| {
+            if freed.load(SeqCst) {
+                read_after_free.store(true, SeqCst);
+            }
+            lock(&threads).push(thread::current().id());
+            STATUS_SUCCESS
+        });
+    }
+    let buggy_unload = |c: &Client| {
+        assert_eq!(c.deregister(), STATUS_PENDING);
+        freed.store(true, SeqCst); // the bug: freed before the wait
+        assert_eq!(c.wait(), STATUS_SUCCESS);
+        freed.store(false, SeqCst);
+    };
+
+    // The synchronous default hides the bug: detach ran inside NmrDeregisterClient.
+    buggy_unload(c1);
+    assert!(!read_after_free.load(SeqCst));
+    assert_eq!(*lock(&detach_threads), [thread::current().id()]);
+
+    // Detach later, from another thread: the same unload is caught.
+    let late = host::DetachFaults::later(Duration::from_millis(20));
+    buggy_unload(c2);
+    drop(late);
+    assert!(read_after_free.load(SeqCst), "the detach callback ran after the free");
+    let threads = lock(&detach_threads).clone();
+    assert_eq!(threads.len(), 2);
+    assert_ne!(threads[1], thread::current().id(), "detached on a thread of its own");
+    assert_eq!(
+        fx.take(),
+        [
+            "C.detach(P)",
+            "P.detach(C)",
+            "C.cleanup(P)",
+            "P.cleanup(C)",
+            "C2.detach(P)",
+            "P.detach(C2)",
+            "C2.cleanup(P)",
+            "P.cleanup(C2)"
+        ]
+    );
+
+    // Disarmed: synchronous again.
+    p.unload();
+    fx.take();
+    fx.assert_clean();
+}

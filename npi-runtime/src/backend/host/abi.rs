@@ -9,12 +9,33 @@
 use core::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{Registrar, Role, nmr};
+use super::{Nmr, Registrar, Role, current, for_handle};
 use crate::sys::{HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_PROVIDER_CHARACTERISTICS, NTSTATUS};
 
-fn shielded<T>(function: &'static str, f: impl FnOnce(&Registrar) -> T) -> T {
-    let nmr = nmr();
-    match catch_unwind(AssertUnwindSafe(|| f(nmr))) {
+/// Which registrar a call goes to: the calling thread's (registration), or the one the handle
+/// names (everything else; see the module comment of `super`).
+enum Route {
+    Current,
+    Handle(HANDLE),
+}
+
+/// Runs `f` on the registrar of `route`; `refused` if the handle belongs to a registrar the
+/// calling thread may not use (already recorded as a violation).
+fn shielded<T>(
+    function: &'static str,
+    route: Route,
+    refused: impl FnOnce(NTSTATUS) -> T,
+    f: impl FnOnce(&Registrar) -> T,
+) -> T {
+    // Routing takes no module code and no registrar lock; it records a violation at most.
+    let nmr: Nmr = match route {
+        Route::Current => current(),
+        Route::Handle(h) => match for_handle(h.addr(), function) {
+            Ok(nmr) => nmr,
+            Err(status) => return refused(status),
+        },
+    };
+    match catch_unwind(AssertUnwindSafe(|| f(&nmr))) {
         Ok(v) => v,
         Err(payload) => {
             let message = payload
@@ -22,6 +43,15 @@ fn shielded<T>(function: &'static str, f: impl FnOnce(&Registrar) -> T) -> T {
                 .copied()
                 .or_else(|| payload.downcast_ref::<std::string::String>().map(|s| s.as_str()))
                 .unwrap_or("(no message)");
+            // Under loom a panic here is usually loom's own verdict (a deadlock: a wait nothing
+            // can end; too many branches), raised where a thread blocked. It cannot unwind out
+            // of an `extern "system"` function either, so it stops the process as well.
+            #[cfg(loom)]
+            std::eprintln!(
+                "npi: loom stopped the model inside {function}: {message}; stopping (a wait \
+                 nothing can end is a module that never completes a detach or releases a call)"
+            );
+            #[cfg(not(loom))]
             std::eprintln!(
                 "npi: the host NMR panicked in {function}: {message}; this is a bug in npi, stopping"
             );
@@ -40,12 +70,22 @@ pub unsafe extern "system" fn NmrRegisterClient(
     ClientContext: *mut c_void,
     NmrClientHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterClient", |n| {
-        // SAFETY: forwarded from this function's own contract.
-        unsafe {
-            n.register(Role::Client, ClientCharacteristics.cast(), ClientContext, NmrClientHandle)
-        }
-    })
+    shielded(
+        "NmrRegisterClient",
+        Route::Current,
+        |s| s,
+        |n| {
+            // SAFETY: forwarded from this function's own contract.
+            unsafe {
+                n.register(
+                    Role::Client,
+                    ClientCharacteristics.cast(),
+                    ClientContext,
+                    NmrClientHandle,
+                )
+            }
+        },
+    )
 }
 
 /// Registers a provider module (`netioddk.h`).
@@ -57,17 +97,22 @@ pub unsafe extern "system" fn NmrRegisterProvider(
     ProviderContext: *mut c_void,
     NmrProviderHandle: *mut HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrRegisterProvider", |n| {
-        // SAFETY: forwarded from this function's own contract.
-        unsafe {
-            n.register(
-                Role::Provider,
-                ProviderCharacteristics.cast(),
-                ProviderContext,
-                NmrProviderHandle,
-            )
-        }
-    })
+    shielded(
+        "NmrRegisterProvider",
+        Route::Current,
+        |s| s,
+        |n| {
+            // SAFETY: forwarded from this function's own contract.
+            unsafe {
+                n.register(
+                    Role::Provider,
+                    ProviderCharacteristics.cast(),
+                    ProviderContext,
+                    NmrProviderHandle,
+                )
+            }
+        },
+    )
 }
 
 /// Starts deregistering a client; always `STATUS_PENDING` for a live handle.
@@ -75,7 +120,12 @@ pub unsafe extern "system" fn NmrRegisterProvider(
 /// # Safety
 /// Any handle value is accepted; the callbacks of the module's bindings must still be callable.
 pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterClient", |n| n.deregister(Role::Client, NmrClientHandle.addr()))
+    shielded(
+        "NmrDeregisterClient",
+        Route::Handle(NmrClientHandle),
+        |s| s,
+        |n| n.deregister(Role::Client, NmrClientHandle.addr()),
+    )
 }
 
 /// Starts deregistering a provider; always `STATUS_PENDING` for a live handle.
@@ -83,7 +133,12 @@ pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NT
 /// # Safety
 /// As [`NmrDeregisterClient`].
 pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -> NTSTATUS {
-    shielded("NmrDeregisterProvider", |n| n.deregister(Role::Provider, NmrProviderHandle.addr()))
+    shielded(
+        "NmrDeregisterProvider",
+        Route::Handle(NmrProviderHandle),
+        |s| s,
+        |n| n.deregister(Role::Provider, NmrProviderHandle.addr()),
+    )
 }
 
 /// Blocks until every binding of a deregistering client is gone, cleanups included.
@@ -93,9 +148,12 @@ pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -
 pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
     NmrClientHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForClientDeregisterComplete", |n| {
-        n.wait_status(Role::Client, NmrClientHandle.addr())
-    })
+    shielded(
+        "NmrWaitForClientDeregisterComplete",
+        Route::Handle(NmrClientHandle),
+        |s| s,
+        |n| n.wait_status(Role::Client, NmrClientHandle.addr()),
+    )
 }
 
 /// Blocks until every binding of a deregistering provider is gone, cleanups included.
@@ -105,9 +163,12 @@ pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
 pub unsafe extern "system" fn NmrWaitForProviderDeregisterComplete(
     NmrProviderHandle: HANDLE,
 ) -> NTSTATUS {
-    shielded("NmrWaitForProviderDeregisterComplete", |n| {
-        n.wait_status(Role::Provider, NmrProviderHandle.addr())
-    })
+    shielded(
+        "NmrWaitForProviderDeregisterComplete",
+        Route::Handle(NmrProviderHandle),
+        |s| s,
+        |n| n.wait_status(Role::Provider, NmrProviderHandle.addr()),
+    )
 }
 
 /// Attaches the client to the provider proposed to its `ClientAttachProvider` callback.
@@ -122,18 +183,23 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
     ProviderBindingContext: *mut *mut c_void,
     ProviderDispatch: *mut *const c_void,
 ) -> NTSTATUS {
-    shielded("NmrClientAttachProvider", |n| {
-        // SAFETY: forwarded from this function's own contract.
-        unsafe {
-            n.client_attach_provider(
-                NmrBindingHandle.addr(),
-                ClientBindingContext,
-                ClientDispatch,
-                ProviderBindingContext,
-                ProviderDispatch,
-            )
-        }
-    })
+    shielded(
+        "NmrClientAttachProvider",
+        Route::Handle(NmrBindingHandle),
+        |s| s,
+        |n| {
+            // SAFETY: forwarded from this function's own contract.
+            unsafe {
+                n.client_attach_provider(
+                    NmrBindingHandle.addr(),
+                    ClientBindingContext,
+                    ClientDispatch,
+                    ProviderBindingContext,
+                    ProviderDispatch,
+                )
+            }
+        },
+    )
 }
 
 /// Completes the client's half of a detach that returned `STATUS_PENDING`.
@@ -141,7 +207,7 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
 /// # Safety
 /// Any handle value is accepted; a bad one is recorded as a violation and ignored.
 pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: HANDLE) {
-    shielded("NmrClientDetachProviderComplete", |n| {
+    shielded("NmrClientDetachProviderComplete", Route::Handle(NmrBindingHandle), drop, |n| {
         n.detach_complete(Role::Client, NmrBindingHandle.addr());
     });
 }
@@ -151,7 +217,7 @@ pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: 
 /// # Safety
 /// Any handle value is accepted; a bad one is recorded as a violation and ignored.
 pub unsafe extern "system" fn NmrProviderDetachClientComplete(NmrBindingHandle: HANDLE) {
-    shielded("NmrProviderDetachClientComplete", |n| {
+    shielded("NmrProviderDetachClientComplete", Route::Handle(NmrBindingHandle), drop, |n| {
         n.detach_complete(Role::Provider, NmrBindingHandle.addr());
     });
 }

@@ -9,10 +9,11 @@ use std::cell::{Cell, RefCell};
 use std::vec::Vec;
 
 use super::report::Irql;
+use super::sync::host_thread_local;
 
-std::thread_local! {
-    static FRAMES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-    static IRQL: Cell<Irql> = const { Cell::new(Irql::Passive) };
+host_thread_local! {
+    static FRAMES: RefCell<Vec<usize>> = RefCell::new(Vec::new());
+    static IRQL: Cell<Irql> = Cell::new(Irql::Passive);
 }
 
 /// Marks a module callback for binding `handle` as running on this thread until dropped.

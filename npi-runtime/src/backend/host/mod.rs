@@ -6,9 +6,26 @@
 //! section that reads or writes the tables below and returns what the caller must invoke next;
 //! the callbacks then run unlocked on the calling thread.
 //!
-//! Handles are `HANDLE_BASE + serial * 4 + tag`: never NULL, never reused (serials only grow), and the tag
-//! tells client, provider and binding handles apart so that a handle of the wrong kind is an
-//! error, not a mix-up (OQ-17). Serial order is also registration order (OQ-2).
+//! Handles are `HANDLE_BASE + (registrar << REGISTRAR_SHIFT) + serial * 4 + tag`: never NULL,
+//! never reused (serials only grow, and registrar ids are never reused), and the tag tells
+//! client, provider and binding handles apart so that a handle of the wrong kind is an error,
+//! not a mix-up (OQ-17). Serial order is also registration order (OQ-2).
+//!
+//! # Registrars
+//! Process-wide there is one default registrar ([`nmr`], id 0), which is what code that never
+//! opts in uses, like the real NMR. A test may create registrars of its own ([`Registrar::
+//! scoped`], `host::Registrar`) so that tests registering the same NPI id run in parallel
+//! without seeing each other. The nine functions have no context argument, so the registrar is
+//! found from the call:
+//! - `NmrRegister*` uses the calling thread's *current* registrar (one it entered, see
+//!   [`Entered`]), else the default one;
+//! - every call that names a handle goes to the registrar the handle names (its id is in the
+//!   handle), so a completion or deregistration from a thread that never entered it — a worker,
+//!   a timer — lands in the right one. A thread that entered a registrar and passes a handle of
+//!   another is refused with `STATUS_INVALID_PARAMETER` and an
+//!   [`ViolationKind::ForeignHandle`] violation in its own registrar.
+//! - module callbacks run with their registrar current on that thread, so whatever a callback
+//!   registers or asks the host about belongs to the same registrar.
 
 pub(crate) mod abi;
 pub(crate) mod faults;
@@ -22,9 +39,11 @@ use core::ptr;
 use std::collections::BTreeSet;
 use std::format;
 use std::string::String;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+#[cfg(not(loom))]
+use std::time::Instant;
 use std::vec::Vec;
 
 use rustc_hash::FxBuildHasher;
@@ -34,7 +53,7 @@ use report::{
     BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, StuckWait, Violation,
     ViolationKind,
 };
-use sync::{Condvar, Mutex};
+use sync::{Condvar, Mutex, host_static, host_thread_local};
 
 use crate::heap::AllocationSite;
 use crate::sys::{
@@ -57,10 +76,177 @@ const HANDLE_BASE: usize = 0x4E50_0000;
 /// How often an unbounded `NmrWaitFor*` that makes no progress prints what it waits for.
 const DEFAULT_REPORT_INTERVAL_MS: u64 = 10_000;
 
-/// The process-wide NMR behind the nine `Nmr*` functions.
+/// Where the registrar id starts in a handle: above the tag and one registrar's own payload.
+const REGISTRAR_SHIFT: u32 = 2 + slab::PAYLOAD_BITS;
+/// The largest registrar id; a handle of the largest id still fits above `HANDLE_BASE`.
+const MAX_REGISTRAR: usize = if usize::BITS == 64 { (1 << 19) - 1 } else { 63 };
+const _: () = assert!(
+    (MAX_REGISTRAR << REGISTRAR_SHIFT) < usize::MAX - HANDLE_BASE - (1 << REGISTRAR_SHIFT) + 1
+);
+
+host_static!(
+    fn default_registrar() -> Registrar {
+        Registrar::new(0, Weak::new())
+    }
+);
+
+/// The default, process-wide registrar: what code that never opts into a registrar of its own
+/// uses.
 pub(crate) fn nmr() -> &'static Registrar {
-    static NMR: LazyLock<Registrar> = LazyLock::new(Registrar::new);
-    &NMR
+    default_registrar()
+}
+
+/// The registrars created by tests, by id, so that a handle finds its own from any thread.
+#[derive(Default)]
+struct Directory {
+    /// The last id handed out; ids are never reused, so neither are handle values.
+    last: usize,
+    live: FxHashMap<usize, Weak<Registrar>>,
+}
+
+// Not the registrar's lock type: the directory is held only for a lookup, never across a
+// module callback or a wait, so loom need not see it (it is still fresh per execution).
+host_static!(
+    fn directory() -> std::sync::Mutex<Directory> {
+        std::sync::Mutex::new(Directory::default())
+    }
+);
+
+fn lock_directory() -> std::sync::MutexGuard<'static, Directory> {
+    directory().lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+host_thread_local! {
+    /// The registrar this thread entered (`Entered`), if any.
+    static CURRENT: core::cell::RefCell<Option<Arc<Registrar>>> = core::cell::RefCell::new(None);
+    /// Its id, 0 for none: what every NMR call reads first, without the `RefCell` or the `Arc`.
+    static CURRENT_ID: core::cell::Cell<usize> = core::cell::Cell::new(0);
+}
+
+fn current_id() -> usize {
+    CURRENT_ID.try_with(core::cell::Cell::get).unwrap_or(0)
+}
+
+/// A registrar to call into: the default one, or one a test created.
+pub(crate) enum Nmr {
+    Default(&'static Registrar),
+    Scoped(Arc<Registrar>),
+}
+
+impl core::ops::Deref for Nmr {
+    type Target = Registrar;
+    fn deref(&self) -> &Registrar {
+        match self {
+            Nmr::Default(r) => r,
+            Nmr::Scoped(r) => r,
+        }
+    }
+}
+
+/// The registrar this thread entered, if any.
+fn entered() -> Option<Arc<Registrar>> {
+    if current_id() == 0 {
+        return None;
+    }
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// The calling thread's registrar: the one it entered, else the default one. `NmrRegister*`
+/// and the host's listings use it.
+pub(crate) fn current() -> Nmr {
+    entered().map_or(Nmr::Default(nmr()), Nmr::Scoped)
+}
+
+/// The id of the registrar `handle` belongs to, if it is shaped like a handle at all.
+fn registrar_id(handle: usize) -> Option<usize> {
+    let id = handle.checked_sub(HANDLE_BASE)? >> REGISTRAR_SHIFT;
+    (id <= MAX_REGISTRAR).then_some(id)
+}
+
+/// The registrar a call naming `handle` goes to: the handle's own. `Err` when the calling
+/// thread entered another registrar; the violation is then already recorded in the caller's.
+pub(crate) fn for_handle(handle: usize, function: &'static str) -> Result<Nmr, NTSTATUS> {
+    // The common case, a thread in no registrar of its own and a default handle, reads one
+    // thread-local cell.
+    if current_id() == 0 && registrar_id(handle).is_none_or(|id| id == 0) {
+        return Ok(Nmr::Default(nmr()));
+    }
+    let here = entered();
+    let Some(id) = registrar_id(handle) else {
+        // Not a handle of any registrar: the caller's registrar records it as a bad handle.
+        return Ok(here.map_or(Nmr::Default(nmr()), Nmr::Scoped));
+    };
+    let mine = here.as_ref().map_or(0, |r| r.id);
+    if id == mine {
+        return Ok(here.map_or(Nmr::Default(nmr()), Nmr::Scoped));
+    }
+    if let Some(here) = here {
+        here.violation(
+            ViolationKind::ForeignHandle,
+            None,
+            handle,
+            function,
+            format!(
+                "a handle of registrar {id}, passed on a thread that entered registrar {}; \
+                 ignored",
+                here.id
+            ),
+        );
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    if id == 0 {
+        return Ok(Nmr::Default(nmr()));
+    }
+    let found = lock_directory().live.get(&id).and_then(Weak::upgrade);
+    // A registrar that is gone has no live handles: its default neighbour says so.
+    Ok(found.map_or(Nmr::Default(nmr()), Nmr::Scoped))
+}
+
+/// Makes a registrar current on this thread until dropped, restoring the previous one.
+pub(crate) struct Entered {
+    previous: Option<Arc<Registrar>>,
+    // Thread-local state: the guard stays on its thread.
+    _thread: core::marker::PhantomData<*const ()>,
+}
+
+impl Entered {
+    pub(crate) fn enter(registrar: Option<Arc<Registrar>>) -> Self {
+        Self { previous: Self::set(registrar), _thread: core::marker::PhantomData }
+    }
+
+    /// Makes `registrar` this thread's; the one it replaces.
+    fn set(registrar: Option<Arc<Registrar>>) -> Option<Arc<Registrar>> {
+        let _ = CURRENT_ID.try_with(|c| c.set(registrar.as_ref().map_or(0, |r| r.id)));
+        CURRENT.try_with(|c| c.replace(registrar)).ok().flatten()
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        Self::set(self.previous.take());
+    }
+}
+
+/// A module callback running on this thread ([`Registrar::frame`]): its binding's frame, and
+/// the registrar entered for it (restored when dropped) if the thread was in another.
+struct CallbackFrame {
+    _frame: frames::Frame,
+    previous: Option<Option<Arc<Registrar>>>,
+}
+
+impl Drop for CallbackFrame {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            Entered::set(previous);
+        }
+    }
+}
+
+/// What `Registrar::leftovers` found at the end of a scope.
+pub(crate) struct Leftovers {
+    pub(crate) waits: Vec<StuckWait>,
+    pub(crate) bindings: Vec<BindingInfo>,
 }
 
 /// One registration's characteristics, by pointer (R2: the NMR keeps pointers, not copies).
@@ -89,6 +275,9 @@ struct Registration {
     context: *mut c_void,
     npi: GUID,
     deregistering: bool,
+    /// Deregistering because `host::AttachFaults` said its owner did: the owner's own
+    /// `NmrDeregister*` is still to come and is then accepted quietly.
+    deregistered_by_fault: bool,
     waiting: bool,
     /// Handles of the bindings this registration took part in, oldest first. Entries of
     /// bindings that are gone are skipped when read and dropped in bulk (see
@@ -195,7 +384,11 @@ struct NpiEntry {
 }
 
 struct State {
+    /// Handles start here: `HANDLE_BASE` plus the registrar id.
+    base: usize,
     next_serial: usize,
+    /// Creation order of bindings, for listings.
+    next_binding: usize,
     registrations: FxHashMap<usize, Registration>,
     bindings: slab::Slab<Binding>,
     /// Active (not deregistering) registrations per NPI id, in registration order.
@@ -208,11 +401,14 @@ struct State {
 unsafe impl Send for State {}
 
 impl State {
-    fn new() -> Self {
+    fn new(registrar: usize) -> Self {
+        let base = HANDLE_BASE + (registrar << REGISTRAR_SHIFT);
         Self {
+            base,
             next_serial: 0,
+            next_binding: 0,
             registrations: FxHashMap::default(),
-            bindings: slab::Slab::new(HANDLE_BASE, TAG_BINDING),
+            bindings: slab::Slab::new(base, TAG_BINDING),
             npis: FxHashMap::default(),
         }
     }
@@ -220,7 +416,10 @@ impl State {
     /// A fresh handle, or `None` once the handle space is used up (never reuse one: OQ-17).
     fn issue(&mut self, tag: usize) -> Option<usize> {
         let serial = self.next_serial.checked_add(1)?;
-        let handle = serial.checked_mul(4)?.checked_add(HANDLE_BASE)? | tag;
+        if serial >> slab::PAYLOAD_BITS != 0 {
+            return None;
+        }
+        let handle = (self.base + serial * 4) | tag;
         self.next_serial = serial;
         Some(handle)
     }
@@ -310,10 +509,15 @@ struct Diagnostics {
 /// Why a bounded wait did not return `STATUS_SUCCESS`.
 pub(crate) enum WaitFailure {
     Status(NTSTATUS),
+    #[cfg_attr(loom, allow(dead_code))] // no time under loom: a wait never gives up
     Stuck(StuckWait),
 }
 
 pub(crate) struct Registrar {
+    /// 0 for the default registrar; the rest are never reused.
+    id: usize,
+    /// This registrar itself, for module callbacks to make it current (empty for the default).
+    me: Weak<Registrar>,
     state: Mutex<State>,
     /// Signalled when a deregistering registration loses its last binding.
     emptied: Condvar,
@@ -334,13 +538,58 @@ fn as_handle(value: usize) -> HANDLE {
 }
 
 impl Registrar {
-    fn new() -> Self {
+    fn new(id: usize, me: Weak<Registrar>) -> Self {
         Self {
-            state: Mutex::new(State::new()),
+            id,
+            me,
+            state: Mutex::new(State::new(id)),
             emptied: Condvar::new(),
             diagnostics: Mutex::new(Diagnostics::default()),
             report_interval_ms: AtomicU64::new(DEFAULT_REPORT_INTERVAL_MS),
         }
+    }
+
+    /// A registrar of a test's own, with a fresh id; `None` once ids run out.
+    pub(crate) fn scoped() -> Option<Arc<Registrar>> {
+        let mut dir = lock_directory();
+        let id = dir.last.checked_add(1).filter(|id| *id <= MAX_REGISTRAR)?;
+        dir.last = id;
+        let registrar = Arc::new_cyclic(|me| Registrar::new(id, me.clone()));
+        dir.live.insert(id, Arc::downgrade(&registrar));
+        Some(registrar)
+    }
+
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Marks a module callback of `binding` as running on this thread, with this registrar
+    /// current there (unless the thread entered it already), until dropped.
+    #[inline]
+    fn frame(&self, binding: usize) -> CallbackFrame {
+        // The default registrar's callbacks run only on threads in no registrar (a thread in
+        // one has its calls with default handles refused), which use the default anyway.
+        let previous = if self.id == 0 || self.id == current_id() {
+            None
+        } else {
+            self.me.upgrade().map(|me| Entered::set(Some(me)))
+        };
+        CallbackFrame { _frame: frames::Frame::enter(binding), previous }
+    }
+
+    /// What is still registered or bound: what a scope that ends should have cleaned up.
+    pub(crate) fn leftovers(&self) -> Option<Leftovers> {
+        let st = sync::lock(&self.state);
+        if st.registrations.is_empty() && st.bindings.iter().next().is_none() {
+            return None;
+        }
+        let mut handles: Vec<usize> = st.registrations.keys().copied().collect();
+        handles.sort_unstable();
+        let waits = handles.into_iter().map(|h| self.stuck_report(&st, h)).collect();
+        let mut bindings: Vec<_> =
+            st.bindings.iter().map(|(h, b)| (b.serial, st.binding_info(h, b))).collect();
+        bindings.sort_by_key(|(serial, _)| *serial);
+        Some(Leftovers { waits, bindings: bindings.into_iter().map(|(_, b)| b).collect() })
     }
 
     // ----- diagnostics ---------------------------------------------------------------------
@@ -520,6 +769,7 @@ impl Registrar {
                     context,
                     npi,
                     deregistering: false,
+                    deregistered_by_fault: false,
                     waiting: false,
                     bindings: Vec::new(),
                     live: 0,
@@ -693,8 +943,8 @@ impl Registrar {
             if faults::should_fail(AllocationSite::NmrBinding) {
                 return true;
             }
-            st.next_serial += 1;
-            let serial = st.next_serial;
+            st.next_binding += 1;
+            let serial = st.next_binding;
             let Some(binding) = st.bindings.insert_with(|_| Binding {
                 serial,
                 npi,
@@ -723,7 +973,7 @@ impl Registrar {
         };
         let status = match attach {
             Some(f) => {
-                let _frame = frames::Frame::enter(binding);
+                let _frame = self.frame(binding);
                 // SAFETY: the module registered this callback with this signature; its context
                 // and the peer's registration instance are valid while both are registered.
                 unsafe { f(as_handle(binding), context, peer_instance) }
@@ -822,6 +1072,7 @@ impl Registrar {
         out_dispatch: *mut *const c_void,
     ) -> NTSTATUS {
         const F: &str = "NmrClientAttachProvider";
+        let provider_leaves;
         let (attach, provider_context, client_instance) = {
             let mut st = sync::lock(&self.state);
             let Some(b) = st.bindings.get(&binding) else {
@@ -872,6 +1123,13 @@ impl Registrar {
             if !self.check_irql(Irql::Passive, F, Some(npi), binding) {
                 return STATUS_INVALID_DEVICE_STATE;
             }
+            // A test's plan (`host::AttachFaults`) answers as a refusing provider would, without
+            // calling it: nothing changed, so the client may try again (R12).
+            let fault = faults::attach_fault();
+            if let Some(faults::AttachFault::Refuse(status)) = fault {
+                return status;
+            }
+            provider_leaves = matches!(fault, Some(faults::AttachFault::ProviderLeaves));
             let (client, provider) = (b.client, b.provider);
             let (Some(c), Some(p)) =
                 (st.registrations.get(&client), st.registrations.get(&provider))
@@ -894,7 +1152,7 @@ impl Registrar {
         let mut provider_dispatch: *const c_void = ptr::null();
         let status = match attach {
             Some(f) => {
-                let _frame = frames::Frame::enter(binding);
+                let _frame = self.frame(binding);
                 // SAFETY: the provider registered this callback with this signature; every
                 // pointer passed is valid for the call (R2, R9).
                 unsafe {
@@ -930,8 +1188,36 @@ impl Registrar {
                 out_context.write(provider_binding_context);
                 out_dispatch.write(provider_dispatch);
             }
+            #[cfg(not(loom))]
+            if provider_leaves {
+                self.provider_leaves(binding);
+            }
         }
+        #[cfg(loom)]
+        let _ = provider_leaves;
         status
+    }
+
+    /// `host::AttachFaults::provider_leaves_during_nth`: the provider of `binding` starts
+    /// deregistering now, as if its owner did on another thread (R28). This binding is detached
+    /// when the client's attach callback returns (`after_client_attach`); the provider's other
+    /// bindings are detached on a thread of their own, as the owner's thread would.
+    #[cfg(not(loom))]
+    fn provider_leaves(&self, binding: usize) {
+        let provider = {
+            let st = sync::lock(&self.state);
+            let Some(b) = st.bindings.get(&binding) else { return };
+            b.provider
+        };
+        let jobs = match self.begin_deregistration(Role::Provider, provider, true) {
+            Ok(jobs) => jobs,
+            Err(_) => return,
+        };
+        if let Some(jobs) = self.detach_later(jobs, Some(Duration::ZERO)) {
+            for job in jobs {
+                self.run_detach(job);
+            }
+        }
     }
 
     // ----- detach (R17–R23) -----------------------------------------------------------------
@@ -939,56 +1225,13 @@ impl Registrar {
     /// `NmrDeregister*`: stop proposals, start detaching every established binding, return
     /// `STATUS_PENDING` without waiting for anything (R24).
     pub(crate) fn deregister(&self, role: Role, handle: usize) -> NTSTATUS {
-        let function = match role {
-            Role::Client => "NmrDeregisterClient",
-            Role::Provider => "NmrDeregisterProvider",
+        let jobs = match self.begin_deregistration(role, handle, false) {
+            Ok(jobs) => jobs,
+            Err(status) => return status,
         };
-        let jobs = {
-            let mut st = sync::lock(&self.state);
-            let r = match st.registrations.get_mut(&handle) {
-                Some(r) if r.role == role => r,
-                _ => {
-                    self.bad_registration_handle(&st, role, handle, function);
-                    return STATUS_INVALID_PARAMETER;
-                }
-            };
-            let npi = r.npi;
-            if r.deregistering {
-                drop(st);
-                self.violation(
-                    ViolationKind::DeregisterTwice,
-                    Some(npi),
-                    handle,
-                    function,
-                    String::from("this registration is already deregistering"),
-                );
-                return STATUS_INVALID_PARAMETER;
-            }
-            r.deregistering = true;
-            let bindings = core::mem::take(&mut r.bindings);
-            if let Some(e) = st.npis.get_mut(&npi) {
-                e.clients.remove(&handle);
-                e.providers.remove(&handle);
-                if e.clients.is_empty() && e.providers.is_empty() {
-                    st.npis.remove(&npi);
-                }
-            }
-            // Oldest binding first; the list is in creation order already.
-            let mut jobs = Vec::new();
-            let mut kept = Vec::with_capacity(bindings.len());
-            for h in bindings {
-                if let Some(b) = st.bindings.get_mut(&h) {
-                    kept.push(h);
-                    if b.state == BindingState::Established {
-                        b.begin_detach();
-                        jobs.push(b.detach_job(h));
-                    }
-                }
-            }
-            if let Some(r) = st.registrations.get_mut(&handle) {
-                r.bindings = kept;
-            }
-            jobs
+        #[cfg(not(loom))]
+        let Some(jobs) = self.detach_later(jobs, faults::detach_later()) else {
+            return STATUS_PENDING;
         };
         for job in jobs {
             self.run_detach(job);
@@ -996,11 +1239,128 @@ impl Registrar {
         STATUS_PENDING
     }
 
+    /// Marks a registration deregistering, takes it out of the NPI's index and marks its
+    /// established bindings detaching; the detach callbacks to run. `by_fault`: started by
+    /// `host::AttachFaults`, not by the owner, whose own call is still to come.
+    fn begin_deregistration(
+        &self,
+        role: Role,
+        handle: usize,
+        by_fault: bool,
+    ) -> Result<Vec<DetachJob>, NTSTATUS> {
+        let function = match role {
+            Role::Client => "NmrDeregisterClient",
+            Role::Provider => "NmrDeregisterProvider",
+        };
+        let mut st = sync::lock(&self.state);
+        let r = match st.registrations.get_mut(&handle) {
+            Some(r) if r.role == role => r,
+            _ => {
+                self.bad_registration_handle(&st, role, handle, function);
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+        };
+        let npi = r.npi;
+        if r.deregistering {
+            if by_fault {
+                return Err(STATUS_PENDING);
+            }
+            if r.deregistered_by_fault {
+                // The owner's own call, after a fault started the deregistration for it.
+                r.deregistered_by_fault = false;
+                return Ok(Vec::new());
+            }
+            drop(st);
+            self.violation(
+                ViolationKind::DeregisterTwice,
+                Some(npi),
+                handle,
+                function,
+                String::from("this registration is already deregistering"),
+            );
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        r.deregistering = true;
+        r.deregistered_by_fault = by_fault;
+        let bindings = core::mem::take(&mut r.bindings);
+        if let Some(e) = st.npis.get_mut(&npi) {
+            e.clients.remove(&handle);
+            e.providers.remove(&handle);
+            if e.clients.is_empty() && e.providers.is_empty() {
+                st.npis.remove(&npi);
+            }
+        }
+        // Oldest binding first; the list is in creation order already.
+        let mut jobs = Vec::new();
+        let mut kept = Vec::with_capacity(bindings.len());
+        for h in bindings {
+            if let Some(b) = st.bindings.get_mut(&h) {
+                kept.push(h);
+                if b.state == BindingState::Established {
+                    b.begin_detach();
+                    jobs.push(b.detach_job(h));
+                }
+            }
+        }
+        if let Some(r) = st.registrations.get_mut(&handle) {
+            r.bindings = kept;
+        }
+        Ok(jobs)
+    }
+
+    /// `host::DetachFaults`: hands `jobs` to a thread of their own that runs them after the
+    /// thread's delay, as NETIO may run detach from a worker, after `NmrDeregister*` returned.
+    /// Gives the jobs back to run here if no plan is armed or no thread can be started.
+    #[cfg(not(loom))]
+    fn detach_later(
+        &self,
+        jobs: Vec<DetachJob>,
+        delay: Option<Duration>,
+    ) -> Option<Vec<DetachJob>> {
+        let delay = delay.filter(|_| !jobs.is_empty());
+        let Some(delay) = delay else {
+            return Some(jobs);
+        };
+        let registrar = match self.me.upgrade() {
+            Some(me) => Nmr::Scoped(me),
+            None if self.id == 0 => Nmr::Default(nmr()),
+            // A scoped registrar being dropped cannot have live registrations to deregister.
+            None => return Some(jobs),
+        };
+        /// The jobs and their registrar, moved to the detaching thread.
+        struct Later(Nmr, Vec<DetachJob>);
+        // SAFETY: the jobs' pointers are module callbacks and binding contexts, which the
+        // contract makes callable and valid from any thread until cleanup (R33, R14); the
+        // registrar is `Sync`.
+        unsafe impl Send for Later {}
+        let later = std::sync::Arc::new(std::sync::Mutex::new(Some(Later(registrar, jobs))));
+        let moved = std::sync::Arc::clone(&later);
+        let spawned =
+            std::thread::Builder::new().name(String::from("npi-detach")).spawn(move || {
+                std::thread::sleep(delay);
+                let taken = moved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                if let Some(Later(registrar, jobs)) = taken {
+                    for job in jobs {
+                        registrar.run_detach(job);
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => None,
+            // No thread: detach here after all (the jobs were not moved).
+            Err(_) => later
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .map(|Later(_, jobs)| jobs),
+        }
+    }
+
     /// Calls both detach callbacks of a binding already marked `Detaching`, client first
     /// (OQ-3), then settles the halves; runs the cleanups if this thread finished the pair.
     fn run_detach(&self, job: DetachJob) {
         let call = |(f, context): (DetachFn, *mut c_void)| {
-            let _frame = frames::Frame::enter(job.binding);
+            let _frame = self.frame(job.binding);
             // SAFETY: registered callback, called with the binding context its module gave at
             // attach; both stay valid until cleanup (R14, R22).
             unsafe { f(context) }
@@ -1163,7 +1523,7 @@ impl Registrar {
     /// Runs the cleanup callbacks, client first, then forgets the binding (R22, OQ-5).
     fn run_cleanup(&self, cleanup: Cleanup) {
         for (f, context) in [cleanup.client, cleanup.provider].into_iter().flatten() {
-            let _frame = frames::Frame::enter(cleanup.binding);
+            let _frame = self.frame(cleanup.binding);
             // SAFETY: registered cleanup callback with the binding context its module gave.
             unsafe { f(context) };
         }
@@ -1196,7 +1556,10 @@ impl Registrar {
         };
         let mut st = sync::lock(&self.state);
         let (npi, deregistering, waiting) = match st.registrations.get(&handle) {
-            Some(r) if r.role == role => (r.npi, r.deregistering, r.waiting),
+            // A deregistration a fault started is the owner's only once it called NmrDeregister*.
+            Some(r) if r.role == role => {
+                (r.npi, r.deregistering && !r.deregistered_by_fault, r.waiting)
+            }
             _ => {
                 self.bad_registration_handle(&st, role, handle, function);
                 return Err(WaitFailure::Status(STATUS_INVALID_PARAMETER));
@@ -1246,8 +1609,25 @@ impl Registrar {
             return Ok(());
         }
         r.waiting = true;
+        #[cfg(loom)]
+        {
+            // No time under loom: bounded or not, the wait blocks until the last binding goes.
+            // A wait nothing can end is a deadlock, which loom reports with every thread's
+            // state; a bounded wait is then a failed model, as an unbounded one would hang.
+            let _ = limit;
+            loop {
+                if st.registrations.get(&handle).is_none_or(|r| r.live == 0) {
+                    st.registrations.remove(&handle);
+                    return Ok(());
+                }
+                st = sync::wait(&self.emptied, st);
+            }
+        }
+        #[cfg(not(loom))]
         let start = Instant::now();
+        #[cfg(not(loom))]
         let mut last_report = start;
+        #[cfg(not(loom))]
         loop {
             let empty = st.registrations.get(&handle).is_none_or(|r| r.live == 0);
             if empty {
@@ -1300,6 +1680,14 @@ impl Registrar {
             })
             .unwrap_or_default();
         StuckWait { registration, bindings }
+    }
+}
+
+impl Drop for Registrar {
+    fn drop(&mut self) {
+        if self.id != 0 {
+            lock_directory().live.remove(&self.id);
+        }
     }
 }
 

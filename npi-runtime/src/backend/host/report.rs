@@ -49,6 +49,9 @@ pub enum ViolationKind {
     /// Module code panicked inside a callback; the safe layer caught it at the `extern "system"`
     /// boundary and answered with an error status (attach) or as if the callback had finished.
     ModulePanic,
+    /// A handle of another registrar, passed on a thread that entered a registrar of its own
+    /// (`host::Registrar`): refused with `STATUS_INVALID_PARAMETER`, recorded in the caller's.
+    ForeignHandle,
     /// The host NMR itself failed; always a bug in npi.
     Internal,
 }

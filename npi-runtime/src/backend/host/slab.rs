@@ -8,11 +8,13 @@
 
 use std::vec::Vec;
 
-/// Bits of a binding handle (above the two tag bits) that select the slot; the rest count
-/// generations. 32-bit targets get fewer of both; a slot whose generations run out is retired
-/// rather than reused.
-const INDEX_BITS: u32 = if usize::BITS == 64 { 32 } else { 15 };
-const GENERATION_BITS: u32 = if usize::BITS == 64 { 29 } else { 14 };
+/// Bits of a binding handle (above the two tag bits) that select the slot; the next ones count
+/// generations, and the bits above [`PAYLOAD_BITS`] name the registrar (see `super`). 32-bit
+/// targets get fewer of all; a slot whose generations run out is retired rather than reused.
+const INDEX_BITS: u32 = if usize::BITS == 64 { 26 } else { 12 };
+const GENERATION_BITS: u32 = if usize::BITS == 64 { 16 } else { 11 };
+/// The bits of a handle, above its tag, that one registrar's handles use.
+pub(super) const PAYLOAD_BITS: u32 = INDEX_BITS + GENERATION_BITS;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 const MAX_GENERATION: usize = (1 << GENERATION_BITS) - 1;
 
@@ -42,7 +44,7 @@ impl<T> Slab<T> {
 
     fn decode(&self, handle: usize) -> Option<(usize, usize)> {
         let v = handle.checked_sub(self.base)?;
-        if v & 3 != self.tag {
+        if v & 3 != self.tag || v >> (2 + PAYLOAD_BITS) != 0 {
             return None;
         }
         let v = v >> 2;
@@ -127,7 +129,8 @@ mod tests {
         let mut slab = Slab::new(0x4E50_0000, 3);
         let h = slab.insert_with(|h| h).unwrap();
         assert_eq!(slab.get(&h), Some(&h), "the value sees its own handle");
-        for bogus in [0, 1, 0x1234_5678, h - 1, h + 4, usize::MAX, h ^ (1 << 40)] {
+        let other_registrar = h + (1 << (2 + PAYLOAD_BITS));
+        for bogus in [0, 1, 0x1234_5678, h - 1, h + 4, usize::MAX, h ^ (1 << 40), other_registrar] {
             assert_eq!(slab.get(&bogus), None, "{bogus:#x}");
             assert_eq!(slab.remove(&bogus), None, "{bogus:#x}");
         }
@@ -139,6 +142,8 @@ mod tests {
         let slab: Slab<()> = Slab::new(0x4E50_0000, 3);
         let max = (usize::MAX - 0x4E50_0000) >> 2;
         assert!((MAX_GENERATION << INDEX_BITS) | INDEX_MASK <= max);
+        let largest = slab.encode(INDEX_MASK, MAX_GENERATION) - 0x4E50_0000;
+        assert_eq!(largest >> (2 + PAYLOAD_BITS), 0, "the registrar id bits stay clear");
         assert_eq!(
             slab.decode(slab.encode(INDEX_MASK, MAX_GENERATION)),
             Some((INDEX_MASK, MAX_GENERATION))
