@@ -26,7 +26,7 @@ use core::ptr::{self, NonNull};
 
 use crate::heap::{AllocationSite, dealloc_layout, try_alloc_layout};
 use crate::npi::{DispatchTable, NpiData, Peer};
-use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, fence};
 use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
 pub(crate) mod sealed {
@@ -72,11 +72,19 @@ pub(crate) const MAX_SHARDS: usize = 16;
 /// A shard's top bit: no hold may be taken (not attached yet, or detach began).
 const CLOSED: usize = 1 << (usize::BITS - 1);
 /// Holds at or above this in one shard are refused (`peer()` returns `None`) instead of
-/// counted, so a count never reaches the `CLOSED` bit however many guards are leaked.
-const MAX_HOLDS: usize = usize::MAX >> 3;
+/// counted, so a count never reaches the `CLOSED` bit however many guards are leaked, and the
+/// sum over `MAX_SHARDS` shards that detach gathers into `remaining` (with `GATHERING` and the
+/// `DETACHING` bit) cannot wrap, even on a 32-bit target (2²⁵ holds per shard there).
+const MAX_HOLDS: usize = (usize::MAX >> 3) / MAX_SHARDS;
 /// Added to `remaining` while detach gathers the shards' counts, so that holds released
 /// meanwhile cannot bring it to zero early.
 const GATHERING: usize = usize::MAX >> 2;
+/// The first shard's second bit from the top, set with `CLOSED` when detach begins: what
+/// `BindingRef::is_detaching` reads (a shard is also closed before attach, and for good when
+/// the peer offered no table, so `CLOSED` alone cannot say). Above `MAX_HOLDS`, so `try_hold`'s
+/// one comparison still refuses every closed shard.
+const DETACHING: usize = 1 << (usize::BITS - 2);
+const _: () = assert!(MAX_HOLDS < DETACHING && GATHERING + MAX_SHARDS * MAX_HOLDS + 2 < usize::MAX);
 /// Reference counts above this are saturated: the record is then never freed (a leak, sound).
 const MAX_REFS: usize = isize::MAX.unsigned_abs();
 /// Where a saturated count is parked, far from both zero and wrapping.
@@ -96,7 +104,12 @@ pub(crate) struct Shard {
 
 /// An extra shard, alone on its own pair of cache lines, after the record.
 #[repr(C, align(128))]
-pub(crate) struct PaddedShard(Shard);
+pub(crate) struct PaddedShard {
+    shard: Shard,
+    /// In the first extra shard only: the round robin over the shards for new `BindingRef`s
+    /// (a record with one shard needs none, and pays nothing for it).
+    next_shard: AtomicUsize,
+}
 
 const _: () = assert!(size_of::<PaddedShard>() == SHARD_STRIDE);
 
@@ -117,9 +130,9 @@ impl Shard {
         self.holds.store(0, Ordering::Release);
     }
 
-    /// Closes the shard; the holds it counted.
+    /// Closes the shard for detach (`DETACHING` goes with it); the holds it counted.
     fn close(&self) -> usize {
-        let before = self.holds.fetch_or(CLOSED, Ordering::AcqRel);
+        let before = self.holds.fetch_or(CLOSED | DETACHING, Ordering::AcqRel);
         if before & CLOSED == 0 { before } else { 0 }
     }
 }
@@ -133,41 +146,32 @@ pub(crate) struct Holds {
     /// After detach began: the holds not yet released (the shards' counts, the detach
     /// callback's, each `PendingDetach`'s). The one that brings it to zero completes.
     remaining: AtomicUsize,
-    detaching: AtomicBool,
-    /// Round robin over the shards for new `BindingRef`s.
-    next_shard: AtomicUsize,
 }
 
 /// Opens the extra shards (only linked for modules that have some).
 #[inline(never)]
 fn open_extra(extra: &[PaddedShard], peer_context: *mut c_void, peer_dispatch: *const c_void) {
     for shard in extra {
-        shard.0.open(peer_context, peer_dispatch);
+        shard.shard.open(peer_context, peer_dispatch);
     }
 }
 
 /// Closes the extra shards; the holds they counted.
 #[inline(never)]
 fn close_extra(extra: &[PaddedShard]) -> usize {
-    extra.iter().map(|shard| shard.0.close()).sum()
+    extra.iter().map(|shard| shard.shard.close()).sum()
 }
 
 impl Holds {
     // A function, not a `const`: see `Shard::new`.
     fn new() -> Holds {
-        Holds {
-            first: Shard::new(),
-            remaining: AtomicUsize::new(0),
-            detaching: AtomicBool::new(false),
-            next_shard: AtomicUsize::new(0),
-        }
+        Holds { first: Shard::new(), remaining: AtomicUsize::new(0) }
     }
 
     /// Marks detach begun and closes the first shard; returns the holds it counted. The extra
     /// shards are closed next (`close_extra`), then `finish_close` takes the bias off.
     #[inline]
     fn start_close(&self) -> usize {
-        self.detaching.store(true, Ordering::Relaxed);
         // Published before any shard reads as closed (the `fetch_or`s release it).
         self.remaining.store(GATHERING + 1, Ordering::Relaxed);
         self.first.close()
@@ -185,14 +189,6 @@ impl Holds {
     /// detach callback's own.
     fn finish_close(&self, held: usize) {
         self.remaining.fetch_sub(GATHERING - held, Ordering::AcqRel);
-    }
-
-    /// The shard a new `BindingRef` calls through, round robin over `shards`.
-    fn pick_shard(&self, shards: usize) -> usize {
-        if shards == 1 {
-            return 0;
-        }
-        self.next_shard.fetch_add(1, Ordering::Relaxed) % shards
     }
 
     /// Drops one hold counted in `remaining`; true for the last one, whose caller completes.
@@ -297,6 +293,14 @@ impl<S: Side> Record<S> {
 
     pub(crate) fn handle(&self) -> HANDLE {
         self.handle
+    }
+
+    /// The shard a new `BindingRef` calls through, round robin over the record's shards.
+    fn pick_shard(this: NonNull<Self>) -> usize {
+        match Self::extra(this) {
+            [] => 0,
+            [first, ..] => first.next_shard.fetch_add(1, Ordering::Relaxed) % S::SHARDS,
+        }
     }
 
     /// A pointer to shard `i` (`i < S::SHARDS`) with the block's own provenance. Pointer
@@ -489,7 +493,7 @@ impl<S: Side> RecordRef<S> {
                     .as_ptr()
                     .add(Record::<S>::EXTRA_OFFSET + i * SHARD_STRIDE)
                     .cast::<PaddedShard>()
-                    .write(PaddedShard(Shard::new()));
+                    .write(PaddedShard { shard: Shard::new(), next_shard: AtomicUsize::new(0) });
             }
         }
         // SAFETY: from a successful allocation.
@@ -689,7 +693,7 @@ unsafe impl<S: Side> Sync for BindingRef<S> {}
 
 impl<S: Side> BindingRef<S> {
     fn new(record: RecordRef<S>) -> Self {
-        let i = record.get().holds.pick_shard(S::SHARDS);
+        let i = Record::pick_shard(record.ptr);
         let shard = Record::shard_ptr(record.ptr, i);
         Self { record, shard }
     }
@@ -710,7 +714,7 @@ impl<S: Side> BindingRef<S> {
     /// True once the binding's detach has begun on this side.
     #[must_use]
     pub fn is_detaching(&self) -> bool {
-        self.record.get().holds.detaching.load(Ordering::Acquire)
+        self.record.get().holds.first.holds.load(Ordering::Acquire) & DETACHING != 0
     }
 }
 
