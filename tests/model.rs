@@ -1,6 +1,8 @@
 //! Model checks of the host NMR and the runtime with loom, on the repo's own scenarios: EXNPI's
-//! provider detach that pends until another thread completes it, and WSK's call in flight that
-//! keeps the client's detach pending. And a seeded bug in a module (its own in-flight count
+//! provider detach that pends until another thread completes it, WSK's calls in flight that keep
+//! the client's detach pending (with WSK-shaped test modules that can tell a call after cleanup,
+//! and with the WSK port's own modules from `src/real/wsk.rs`), and a client registering while
+//! its provider deregisters (R28). And a seeded bug in a module (its own in-flight count
 //! checked before it is raised, so its detach can complete while its worker still uses what
 //! cleanup tears down) that loom finds and an ordinary threaded test of the same scenario
 //! misses.
@@ -19,6 +21,8 @@ use npi_runtime::{
     ProviderBinding, ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration,
     ProviderTable, dispatch_table, npi, npi_client, npi_provider,
 };
+use npi_suite::real::Trace;
+use npi_suite::real::wsk::{WskClient, WskProvider};
 
 /// What the scenarios' threads share: loom's primitives under `cfg(loom)`, std's otherwise.
 mod rt {
@@ -339,6 +343,45 @@ fn wsk_calls_in_flight() {
     assert_eq!(provider.flags.cleaned.load(Ordering::SeqCst), 1);
 }
 
+/// The WSK port itself (`src/real/wsk.rs`, whose modules use `real::sync`): the client
+/// deregisters while a call of its is in flight on another thread; the call either went
+/// through or was refused, and both sides are cleaned up once.
+fn wsk_port_client_leaves_during_a_call() {
+    let trace = Arc::new(Trace::new());
+    let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
+    let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+    let caller = {
+        let client = Arc::clone(&client);
+        thread::spawn(move || client.transport_list_size())
+    };
+    drop(c);
+    let result = caller.join().unwrap();
+    assert!(matches!(result, Ok(0) | Err(_)), "{result:?}");
+    assert_eq!(client.cleaned.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.cleaned.load(Ordering::SeqCst), 1);
+    drop(p);
+}
+
+/// The WSK port: the provider deregisters while a socket is open; its detach pends until the
+/// socket, closed on another thread, was the last one.
+fn wsk_port_provider_leaves_with_a_socket_open() {
+    let trace = Arc::new(Trace::new());
+    let provider = Arc::new(WskProvider::new(1, Arc::clone(&trace)));
+    let p = ProviderRegistration::register(Arc::clone(&provider)).unwrap();
+    let client = Arc::new(WskClient::new(Arc::clone(&trace)));
+    let c = ClientRegistration::register(Arc::clone(&client)).unwrap();
+    let socket = client.open_socket().expect("a socket");
+    let closer = thread::spawn(move || drop(socket));
+    drop(p);
+    closer.join().unwrap();
+    assert_eq!(provider.cleaned.load(Ordering::SeqCst), 1);
+    assert_eq!(client.cleaned.load(Ordering::SeqCst), 1);
+    assert!(client.open_socket().is_err(), "no provider any more");
+    drop(c);
+}
+
 /// R28: the client registers (its attach runs on its thread) while the provider deregisters on
 /// another: whether the pair binds or not, every binding formed is detached and cleaned up
 /// once, and both waits return.
@@ -412,6 +455,21 @@ mod under_loom {
     }
 
     #[test]
+    fn wsk_port_in_every_interleaving() {
+        let a = report(
+            "wsk port, call",
+            Model::new().preemption_bound(5).check(super::wsk_port_client_leaves_during_a_call),
+        );
+        let b = report(
+            "wsk port, socket",
+            Model::new()
+                .preemption_bound(3)
+                .check(super::wsk_port_provider_leaves_with_a_socket_open),
+        );
+        assert!(a.iterations > 10 && b.iterations > 10, "{a:?} {b:?}");
+    }
+
+    #[test]
     fn deregister_during_attach_in_every_interleaving() {
         let explored = report(
             "attach/deregister",
@@ -463,6 +521,14 @@ mod threaded {
     fn wsk_calls_in_flight_threaded() {
         for _ in 0..RUNS {
             host::isolated(super::wsk_calls_in_flight);
+        }
+    }
+
+    #[test]
+    fn wsk_port_threaded() {
+        for _ in 0..RUNS {
+            host::isolated(super::wsk_port_client_leaves_during_a_call);
+            host::isolated(super::wsk_port_provider_leaves_with_a_socket_open);
         }
     }
 

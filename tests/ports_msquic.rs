@@ -99,18 +99,13 @@ fn an_attach_arriving_later_wakes_the_waiter() {
         let trace = Arc::new(Trace::new());
         let waiter = {
             let trace = Arc::clone(&trace);
-            // The waiter registers: it enters this test's registrar first.
+            // The waiter registers: it runs in this test's registrar.
             let registrar = Registrar::current().expect("inside host::isolated");
-            thread::spawn(move || {
-                registrar.run(|| {
-                    let started = Instant::now();
-                    let handle = msquic_nmr_client_register(
-                        MSQUIC_MODULE_ID,
-                        Duration::from_secs(10),
-                        trace,
-                    );
-                    (handle, started.elapsed())
-                })
+            registrar.spawn(move || {
+                let started = Instant::now();
+                let handle =
+                    msquic_nmr_client_register(MSQUIC_MODULE_ID, Duration::from_secs(10), trace);
+                (handle, started.elapsed())
             })
         };
         // The client registers and waits; no provider yet.

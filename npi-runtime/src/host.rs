@@ -407,7 +407,8 @@ pub fn live_runtime_allocations() -> usize {
 /// included) gets `STATUS_INVALID_PARAMETER` and a [`ViolationKind::ForeignHandle`] in its own
 /// registrar, never a mix-up: handle values name their registrar and are never reused, in one
 /// registrar or across them. A thread spawned by the test registers in the default registrar
-/// unless it enters this one: pass it a clone (`Registrar` is a cheap, `Send` handle).
+/// unless it enters this one: spawn it with [`spawn`](Self::spawn), or pass it a clone
+/// (`Registrar` is a cheap, `Send` handle) and [`run`](Self::run) in it.
 ///
 /// ```
 /// use npi_runtime::host::{self, Registrar};
@@ -454,6 +455,19 @@ impl Registrar {
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         let _entered = self.enter();
         f()
+    }
+
+    /// Spawns a thread that runs `f` with this registrar entered: what a test's thread that
+    /// registers modules needs (calls that name a handle need nothing).
+    ///
+    /// # Panics
+    /// As [`std::thread::spawn`], if the thread cannot be created.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let registrar = self.clone();
+        std::thread::spawn(move || registrar.run(f))
     }
 
     /// A number naming this registrar in diagnostics (the default registrar is 0).

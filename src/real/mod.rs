@@ -61,6 +61,28 @@ impl Trace {
     }
 }
 
+/// What the ports' modules share between threads: std's primitives, or loom's under
+/// `cfg(loom)` so that a port's own modules can be model-checked (`tests/model.rs` runs the WSK
+/// port's provider and client). `Trace` keeps std's: it never holds its lock across anything
+/// loom schedules.
+pub(crate) mod sync {
+    #[cfg(loom)]
+    pub(crate) use npi_runtime::host::model::loom::sync::{
+        Condvar, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    };
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::{
+        Condvar, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    /// Locks a mutex, ignoring poisoning (see `super::lock`).
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Locks a mutex, ignoring poisoning: a panicking test must not hide the next one's result.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)

@@ -15,8 +15,7 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 use core::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::vec::Vec;
 
 use npi_runtime::sys::{
@@ -30,7 +29,8 @@ use npi_runtime::{
     npi_client, npi_provider,
 };
 
-use super::{Trace, lock};
+use super::Trace;
+use super::sync::{AtomicUsize, Condvar, Mutex, Ordering, lock};
 
 /// `MAKE_WSK_VERSION(Mj, Mn)`.
 #[must_use]
