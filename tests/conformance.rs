@@ -1,7 +1,7 @@
 //! Conformance suite for the host NMR of `npi-runtime`.
 //!
-//! Every rule R1–R35 and scenario T1–T12 of `spec/nmr-contract.md` §5, the choices of §7
-//! (OQ-1..OQ-20) and the host extras (violations, strict mode, listings, bounded waits,
+//! Every rule R1–R35 and scenario T1–T12 of `docs/nmr-contract.md`, the answers it gives to
+//! the open questions (OQ-1..OQ-20) and the host extras (violations, strict mode, listings, bounded waits,
 //! simulated IRQL), exercised through the raw `netioddk.h` ABI exactly as a C driver uses it:
 //! leaked characteristics, `unsafe extern "system"` callbacks, contexts as raw pointers.
 //!

@@ -1,4 +1,4 @@
-//! §5 quick test matrix, T1–T12: each scenario with its exact callback sequence.
+//! The test matrix of `docs/nmr-contract.md`, T1–T12: each scenario with its exact callback sequence.
 
 use std::sync::mpsc;
 use std::thread;

@@ -339,7 +339,7 @@ fn characteristics(inputs: &Inputs<'_>) -> Outcome {
 }
 
 /// Checks one `NPI_CLIENT_CHARACTERISTICS` / `NPI_PROVIDER_CHARACTERISTICS` in the image.
-/// Layout (`spec/nmr-contract.md` §3, p = pointer size): `Version` u16 @0, `Length` u16 @2,
+/// Layout (`netioddk.h`, as `npi_runtime::sys` declares it; p = pointer size): `Version` u16 @0, `Length` u16 @2,
 /// the attach/detach/cleanup callbacks @p, 2p, 3p, the registration instance @4p (`Version` @0,
 /// `Size` @2, `NpiId` @p, `ModuleId` @2p, `Number` @3p, `NpiSpecificCharacteristics` @4p; 5p
 /// bytes).

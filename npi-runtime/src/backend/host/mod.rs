@@ -1,4 +1,4 @@
-//! The in-process NMR: `spec/nmr-contract.md` (R1–R35, §7) implemented behind the nine `Nmr*`
+//! The in-process NMR: `docs/nmr-contract.md` (R1–R35, OQ-1..OQ-20) implemented behind the nine `Nmr*`
 //! functions.
 //!
 //! One lock guards all registrar state and is never held while a module callback runs (R32), so
