@@ -57,6 +57,8 @@ pub use module::{
     ProviderPendingDetach, ProviderTable, ProviderVTable, Refused,
 };
 pub use npi::{DispatchTable, Npi, NpiData, NpiLayout, OwnTable, Peer, PeerTable, Table};
+#[cfg(npi_host)]
+pub use registration::Deregistering;
 #[cfg(feature = "alloc")]
 pub use registration::ModuleRef;
 pub use registration::{

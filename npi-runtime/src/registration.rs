@@ -46,12 +46,31 @@ pub trait Role: Side {
         context: *mut c_void,
         out: &mut HANDLE,
     ) -> NTSTATUS;
-    /// `NmrDeregister*` then `NmrWaitFor*DeregisterComplete`; returns the wait's status.
+    /// `NmrDeregister*`.
     ///
     /// # Safety
     /// `handle` came from a successful `register` of this role and is deregistered once.
     #[doc(hidden)]
-    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS;
+    unsafe fn deregister(handle: HANDLE);
+    /// `NmrWaitFor*DeregisterComplete`; its status.
+    ///
+    /// # Safety
+    /// `handle` came from a successful `register` of this role and was deregistered.
+    #[doc(hidden)]
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS;
+    /// `NmrDeregister*` then `NmrWaitFor*DeregisterComplete`; returns the wait's status.
+    ///
+    /// # Safety
+    /// As [`Role::deregister`].
+    #[doc(hidden)]
+    #[inline]
+    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per this function's contract, which is `deregister`'s; then `wait`'s holds.
+        unsafe {
+            Self::deregister(handle);
+            Self::wait(handle)
+        }
+    }
 }
 
 impl<T: Client> Role for AsClient<T> {
@@ -72,12 +91,13 @@ impl<T: Client> Role for AsClient<T> {
         // SAFETY: per the trait's contract (R2).
         unsafe { sys::NmrRegisterClient(c, context, out) }
     }
-    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
+    unsafe fn deregister(handle: HANDLE) {
         // SAFETY: per the trait's contract.
-        unsafe {
-            sys::NmrDeregisterClient(handle);
-            sys::NmrWaitForClientDeregisterComplete(handle)
-        }
+        unsafe { sys::NmrDeregisterClient(handle) };
+    }
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrWaitForClientDeregisterComplete(handle) }
     }
 }
 
@@ -99,12 +119,13 @@ impl<T: Provider> Role for AsProvider<T> {
         // SAFETY: per the trait's contract (R2).
         unsafe { sys::NmrRegisterProvider(c, context, out) }
     }
-    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
+    unsafe fn deregister(handle: HANDLE) {
         // SAFETY: per the trait's contract.
-        unsafe {
-            sys::NmrDeregisterProvider(handle);
-            sys::NmrWaitForProviderDeregisterComplete(handle)
-        }
+        unsafe { sys::NmrDeregisterProvider(handle) };
+    }
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrWaitForProviderDeregisterComplete(handle) }
     }
 }
 
@@ -359,6 +380,118 @@ impl<R: Role> Registration<R> {
         status
     }
 }
+
+#[cfg(npi_host)]
+impl<R: Role> Registration<R> {
+    /// Host NMR only: deregisters, then waits at most `limit` for every binding to be detached
+    /// and cleaned up — what a test does instead of hanging when a module under test never
+    /// completes a pending detach.
+    ///
+    /// # Errors
+    /// [`Deregistering`], still owning the registration's parts, if the wait ran out of time
+    /// (or was refused): [`Deregistering::stuck`] says which bindings it waits for, in which
+    /// state; wait again with [`Deregistering::wait_within`], or drop it to wait without a limit.
+    pub fn deregister_within(self, limit: std::time::Duration) -> Result<(), Deregistering<R>> {
+        // The parts move into `Deregistering`; `drop` must not run.
+        let this = ManuallyDrop::new(self);
+        // SAFETY: our handle, from a successful registration, deregistered once: `this` is never
+        // dropped, and `Deregistering` only waits.
+        unsafe { R::deregister(this.handle) };
+        // SAFETY: read once out of a value that is never used or dropped again.
+        let keep = unsafe { ptr::read(&this.keep) };
+        Deregistering::wait_parts(this.handle, keep, limit)
+    }
+}
+
+/// A registration whose deregistration began and whose bounded wait did not succeed (host NMR
+/// only, from [`Registration::deregister_within`]). It keeps the module and characteristics
+/// until a wait succeeds; dropping it waits without a limit, as dropping a `Registration` does.
+#[cfg(npi_host)]
+pub struct Deregistering<R: Role> {
+    handle: HANDLE,
+    keep: ManuallyDrop<Option<Keep>>,
+    stuck: crate::host::WaitError,
+    _role: PhantomData<fn() -> R>,
+}
+
+#[cfg(npi_host)]
+impl<R: Role> Deregistering<R> {
+    /// Why the last wait returned: what it still waits for, or the status it was refused with.
+    #[must_use]
+    pub fn stuck(&self) -> &crate::host::WaitError {
+        &self.stuck
+    }
+
+    /// The registration handle (deregistered, not yet complete).
+    #[must_use]
+    pub fn handle(&self) -> HANDLE {
+        self.handle
+    }
+
+    /// Waits again, at most `limit`.
+    ///
+    /// # Errors
+    /// `self` again if the wait ran out of time or was refused (see [`Deregistering::stuck`]).
+    pub fn wait_within(self, limit: std::time::Duration) -> Result<(), Self> {
+        // The parts move into the next attempt; `drop` (an unbounded wait) must not run.
+        let this = ManuallyDrop::new(self);
+        // SAFETY: read once out of a value that is never used or dropped again.
+        let keep = unsafe { ptr::read(&this.keep) };
+        // SAFETY: as above; the old report is dropped here.
+        drop(unsafe { ptr::read(&this.stuck) });
+        Self::wait_parts(this.handle, keep, limit)
+    }
+
+    /// Waits at most `limit`; releases `keep` if the wait succeeded, else keeps it in the
+    /// returned value.
+    fn wait_parts(
+        handle: HANDLE,
+        mut keep: ManuallyDrop<Option<Keep>>,
+        limit: std::time::Duration,
+    ) -> Result<(), Self> {
+        match crate::host::wait_for_deregister_complete(handle, limit) {
+            Ok(()) => {
+                // SAFETY: the wait returned, so the NMR reads none of what is kept any more
+                // (R26); released once, here.
+                unsafe { ManuallyDrop::drop(&mut keep) };
+                Ok(())
+            }
+            Err(stuck) => Err(Self { handle, keep, stuck, _role: PhantomData }),
+        }
+    }
+}
+
+#[cfg(npi_host)]
+impl<R: Role> Drop for Deregistering<R> {
+    fn drop(&mut self) {
+        // SAFETY: a deregistered handle of this role; waiting again is allowed (the host NMR
+        // keeps the handle valid until a wait succeeds).
+        if unsafe { R::wait(self.handle) } == STATUS_SUCCESS {
+            // SAFETY: the wait returned (R26); `drop` runs once.
+            unsafe { ManuallyDrop::drop(&mut self.keep) };
+        }
+    }
+}
+
+#[cfg(npi_host)]
+impl<R: Role> fmt::Debug for Deregistering<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deregistering")
+            .field("handle", &self.handle)
+            .field("stuck", &self.stuck)
+            .finish()
+    }
+}
+
+#[cfg(npi_host)]
+impl<R: Role> fmt::Display for Deregistering<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "deregistration not complete: {}", self.stuck())
+    }
+}
+
+#[cfg(npi_host)]
+impl<R: Role> std::error::Error for Deregistering<R> {}
 
 impl<R: Role> Drop for Registration<R> {
     fn drop(&mut self) {
