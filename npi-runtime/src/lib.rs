@@ -35,7 +35,9 @@ mod sync;
 pub mod sys;
 mod unwind;
 
+// `npi_host`: every target but a Windows kernel build (and Windows with the `host` feature).
 #[cfg(npi_host)]
+#[cfg_attr(docsrs, doc(cfg(npi_host)))]
 pub mod host;
 
 #[doc(hidden)]

@@ -382,6 +382,7 @@ impl<R: Role> Registration<R> {
 }
 
 #[cfg(npi_host)]
+#[cfg_attr(docsrs, doc(cfg(npi_host)))]
 impl<R: Role> Registration<R> {
     /// Host NMR only: deregisters, then waits at most `limit` for every binding to be detached
     /// and cleaned up — what a test does instead of hanging when a module under test never
@@ -407,6 +408,7 @@ impl<R: Role> Registration<R> {
 /// only, from [`Registration::deregister_within`]). It keeps the module and characteristics
 /// until a wait succeeds; dropping it waits without a limit, as dropping a `Registration` does.
 #[cfg(npi_host)]
+#[cfg_attr(docsrs, doc(cfg(npi_host)))]
 pub struct Deregistering<R: Role> {
     handle: HANDLE,
     keep: ManuallyDrop<Option<Keep>>,

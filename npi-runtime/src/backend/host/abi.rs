@@ -115,10 +115,14 @@ pub unsafe extern "system" fn NmrRegisterProvider(
     )
 }
 
-/// Starts deregistering a client; always `STATUS_PENDING` for a live handle.
+/// Starts deregistering a client: its bindings are detached; `STATUS_PENDING` (Windows returns
+/// it too; wait with [`NmrWaitForClientDeregisterComplete`]).
 ///
 /// # Safety
-/// Any handle value is accepted; the callbacks of the module's bindings must still be callable.
+/// `NmrClientHandle` came from a successful [`NmrRegisterClient`] and was not deregistered
+/// before (NETIO does not check: anything else is undefined behaviour in the kernel); the
+/// module's callbacks stay callable until the wait returns. *Host NMR:* any value is accepted;
+/// a bad or repeated handle gets an error status and a recorded violation.
 pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NTSTATUS {
     shielded(
         "NmrDeregisterClient",
@@ -128,10 +132,10 @@ pub unsafe extern "system" fn NmrDeregisterClient(NmrClientHandle: HANDLE) -> NT
     )
 }
 
-/// Starts deregistering a provider; always `STATUS_PENDING` for a live handle.
+/// Starts deregistering a provider: its bindings are detached; `STATUS_PENDING`.
 ///
 /// # Safety
-/// As [`NmrDeregisterClient`].
+/// As [`NmrDeregisterClient`], with a handle from [`NmrRegisterProvider`].
 pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -> NTSTATUS {
     shielded(
         "NmrDeregisterProvider",
@@ -141,10 +145,13 @@ pub unsafe extern "system" fn NmrDeregisterProvider(NmrProviderHandle: HANDLE) -
     )
 }
 
-/// Blocks until every binding of a deregistering client is gone, cleanups included.
+/// Blocks until every binding of a deregistering client is gone, cleanups included; then the
+/// handle is dead and the NMR no longer uses the characteristics or the context.
 ///
 /// # Safety
-/// Any handle value is accepted.
+/// A handle passed to [`NmrDeregisterClient`], waited for once, at `PASSIVE_LEVEL`, and not from
+/// a callback that the wait would wait for (on Windows: a deadlock). *Host NMR:* any value is
+/// accepted; a bad handle or a wait from such a callback gets an error status and a violation.
 pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
     NmrClientHandle: HANDLE,
 ) -> NTSTATUS {
@@ -159,7 +166,7 @@ pub unsafe extern "system" fn NmrWaitForClientDeregisterComplete(
 /// Blocks until every binding of a deregistering provider is gone, cleanups included.
 ///
 /// # Safety
-/// Any handle value is accepted.
+/// As [`NmrWaitForClientDeregisterComplete`], with a handle passed to [`NmrDeregisterProvider`].
 pub unsafe extern "system" fn NmrWaitForProviderDeregisterComplete(
     NmrProviderHandle: HANDLE,
 ) -> NTSTATUS {
@@ -174,8 +181,10 @@ pub unsafe extern "system" fn NmrWaitForProviderDeregisterComplete(
 /// Attaches the client to the provider proposed to its `ClientAttachProvider` callback.
 ///
 /// # Safety
-/// The out-pointers must be writable (NULL is rejected); the context and dispatch table must
-/// stay valid while the binding exists.
+/// Called from the client's `ClientAttachProvider` callback with the handle it was given, once;
+/// the out-pointers are writable; the context and dispatch table stay valid until the client's
+/// cleanup callback returns. *Host NMR:* NULL out-pointers, a wrong handle or a second call are
+/// refused with an error status and a violation.
 pub unsafe extern "system" fn NmrClientAttachProvider(
     NmrBindingHandle: HANDLE,
     ClientBindingContext: *mut c_void,
@@ -205,7 +214,9 @@ pub unsafe extern "system" fn NmrClientAttachProvider(
 /// Completes the client's half of a detach that returned `STATUS_PENDING`.
 ///
 /// # Safety
-/// Any handle value is accepted; a bad one is recorded as a violation and ignored.
+/// The binding handle of a binding whose client detach callback returned (or is returning)
+/// `STATUS_PENDING`, completed once (on Windows anything else corrupts the NMR). *Host NMR:* any
+/// value is accepted; a bad one is recorded as a violation and ignored.
 pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: HANDLE) {
     shielded("NmrClientDetachProviderComplete", Route::Handle(NmrBindingHandle), drop, |n| {
         n.detach_complete(Role::Client, NmrBindingHandle.addr());
@@ -215,7 +226,7 @@ pub unsafe extern "system" fn NmrClientDetachProviderComplete(NmrBindingHandle: 
 /// Completes the provider's half of a detach that returned `STATUS_PENDING`.
 ///
 /// # Safety
-/// Any handle value is accepted; a bad one is recorded as a violation and ignored.
+/// As [`NmrClientDetachProviderComplete`], for the provider's half.
 pub unsafe extern "system" fn NmrProviderDetachClientComplete(NmrBindingHandle: HANDLE) {
     shielded("NmrProviderDetachClientComplete", Route::Handle(NmrBindingHandle), drop, |n| {
         n.detach_complete(Role::Provider, NmrBindingHandle.addr());
