@@ -17,7 +17,9 @@
 //!   diagnostic, the way Driver Verifier bugchecks, so no test can miss it. Warnings
 //!   ([`ViolationKind::NonZeroCharacteristicsVersion`], [`ViolationKind::CompleteBeforeDetach`])
 //!   never abort; in strict mode a non-zero characteristics `Version` is rejected instead.
-//! - **Listings** of registrations and bindings with their NPI ids, module ids and states.
+//! - **Listings** of registrations and bindings with their NPI ids, module ids and states, and
+//!   the same as a picture ([`binding_graph`], Graphviz DOT or Mermaid; a stuck wait draws its
+//!   own with [`StuckWait::graph`]).
 //! - **Bounded waits** that return a [`StuckWait`] report (which binding, which side, which
 //!   modules) instead of hanging. An unbounded `NmrWaitFor*` prints the same report to stderr
 //!   every [`set_stuck_report_interval`] while it makes no progress.
@@ -44,6 +46,7 @@ use core::time::Duration;
 use std::vec::Vec;
 
 use crate::backend::host::faults::{self, Plan};
+pub use crate::backend::host::graph::BindingGraph;
 pub use crate::backend::host::report::{
     BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as RegistrationRole,
     StuckWait, Violation, ViolationKind,
@@ -94,6 +97,14 @@ pub fn registrations_of(npi: &GUID) -> Vec<RegistrationInfo> {
 #[must_use]
 pub fn bindings() -> Vec<BindingInfo> {
     current().bindings()
+}
+
+/// The registrations and bindings of this thread's registrar as a graph, to draw
+/// ([`BindingGraph::to_dot`], [`BindingGraph::to_mermaid`]): which binding holds up which
+/// unload, at a glance. [`StuckWait::graph`] draws just what one wait is stuck on.
+#[must_use]
+pub fn binding_graph() -> BindingGraph {
+    BindingGraph { registrations: registrations(), bindings: bindings() }
 }
 
 /// The bindings of one NPI, oldest first.

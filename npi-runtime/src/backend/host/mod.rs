@@ -30,6 +30,7 @@
 pub(crate) mod abi;
 pub(crate) mod faults;
 mod frames;
+pub(crate) mod graph;
 pub(crate) mod report;
 mod slab;
 mod sync;
