@@ -8,8 +8,9 @@
 //!   each side (two `#[context]` functions and one with raw pointers, so both a safe and an
 //!   `unsafe` call), the `<Table>Impl`s, the `ProviderTable<..>`/`ClientTable<..>` statics and
 //!   calls through the peer's table. `expanded` is that crate after the real macro expansion:
-//!   npi-macros' own expansion functions run over the file (the ignored test
-//!   `npi-macros/src/tests.rs::expand_file`, as the snapshots do) and prettyplease prints the
+//!   npi-macros' own expansion functions run over the file (the test
+//!   `npi-macros/src/tests.rs::expand_file`, as the snapshots do, with `NPI_EXPAND_IN`/`_OUT`
+//!   naming the files) and prettyplease prints the
 //!   result. Both depend on `npi-runtime` by path and must compile on stable.
 //! - **Cold**: `cargo clean -p <crate>`, then `cargo check -p <crate>` (dependencies stay
 //!   built). **Incremental**: the source's mtime set to now (what an editor's save does to a
@@ -284,7 +285,7 @@ fn generate_pair(
     let mut command = Command::new(cargo);
     command
         .args(["test", "--quiet", "-p", "npi-macros", "--lib", "--"])
-        .args(["--ignored", "--exact", "tests::expand_file"])
+        .args(["--exact", "tests::expand_file"])
         .env("NPI_EXPAND_IN", &source)
         .env("NPI_EXPAND_OUT", &expanded)
         .env("NPI_EXPAND_STATS", &stats_file)
