@@ -517,7 +517,6 @@ fn gen_constructor(
     tpl!(
         out,
         r"
-        #[automatically_derived]
         #[allow(unsafe_code)] // the shims' `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl $ident {
@@ -684,7 +683,6 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
         /// detach pending, and what it lends is borrowed from it.
         $vis struct $calls<'a>($rt::PeerTable<'a, $ident>);
 
-        #[automatically_derived]
         #[allow(unsafe_code)] // each call's `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl<'a> $calls<'a> {
