@@ -1,13 +1,18 @@
-//! Boilerplate written as Rust text and lexed by the compiler once per expansion, with the
-//! user's tokens spliced in as tokens.
+//! Boilerplate written as Rust text and lexed by the compiler, with the user's tokens spliced in
+//! as tokens.
 //!
 //! Why: a proc macro is built at opt-level 0 in a user's debug profile, and `quote!` there costs
-//! several unoptimised calls per generated token. `TokenStream::from_str` hands the text to the
-//! compiler's own (optimised) lexer; each call costs the compiler a new source file, so an
-//! expansion is written into one [`Out`] and lexed in one call. The tokens it makes have the
-//! span `Span::call_site()`, the span `quote!` gives its own tokens, so the expansion is the same
-//! token for token. Tokens from the user's input are never turned into text: they are spliced
-//! in as they are, with their spans, so errors still point at what the user wrote.
+//! several unoptimised calls per generated token, each token then crossing the proc-macro bridge
+//! on its own. `proc_macro::TokenStream::from_str` hands a run of text to the compiler's own
+//! (optimised) lexer in one call. The tokens it makes have the span `Span::call_site()`, the
+//! span `quote!` gives its own tokens, so the expansion is the same token for token. Tokens from
+//! the user's input are never turned into text: they are spliced in as they are, with their
+//! spans, so errors still point at what the user wrote.
+//!
+//! An expansion is written into one [`Out`]; [`Out::finish`] lexes each run of text between
+//! spliced tokens in one call (a group that holds spliced tokens is built around them here) and
+//! joins the pieces in one call. No lexed stream is taken apart again: iterating a compiler
+//! token stream sends every token back across the bridge.
 //!
 //! A template is Rust source in which:
 //! - `$rt` stands for `::npi_runtime::__private`, the one path generated code uses to reach the
@@ -126,14 +131,17 @@ enum Piece {
     Hole(String),
 }
 
+/// A template's address and length: the linker may store one literal as the start of another.
+type TemplateKey = (usize, usize);
+
 thread_local! {
     /// Templates already made ready, by address: a macro expands many items in one
     /// compilation, each with the same few templates.
-    static COMPILED: RefCell<Vec<(usize, Rc<[Piece]>)>> = const { RefCell::new(Vec::new()) };
+    static COMPILED: RefCell<Vec<(TemplateKey, Rc<[Piece]>)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn compiled(template: &'static str) -> Rc<[Piece]> {
-    let key = template.as_ptr() as usize;
+    let key: TemplateKey = (template.as_ptr() as usize, template.len());
     COMPILED.with_borrow_mut(|cache| {
         if let Some((_, pieces)) = cache.iter().find(|(k, _)| *k == key) {
             return Rc::clone(pieces);

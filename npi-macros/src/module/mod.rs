@@ -182,8 +182,12 @@ fn gen_module_impl(
     item: TokenStream,
 ) -> TokenStream {
     let ident = &parsed.ident;
-    let placeholder: Path = syn::parse_quote!(::npi_runtime::__private::NoNpi);
-    let npi = args.npi.as_ref().unwrap_or(&placeholder);
+    // The user's path, so a path that is not an NPI is reported at it; without a readable
+    // `npi` (a stand-in after an error), the placeholder NPI.
+    let npi_ty = match &args.npi {
+        Some(npi) => quote!(#npi),
+        None => quote!(::npi_runtime::__private::NoNpi),
+    };
     let (module_trait, chars, side_chars, vtable_trait) = match role {
         Role::Client => (
             "ClientModule",
@@ -198,8 +202,6 @@ fn gen_module_impl(
             "ProviderVTableCharacteristics",
         ),
     };
-    // The user's path, so a path that is not an NPI is reported at it.
-    let npi_ty = quote!(#npi);
     let module_id = args
         .module_id
         .as_ref()
