@@ -22,8 +22,10 @@
 //!   strings, whose span is the call site's either way).
 //!
 //! Templates pushed one after another form one text, so a template may open a bracket that a
-//! later one closes. In the text, `$` marks where tokens go; a `$` inside a string literal or
-//! a `//` comment is text. The generated code contains no `$` of its own (no `macro_rules!`).
+//! later one closes. A `$` inside a string literal or a `//` comment is text; the generated code
+//! contains no `$` of its own (no `macro_rules!`). Each template is made ready once per
+//! compilation (comments dropped, whitespace squeezed, its brackets found), so writing an
+//! expansion scans no text at the user's opt-level.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -73,15 +75,22 @@ pub(crate) fn string_literal(text: &str) -> String {
     format!("{text:?}")
 }
 
-/// An expansion being written: the text, with a `$` where each of `splices` goes.
+/// An expansion being written: the text, the tokens to splice in (at a position in the text),
+/// and the brackets that hold spliced tokens (so that only those groups are built here).
 #[derive(Default)]
 pub(crate) struct Out {
     text: String,
-    splices: Vec<TokenStream>,
+    splices: Vec<(usize, TokenStream)>,
+    /// Brackets opened and not yet closed: position, bracket, whether tokens go inside.
+    open: Vec<(usize, u8, bool)>,
+    /// Groups that hold spliced tokens: open position, close position, bracket.
+    groups: Vec<(usize, usize, u8)>,
 }
 
 impl Out {
-    /// Appends `template` with its placeholders filled from `args` (`(name, value)`).
+    /// Appends `template` with its placeholders filled from `args` (`(name, value)`). A
+    /// [`Text`] argument must have balanced brackets (it is a name, a string literal or a short
+    /// expression).
     ///
     /// # Panics
     /// On a placeholder without an argument: a mistake in this crate's templates, which the
@@ -90,7 +99,13 @@ impl Out {
         let compiled = compiled(template);
         for piece in compiled.iter() {
             match piece {
-                Piece::Text(text) => self.text.push_str(text),
+                Piece::Text { text, brackets } => {
+                    let base = self.text.len();
+                    self.text.push_str(text);
+                    for &(offset, bracket) in brackets {
+                        self.bracket(base + offset, bracket);
+                    }
+                }
                 Piece::Hole(name) => match args.iter().find(|(n, _)| n == name) {
                     Some((_, Arg::Text(text))) => self.text.push_str(text),
                     Some((_, Arg::Tokens(tokens))) => self.tokens(tokens.to_token_stream()),
@@ -103,31 +118,102 @@ impl Out {
     /// Appends tokens as they are.
     pub(crate) fn tokens(&mut self, tokens: TokenStream) {
         if !tokens.is_empty() {
-            self.text.push_str(" $ ");
-            self.splices.push(tokens);
+            self.splices.push((self.text.len(), tokens));
+            if let Some(top) = self.open.last_mut() {
+                top.2 = true;
+            }
         }
     }
 
-    /// The tokens: the text lexed in one call per run between spliced tokens, the groups
-    /// around spliced tokens built here, the spliced tokens in place of their `$`.
+    fn bracket(&mut self, at: usize, bracket: u8) {
+        if matches!(bracket, b'(' | b'[' | b'{') {
+            self.open.push((at, bracket, false));
+            return;
+        }
+        let (open, kind, marked) = self.open.pop().expect("a template's brackets are balanced");
+        if marked {
+            self.groups.push((open, at, kind));
+            if let Some(outer) = self.open.last_mut() {
+                outer.2 = true;
+            }
+        }
+    }
+
+    /// The tokens: each run of text between spliced tokens lexed in one call, the groups that
+    /// hold spliced tokens built around them here, everything joined in one call per group.
     ///
     /// # Panics
     /// If the text does not lex or its brackets do not balance: a mistake in this crate's
     /// templates.
-    pub(crate) fn finish(self) -> TokenStream {
-        let closes = marked_groups(self.text.as_bytes());
-        let mut splices = self.splices.into_iter();
-        let mut out = Runs::default();
-        build(&self.text, 0, self.text.len(), &closes, &mut splices, &mut out);
-        assert!(splices.next().is_none(), "a splice for each `$`");
-        out.finish()
+    pub(crate) fn finish(mut self) -> TokenStream {
+        assert!(self.open.is_empty(), "a template's brackets are balanced");
+        self.groups.sort_unstable_by_key(|g| g.0);
+        let mut at = Cursor { groups: 0, splices: 0 };
+        let out = build(&self, 0, self.text.len(), &mut at);
+        assert!(at.splices == self.splices.len(), "every spliced token is placed");
+        out
+    }
+}
+
+/// How far [`build`] has come through an [`Out`]'s groups and splices.
+struct Cursor {
+    groups: usize,
+    splices: usize,
+}
+
+/// The tokens of `out.text[start..end]` with what is spliced there.
+fn build(out: &Out, start: usize, end: usize, at: &mut Cursor) -> TokenStream {
+    let mut streams = Vec::new();
+    let lex_run = |streams: &mut Vec<TokenStream>, from: usize, to: usize| {
+        let run = &out.text[from..to];
+        if !run.trim().is_empty() {
+            streams.push(lex(run));
+        }
+    };
+    let mut pos = start;
+    loop {
+        let splice = out.splices.get(at.splices).filter(|s| s.0 <= end);
+        let group = out.groups.get(at.groups).filter(|g| g.0 < end);
+        match (splice, group) {
+            (Some((p, tokens)), g) if g.is_none_or(|g| *p <= g.0) => {
+                lex_run(&mut streams, pos, *p);
+                streams.push(tokens.clone());
+                at.splices += 1;
+                pos = *p;
+            }
+            (_, Some(&(open, close, bracket))) => {
+                lex_run(&mut streams, pos, open);
+                at.groups += 1;
+                let inner = build(out, open + 1, close, at);
+                let delimiter = match bracket {
+                    b'(' => Delimiter::Parenthesis,
+                    b'[' => Delimiter::Bracket,
+                    _ => Delimiter::Brace,
+                };
+                streams.push(TokenStream::from(TokenTree::Group(Group::new(delimiter, inner))));
+                pos = close + 1;
+            }
+            _ => {
+                lex_run(&mut streams, pos, end);
+                break;
+            }
+        }
+    }
+    // Joined in one call, without taking any stream apart.
+    match streams.len() {
+        1 => streams.pop().unwrap_or_default(),
+        _ => streams.into_iter().collect(),
     }
 }
 
 /// A template made ready once: comments dropped, doc comments turned into `#[doc = "…"]`,
 /// whitespace squeezed, `$rt` written out, split at its placeholders.
 enum Piece {
-    Text(String),
+    /// Text, with the position and kind of each bracket outside its string literals.
+    Text {
+        text: String,
+        brackets: Vec<(usize, u8)>,
+    },
     Hole(String),
 }
 
@@ -178,7 +264,7 @@ fn compile(template: &str) -> Vec<Piece> {
                 if name == "rt" {
                     text.push_str(RT);
                 } else {
-                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    pieces.push(text_piece(std::mem::take(&mut text)));
                     pieces.push(Piece::Hole(name.to_owned()));
                 }
                 i = stop;
@@ -196,119 +282,23 @@ fn compile(template: &str) -> Vec<Piece> {
             }
         }
     }
-    pieces.push(Piece::Text(text));
+    pieces.push(text_piece(text));
     pieces
 }
 
-/// For each opening bracket with a `$` between it and its closing bracket: the closing
-/// bracket's position. Other positions: `None`.
-fn marked_groups(bytes: &[u8]) -> Vec<Option<usize>> {
-    let mut closes = vec![None; bytes.len()];
-    // (position of an open bracket, whether a `$` is inside it so far)
-    let mut open: Vec<(usize, bool)> = Vec::new();
+fn text_piece(text: String) -> Piece {
+    let bytes = text.as_bytes();
+    let mut brackets = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => i = skip_string(bytes, i),
-            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
-            b'(' | b'[' | b'{' => open.push((i, false)),
-            b')' | b']' | b'}' => {
-                let (at, marked) = open.pop().expect("a template's brackets are balanced");
-                if marked {
-                    closes[at] = Some(i);
-                    if let Some(outer) = open.last_mut() {
-                        outer.1 = true;
-                    }
-                }
-            }
-            b'$' => {
-                if let Some(top) = open.last_mut() {
-                    top.1 = true;
-                }
-            }
+            b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') => brackets.push((i, b)),
             _ => {}
         }
         i += 1;
     }
-    assert!(open.is_empty(), "a template's brackets are balanced");
-    closes
-}
-
-/// Text waiting to be lexed, and the streams made so far, at one level of nesting.
-#[derive(Default)]
-struct Runs {
-    text: String,
-    streams: Vec<TokenStream>,
-}
-
-impl Runs {
-    /// Lexes the waiting text.
-    fn flush(&mut self) {
-        if !self.text.trim().is_empty() {
-            let lexed = lex(&self.text);
-            self.streams.push(lexed);
-        }
-        self.text.clear();
-    }
-
-    fn push(&mut self, tokens: TokenStream) {
-        self.streams.push(tokens);
-    }
-
-    /// The streams joined in one call, without taking any apart.
-    fn finish(mut self) -> TokenStream {
-        self.flush();
-        match self.streams.len() {
-            1 => self.streams.pop().unwrap_or_default(),
-            _ => self.streams.into_iter().collect(),
-        }
-    }
-}
-
-/// Appends the tokens of `text[start..end]` to `out`.
-fn build(
-    text: &str,
-    start: usize,
-    end: usize,
-    closes: &[Option<usize>],
-    splices: &mut std::vec::IntoIter<TokenStream>,
-    out: &mut Runs,
-) {
-    let bytes = text.as_bytes();
-    let (mut i, mut copied) = (start, start);
-    while i < end {
-        match bytes[i] {
-            b'"' => i = skip_string(bytes, i) + 1,
-            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
-            b'$' => {
-                out.text.push_str(&text[copied..i]);
-                out.flush();
-                out.push(splices.next().expect("a splice for each `$`"));
-                i += 1;
-                copied = i;
-            }
-            open @ (b'(' | b'[' | b'{') if closes[i].is_some() => {
-                out.text.push_str(&text[copied..i]);
-                out.flush();
-                let close = closes[i].unwrap_or(end);
-                let mut inner = Runs::default();
-                build(text, i + 1, close, closes, splices, &mut inner);
-                let delimiter = match open {
-                    b'(' => Delimiter::Parenthesis,
-                    b'[' => Delimiter::Bracket,
-                    _ => Delimiter::Brace,
-                };
-                out.push(TokenStream::from(TokenTree::Group(Group::new(
-                    delimiter,
-                    inner.finish(),
-                ))));
-                i = close + 1;
-                copied = i;
-            }
-            _ => i += 1,
-        }
-    }
-    out.text.push_str(&text[copied..end.max(copied)]);
+    Piece::Text { text, brackets }
 }
 
 /// `text` lexed by the compiler when in a macro, else (in this crate's tests) by proc_macro2.
@@ -402,6 +392,10 @@ mod tests {
         tpl!(out, "f(g([$a]), { $a }, (h), [[i]], $t)", a = &a, t = Text("y"));
         assert_same(&out.finish(), &quote!(f(g([x]), { x }, (h), [[i]], y)));
         assert!(Out::default().finish().is_empty());
+        // Tokens right before, inside at both ends of, and right after a group.
+        let mut out = Out::default();
+        tpl!(out, "$a($a g $a)$a [($a)] h", a = &a);
+        assert_same(&out.finish(), &quote!(x(x g x)x [(x)] h));
         let empty = TokenStream::new();
         assert_same(&one("a($e) $e b", &[("e", (&empty).into())]), &quote!(a() b));
     }
