@@ -148,43 +148,46 @@ impl Out {
     pub(crate) fn finish(mut self) -> TokenStream {
         assert!(self.open.is_empty(), "a template's brackets are balanced");
         self.groups.sort_unstable_by_key(|g| g.0);
-        let mut at = Cursor { groups: 0, splices: 0 };
-        let out = build(&self, 0, self.text.len(), &mut at);
-        assert!(at.splices == self.splices.len(), "every spliced token is placed");
+        let mut splices = std::mem::take(&mut self.splices).into_iter().peekable();
+        let mut groups = self.groups.iter().peekable();
+        let out = build(&self.text, 0, self.text.len(), &mut groups, &mut splices);
+        assert!(splices.next().is_none(), "every spliced token is placed");
         out
     }
 }
 
-/// How far [`build`] has come through an [`Out`]'s groups and splices.
-struct Cursor {
-    groups: usize,
-    splices: usize,
-}
+type Splices = std::iter::Peekable<std::vec::IntoIter<(usize, TokenStream)>>;
+type Groups<'a> = std::iter::Peekable<std::slice::Iter<'a, (usize, usize, u8)>>;
 
-/// The tokens of `out.text[start..end]` with what is spliced there.
-fn build(out: &Out, start: usize, end: usize, at: &mut Cursor) -> TokenStream {
+/// The tokens of `text[start..end]` with what is spliced there (moved, not copied).
+fn build(
+    text: &str,
+    start: usize,
+    end: usize,
+    groups: &mut Groups<'_>,
+    splices: &mut Splices,
+) -> TokenStream {
     let mut streams = Vec::new();
     let lex_run = |streams: &mut Vec<TokenStream>, from: usize, to: usize| {
-        let run = &out.text[from..to];
+        let run = &text[from..to];
         if !run.trim().is_empty() {
             streams.push(lex(run));
         }
     };
     let mut pos = start;
     loop {
-        let splice = out.splices.get(at.splices).filter(|s| s.0 <= end);
-        let group = out.groups.get(at.groups).filter(|g| g.0 < end);
+        let splice = splices.peek().map(|s| s.0).filter(|&p| p <= end);
+        let group = groups.peek().copied().copied().filter(|g| g.0 < end);
         match (splice, group) {
-            (Some((p, tokens)), g) if g.is_none_or(|g| *p <= g.0) => {
-                lex_run(&mut streams, pos, *p);
-                streams.push(tokens.clone());
-                at.splices += 1;
-                pos = *p;
+            (Some(p), g) if g.is_none_or(|g| p <= g.0) => {
+                lex_run(&mut streams, pos, p);
+                streams.extend(splices.next().map(|s| s.1));
+                pos = p;
             }
-            (_, Some(&(open, close, bracket))) => {
+            (_, Some((open, close, bracket))) => {
                 lex_run(&mut streams, pos, open);
-                at.groups += 1;
-                let inner = build(out, open + 1, close, at);
+                groups.next();
+                let inner = build(text, open + 1, close, groups, splices);
                 let delimiter = match bracket {
                     b'(' => Delimiter::Parenthesis,
                     b'[' => Delimiter::Bracket,
