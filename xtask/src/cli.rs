@@ -49,7 +49,7 @@ commands:
               incremental wall time, interleaved rounds, medians, spread and ratios; then
               the cold build of the macros' dependency stack against a thiserror-only crate
               (everything under target/macro-cost)
-      --quick          one round, one stack build: fails only if a crate does not compile
+      --quick          one round, no stack builds: fails only if a crate does not compile
       --rounds N       interleaved rounds of both crates (default 9)
       --stack-rounds N cold builds of each dependency-stack crate (default 3)
       --npis N         NPIs in the generated crate (default 50)
