@@ -27,6 +27,11 @@ struct TableArgs {
 struct Param {
     name: Ident,
     ty: Type,
+    /// `name: ty`, made into tokens once: the table, the trait, the shim and the call method
+    /// each repeat it.
+    decl: TokenStream,
+    /// `ty`, made into tokens once.
+    ty_tokens: TokenStream,
 }
 
 /// One member of the table.
@@ -36,6 +41,10 @@ struct Member {
     vis: Visibility,
     name: Ident,
     kind: Kind,
+    /// The `#[cfg]` attributes, made into tokens once.
+    cfgs: TokenStream,
+    /// The doc attributes, made into tokens once.
+    docs: TokenStream,
 }
 
 enum Kind {
@@ -64,15 +73,22 @@ impl Function {
 }
 
 impl Member {
+    fn new(attrs: Vec<Attribute>, vis: Visibility, name: Ident, kind: Kind) -> Self {
+        let cfgs = attrs.iter().filter(|a| a.path().is_ident("cfg"));
+        let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
+        let (cfgs, docs) = (quote!(#(#cfgs)*), quote!(#(#docs)*));
+        Member { attrs, vis, name, kind, cfgs, docs }
+    }
+
     /// The member's `#[cfg]`s, repeated on everything generated for it, so a member that is
     /// compiled out (an OS-gated tail member) takes its trait fn, shim, accessor and
     /// constructor parameter with it.
-    fn cfgs(&self) -> Vec<&Attribute> {
-        self.attrs.iter().filter(|a| a.path().is_ident("cfg")).collect()
+    fn cfgs(&self) -> &TokenStream {
+        &self.cfgs
     }
 
-    fn docs(&self) -> Vec<&Attribute> {
-        self.attrs.iter().filter(|a| a.path().is_ident("doc")).collect()
+    fn docs(&self) -> &TokenStream {
+        &self.docs
     }
 }
 
@@ -211,7 +227,7 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                 if let Some((context, params, output)) = errors.handle(parse_function(func)) {
                     let optional = optional_attr.is_some();
                     let function = Function { context, optional, params, output };
-                    members.push(Member { attrs, vis, name, kind: Kind::Function(function) });
+                    members.push(Member::new(attrs, vis, name, Kind::Function(function)));
                 }
             }
             ty => {
@@ -221,7 +237,7 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                             .with_span(a.path()),
                     );
                 }
-                members.push(Member { attrs, vis, name, kind: Kind::Data(Box::new(ty.clone())) });
+                members.push(Member::new(attrs, vis, name, Kind::Data(Box::new(ty.clone()))));
             }
         }
     }
@@ -290,7 +306,10 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
             }
         }
         let name = arg.name.as_ref().map_or_else(|| format_ident!("arg{}", i), |(n, _)| n.clone());
-        params.push(Param { name, ty: arg.ty.clone() });
+        let ty = arg.ty.clone();
+        let ty_tokens = quote!(#ty);
+        let decl = quote!(#name: #ty_tokens);
+        params.push(Param { name, ty, decl, ty_tokens });
     }
     errors.finish_with((context, params, func.output.clone()))
 }
@@ -382,10 +401,7 @@ fn gen_all(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
 /// The table's field type for a function member: `unsafe extern ABI fn(..)`, in an `Option`
 /// when the member may be NULL.
 fn fn_type(abi: &LitStr, f: &Function) -> TokenStream {
-    let tys = f.params.iter().map(|p| {
-        let (name, ty) = (&p.name, &p.ty);
-        quote!(#name: #ty)
-    });
+    let tys = f.params.iter().map(|p| &p.decl);
     let output = &f.output;
     let ptr = quote!(unsafe extern #abi fn(#(#tys),*) #output);
     if f.optional { quote!(::npi_runtime::__private::Option<#ptr>) } else { ptr }
@@ -461,21 +477,21 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
         let (docs, cfgs, name, output) = (m.docs(), m.cfgs(), &m.name, &f.output);
         let binding = quote!(&::npi_runtime::__private::Binding<'_, Self::Side>);
         let args = f.params.iter().enumerate().map(|(i, p)| {
-            let (n, t) = (&p.name, &p.ty);
-            if i == 0 && f.context { quote!(#n: #binding) } else { quote!(#n: #t) }
+            let n = &p.name;
+            if i == 0 && f.context { quote!(#n: #binding) } else { p.decl.clone() }
         });
         // Spanned at the member, so a mismatched impl is shown the member it implements.
         let span = name.span();
         out.tokens(if f.plain() {
-            quote_spanned!(span=> #(#docs)* #(#cfgs)* fn #name(#(#args),*) #output;)
+            quote_spanned!(span=> #docs #cfgs fn #name(#(#args),*) #output;)
         } else {
             quote_spanned! {span=>
-                #(#docs)*
+                #docs
                 ///
                 /// # Safety
                 /// The peer passes the arguments as the NPI specifies: pointers are valid
                 /// for the use the NPI describes, for the duration of the call.
-                #(#cfgs)*
+                #cfgs
                 unsafe fn #name(#(#args),*) #output;
             }
         });
@@ -509,10 +525,10 @@ fn gen_constructor(
             "The table, from its data members in declaration order, for the side `S` to offer.",
         )
     };
-    let data_params = members.iter().filter_map(|m| {
-        let Kind::Data(ty) = &m.kind else { return None };
+    let data_params = members.iter().zip(types).filter_map(|(m, ty)| {
+        let Kind::Data(_) = &m.kind else { return None };
         let (cfgs, name) = (m.cfgs(), &m.name);
-        Some(quote!(#(#cfgs)* #name: #ty))
+        Some(quote!(#cfgs #name: #ty))
     });
     tpl!(
         out,
@@ -535,7 +551,6 @@ fn gen_constructor(
     );
     for m in members {
         let (cfgs, name) = (m.cfgs(), &m.name);
-        let cfgs = quote!(#(#cfgs)*);
         match &m.kind {
             Kind::Data(_) => out.tokens(quote!(#cfgs #name,)),
             Kind::Function(f) => tpl!(
@@ -571,7 +586,7 @@ fn gen_constructor(
                 // them now NULL.
                 unsafe { $rt::Table::new_unchecked(raw) }
             }",
-            cfgs = &quote!(#(#cfgs)*),
+            cfgs = cfgs,
             doc = Text(&string_literal(&doc)),
             vis = vis,
             field = Text(&unraw(name)),
@@ -590,7 +605,7 @@ fn gen_constructor(
             $cfgs
             #[doc = $doc]
             pub const $c: $rt::usize = $rt::offset_of!(Self, $name) + $rt::size_of::<$ty>();",
-            cfgs = &quote!(#(#cfgs)*),
+            cfgs = cfgs,
             doc = Text(&string_literal(&doc)),
             c = &upper(name),
             name = Text(&name.to_string()),
@@ -616,10 +631,7 @@ fn gen_shim(
 ) {
     let (cfgs, name) = (m.cfgs(), &m.name);
     let label = string_literal(&format!("{}::{name}", item.ident));
-    let decl = f.params.iter().map(|p| {
-        let (n, t) = (&p.name, &p.ty);
-        quote!(#n: #t)
-    });
+    let decl = f.params.iter().map(|p| &p.decl);
     tpl!(
         out,
         r"
@@ -630,7 +642,7 @@ fn gen_shim(
         /// binding's context (where the function takes one) and arguments as the NPI says.
         unsafe extern $abi fn __npi_$field<T: $imp>($decl) $output {
             $rt::dispatch_guard($label, || {",
-        cfgs = &quote!(#(#cfgs)*),
+        cfgs = cfgs,
         abi = abi,
         field = Text(&unraw(name)),
         imp = Text(&names.imp),
@@ -714,10 +726,7 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
 fn gen_call(out: &mut Out, m: &Member, f: &Function) {
     let (docs, cfgs, vis, name) = (m.docs(), m.cfgs(), &m.vis, &m.name);
     let own = if f.context { &f.params[1..] } else { &f.params[..] };
-    let decl = own.iter().map(|p| {
-        let (n, t) = (&p.name, &p.ty);
-        quote!(#n: #t)
-    });
+    let decl = own.iter().map(|p| &p.decl);
     let plain = own.iter().all(|p| is_plain(&p.ty));
     let none_doc = if f.optional {
         r#"#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]"#
@@ -754,9 +763,9 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
             $must_use
             $vis unsafe fn $name(&self, $decl) $output {"
         },
-        docs = &quote!(#(#docs)*),
+        docs = docs,
         none_doc = Text(none_doc),
-        cfgs = &quote!(#(#cfgs)*),
+        cfgs = cfgs,
         must_use = Text(must_use),
         vis = vis,
         name = name,
@@ -767,7 +776,7 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
     // would otherwise make a raw pointer argument look like an integer).
     if plain {
         for p in own {
-            tpl!(out, "$rt::assert_plain::<$t>();", t = &p.ty);
+            tpl!(out, "$rt::assert_plain::<$t>();", t = &p.ty_tokens);
         }
     }
     // SAFETY (of the generated blocks): the peer's own table and binding context, valid while
