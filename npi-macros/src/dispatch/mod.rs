@@ -561,7 +561,7 @@ fn gen_constructor(
                     "$cfgs $name: Self::__npi_$field::<T>,"
                 },
                 cfgs = &cfgs,
-                name = Text(&name.to_string()),
+                name = name,
                 field = Text(&unraw(name)),
             ),
         }
@@ -590,7 +590,7 @@ fn gen_constructor(
             doc = Text(&string_literal(&doc)),
             vis = vis,
             field = Text(&unraw(name)),
-            name = Text(&name.to_string()),
+            name = name,
         );
     }
     for (m, ty) in members.iter().zip(types) {
@@ -608,7 +608,7 @@ fn gen_constructor(
             cfgs = cfgs,
             doc = Text(&string_literal(&doc)),
             c = &upper(name),
-            name = Text(&name.to_string()),
+            name = name,
             ty = ty,
         );
     }
@@ -675,7 +675,7 @@ fn gen_shim(
             "unsafe { <T as $imp>::$name($args) } }) }"
         },
         imp = Text(&names.imp),
-        name = Text(&name.to_string()),
+        name = name,
         args = &args,
     );
 }
@@ -797,7 +797,7 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
         } else {
             "unsafe { (self.0.table().$name)($context $args) } }"
         },
-        name = Text(&name.to_string()),
+        name = name,
         context = Text(if f.context { "self.0.context()," } else { "" }),
         args = &quote!(#(#names_in),*),
     );
