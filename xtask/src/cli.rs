@@ -54,6 +54,8 @@ commands:
       --stack-rounds N cold builds of each dependency-stack crate (default 3)
       --npis N         NPIs in the generated crate (default 50)
       --no-stack       skip the dependency-stack builds
+      --instructions   also count the instructions of rustc for each crate's incremental and
+                       cold check under callgrind (valgrind; slow, load-independent)
 
   help        this text
 
@@ -80,6 +82,8 @@ pub(crate) struct MacroCostOptions {
     pub(crate) stack_rounds: usize,
     pub(crate) npis: usize,
     pub(crate) no_stack: bool,
+    /// Also count rustc's instructions under callgrind.
+    pub(crate) instructions: bool,
 }
 
 /// `cargo xtask driver`.
@@ -206,8 +210,14 @@ fn parse_check(args: &[String], command: &str) -> anyhow::Result<CheckOptions> {
 }
 
 fn parse_macro_cost(args: &[String]) -> anyhow::Result<MacroCostOptions> {
-    let mut options =
-        MacroCostOptions { quick: false, rounds: 9, stack_rounds: 3, npis: 50, no_stack: false };
+    let mut options = MacroCostOptions {
+        quick: false,
+        rounds: 9,
+        stack_rounds: 3,
+        npis: 50,
+        no_stack: false,
+        instructions: false,
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -216,6 +226,7 @@ fn parse_macro_cost(args: &[String]) -> anyhow::Result<MacroCostOptions> {
             "--stack-rounds" => options.stack_rounds = number(value(&mut args, arg)?, arg)?,
             "--npis" => options.npis = number(value(&mut args, arg)?, arg)?,
             "--no-stack" => options.no_stack = true,
+            "--instructions" => options.instructions = true,
             other => bail!("unknown option `{other}` for `macro-cost`\n\n{USAGE}"),
         }
     }
@@ -304,14 +315,15 @@ mod tests {
     #[test]
     fn macro_cost_options() {
         let Command::MacroCost(o) = parse(&args("macro-cost")).unwrap() else { panic!() };
-        assert!(!o.quick && !o.no_stack);
+        assert!(!o.quick && !o.no_stack && !o.instructions);
         assert_eq!((o.rounds, o.stack_rounds, o.npis), (9, 3, 50));
         let Command::MacroCost(o) =
-            parse(&args("macro-cost --quick --rounds 3 --npis 5 --no-stack")).unwrap()
+            parse(&args("macro-cost --quick --rounds 3 --npis 5 --no-stack --instructions"))
+                .unwrap()
         else {
             panic!()
         };
-        assert!(o.quick && o.no_stack);
+        assert!(o.quick && o.no_stack && o.instructions);
         assert_eq!((o.rounds, o.npis), (3, 5));
         assert!(parse(&args("macro-cost --rounds 0")).is_err());
         assert!(parse(&args("macro-cost --fast")).is_err());
