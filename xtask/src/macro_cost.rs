@@ -116,10 +116,8 @@ pub(crate) fn run(options: &MacroCostOptions) -> anyhow::Result<()> {
         measure_stack(&root, &cargo, &work.join("stack"), options.stack_rounds)?
     };
 
-    print!(
-        "{}",
-        report(options, rounds, &pair, &stats, &cold, &incremental, &instructions, &stack)?
-    );
+    let measured = Measured { cold, incremental, instructions, stack };
+    print!("{}", report(options, rounds, &pair, &stats, &measured)?);
     Ok(())
 }
 
@@ -636,16 +634,23 @@ fn measure_stack(
 // ------------------------------------------------------------------------------------------
 // The report.
 
+/// Everything measured, for the report.
+struct Measured {
+    cold: Pairs,
+    incremental: Pairs,
+    /// `(mode, [macros, expanded])`.
+    instructions: Vec<(&'static str, [u64; 2])>,
+    stack: Vec<(&'static str, Vec<Sample>)>,
+}
+
 fn report(
     options: &MacroCostOptions,
     rounds: usize,
     pair: &Path,
     stats: &ExpansionStats,
-    cold: &Pairs,
-    incremental: &Pairs,
-    instructions: &[(&str, [u64; 2])],
-    stack: &[(&str, Vec<Sample>)],
+    measured: &Measured,
 ) -> anyhow::Result<String> {
+    let Measured { cold, incremental, instructions, stack } = measured;
     let rustc = run_capture(Command::new("rustc").arg("-V")).unwrap_or_default();
     let mut out = String::new();
     let size = |name: &str| -> anyhow::Result<(usize, usize)> {
