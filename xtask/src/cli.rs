@@ -49,11 +49,19 @@ commands:
               incremental wall time, interleaved rounds, medians, spread and ratios; then
               the cold build of the macros' dependency stack against a thiserror-only crate
               (everything under target/macro-cost)
-      --quick          one round, one stack build: fails only if a crate does not compile
+      --quick          one round, no stack builds: fails only if a crate does not compile
       --rounds N       interleaved rounds of both crates (default 9)
       --stack-rounds N cold builds of each dependency-stack crate (default 3)
       --npis N         NPIs in the generated crate (default 50)
       --no-stack       skip the dependency-stack builds
+      --instructions   also count the instructions of rustc for each crate's incremental and
+                       cold check under callgrind (valgrind; slow, load-independent)
+
+  bench       the whole benchmark suite of BENCHMARKS.md in one run, each against its
+              reference (dispatch_cost, binding_cost, driver --target all --release,
+              macro-cost --instructions), then one table of the ratios and their goals
+      --quick          every part in its smoke mode (x64 only; CI): nothing is asserted
+      --no-macros      skip macro-cost (its callgrind runs take several minutes)
 
   help        this text
 
@@ -70,6 +78,14 @@ pub(crate) enum Command {
     Memcheck(CheckOptions),
     Asan(CheckOptions),
     MacroCost(MacroCostOptions),
+    Bench(BenchOptions),
+}
+
+/// `cargo xtask bench`.
+#[derive(Debug)]
+pub(crate) struct BenchOptions {
+    pub(crate) quick: bool,
+    pub(crate) no_macros: bool,
 }
 
 /// `cargo xtask macro-cost`.
@@ -80,6 +96,8 @@ pub(crate) struct MacroCostOptions {
     pub(crate) stack_rounds: usize,
     pub(crate) npis: usize,
     pub(crate) no_stack: bool,
+    /// Also count rustc's instructions under callgrind.
+    pub(crate) instructions: bool,
 }
 
 /// `cargo xtask driver`.
@@ -129,6 +147,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
         "memcheck" => parse_check(rest, "memcheck").map(Command::Memcheck),
         "asan" => parse_check(rest, "asan").map(Command::Asan),
         "macro-cost" => parse_macro_cost(rest).map(Command::MacroCost),
+        "bench" => parse_bench(rest).map(Command::Bench),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
 }
@@ -205,9 +224,27 @@ fn parse_check(args: &[String], command: &str) -> anyhow::Result<CheckOptions> {
     Ok(options)
 }
 
+fn parse_bench(args: &[String]) -> anyhow::Result<BenchOptions> {
+    let mut options = BenchOptions { quick: false, no_macros: false };
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--no-macros" => options.no_macros = true,
+            other => bail!("unknown option `{other}` for `bench`\n\n{USAGE}"),
+        }
+    }
+    Ok(options)
+}
+
 fn parse_macro_cost(args: &[String]) -> anyhow::Result<MacroCostOptions> {
-    let mut options =
-        MacroCostOptions { quick: false, rounds: 9, stack_rounds: 3, npis: 50, no_stack: false };
+    let mut options = MacroCostOptions {
+        quick: false,
+        rounds: 9,
+        stack_rounds: 3,
+        npis: 50,
+        no_stack: false,
+        instructions: false,
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -216,6 +253,7 @@ fn parse_macro_cost(args: &[String]) -> anyhow::Result<MacroCostOptions> {
             "--stack-rounds" => options.stack_rounds = number(value(&mut args, arg)?, arg)?,
             "--npis" => options.npis = number(value(&mut args, arg)?, arg)?,
             "--no-stack" => options.no_stack = true,
+            "--instructions" => options.instructions = true,
             other => bail!("unknown option `{other}` for `macro-cost`\n\n{USAGE}"),
         }
     }
@@ -304,14 +342,15 @@ mod tests {
     #[test]
     fn macro_cost_options() {
         let Command::MacroCost(o) = parse(&args("macro-cost")).unwrap() else { panic!() };
-        assert!(!o.quick && !o.no_stack);
+        assert!(!o.quick && !o.no_stack && !o.instructions);
         assert_eq!((o.rounds, o.stack_rounds, o.npis), (9, 3, 50));
         let Command::MacroCost(o) =
-            parse(&args("macro-cost --quick --rounds 3 --npis 5 --no-stack")).unwrap()
+            parse(&args("macro-cost --quick --rounds 3 --npis 5 --no-stack --instructions"))
+                .unwrap()
         else {
             panic!()
         };
-        assert!(o.quick && o.no_stack);
+        assert!(o.quick && o.no_stack && o.instructions);
         assert_eq!((o.rounds, o.npis), (3, 5));
         assert!(parse(&args("macro-cost --rounds 0")).is_err());
         assert!(parse(&args("macro-cost --fast")).is_err());

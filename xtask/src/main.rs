@@ -14,11 +14,14 @@
 //!   (see `memcheck`).
 //! - `macro-cost`: `cargo check` of a generated crate that uses the macros against the same
 //!   crate expanded, and the cold build of the macros' dependency stack (see `macro_cost`).
+//! - `bench`: every benchmark of BENCHMARKS.md in one run, then one table of ratios against
+//!   their references and goals (see `bench`).
 //!
 //! None needs a Windows SDK, WDK or Windows machine; each installs the Debian packages it
 //! needs (see `toolchain`).
 
 mod abi;
+mod bench;
 mod cbuild;
 mod cli;
 mod driver;
@@ -59,6 +62,7 @@ fn run(command: cli::Command) -> anyhow::Result<()> {
         cli::Command::Memcheck(options) => memcheck::run(memcheck::Tool::Memcheck, &options),
         cli::Command::Asan(options) => memcheck::run(memcheck::Tool::Asan, &options),
         cli::Command::MacroCost(options) => macro_cost::run(&options),
+        cli::Command::Bench(options) => bench::run(&options),
     }
 }
 

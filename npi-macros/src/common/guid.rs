@@ -1,11 +1,7 @@
 //! GUID string literals, checked at compile time: `"2227E803-8D8B-11D4-ABAD-009027719E09"`.
 
 use darling::{Error, FromMeta};
-use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
 use syn::{Expr, Lit, LitStr};
-
-use super::rt;
 
 const EXAMPLE: &str = "\"2227E803-8D8B-11D4-ABAD-009027719E09\"";
 
@@ -84,21 +80,21 @@ impl FromMeta for GuidLit {
     }
 }
 
-impl ToTokens for GuidLit {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        let rt = rt();
+impl GuidLit {
+    /// The `GUID` constant expression, as text for a template:
+    /// `::npi_runtime::__private::GUID::from_u128(0x…)`.
+    pub(crate) fn expr_text(&self) -> String {
         // Hex in registry grouping, so the expansion reads like the GUID it came from.
         let v = self.value;
-        let text = format!(
-            "0x{:08X}_{:04X}_{:04X}_{:04X}_{:012X}",
+        format!(
+            "{}::GUID::from_u128(0x{:08X}_{:04X}_{:04X}_{:04X}_{:012X})",
+            super::tpl::RT,
             v >> 96,
             (v >> 80) & 0xFFFF,
             (v >> 64) & 0xFFFF,
             (v >> 48) & 0xFFFF,
             v & 0xFFFF_FFFF_FFFF
-        );
-        let v = syn::LitInt::new(&text, proc_macro2::Span::call_site());
-        tokens.extend(quote!(#rt::GUID::from_u128(#v)));
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! Pieces every macro shares: GUID literals, the one runtime path, error fallback.
 
 pub(crate) mod guid;
+pub(crate) mod tpl;
 
 use darling::FromMeta;
 use proc_macro2::TokenStream;

@@ -12,7 +12,8 @@ use syn::{
     Attribute, Fields, Ident, Item, ItemStruct, LitStr, ReturnType, Type, TypeFnPtr, Visibility,
 };
 
-use crate::common::{fallback, rt};
+use crate::common::fallback;
+use crate::common::tpl::{Out, Text, string_literal, tpl};
 use crate::npi_def::item_keyword;
 
 #[derive(FromMeta)]
@@ -26,6 +27,11 @@ struct TableArgs {
 struct Param {
     name: Ident,
     ty: Type,
+    /// `name: ty`, made into tokens once: the table, the trait, the shim and the call method
+    /// each repeat it.
+    decl: TokenStream,
+    /// `ty`, made into tokens once.
+    ty_tokens: TokenStream,
 }
 
 /// One member of the table.
@@ -35,6 +41,10 @@ struct Member {
     vis: Visibility,
     name: Ident,
     kind: Kind,
+    /// The `#[cfg]` attributes, made into tokens once.
+    cfgs: TokenStream,
+    /// The doc attributes, made into tokens once.
+    docs: TokenStream,
 }
 
 enum Kind {
@@ -63,15 +73,22 @@ impl Function {
 }
 
 impl Member {
+    fn new(attrs: Vec<Attribute>, vis: Visibility, name: Ident, kind: Kind) -> Self {
+        let cfgs = attrs.iter().filter(|a| a.path().is_ident("cfg"));
+        let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
+        let (cfgs, docs) = (quote!(#(#cfgs)*), quote!(#(#docs)*));
+        Member { attrs, vis, name, kind, cfgs, docs }
+    }
+
     /// The member's `#[cfg]`s, repeated on everything generated for it, so a member that is
     /// compiled out (an OS-gated tail member) takes its trait fn, shim, accessor and
     /// constructor parameter with it.
-    fn cfgs(&self) -> Vec<&Attribute> {
-        self.attrs.iter().filter(|a| a.path().is_ident("cfg")).collect()
+    fn cfgs(&self) -> &TokenStream {
+        &self.cfgs
     }
 
-    fn docs(&self) -> Vec<&Attribute> {
-        self.attrs.iter().filter(|a| a.path().is_ident("doc")).collect()
+    fn docs(&self) -> &TokenStream {
+        &self.docs
     }
 }
 
@@ -210,7 +227,7 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                 if let Some((context, params, output)) = errors.handle(parse_function(func)) {
                     let optional = optional_attr.is_some();
                     let function = Function { context, optional, params, output };
-                    members.push(Member { attrs, vis, name, kind: Kind::Function(function) });
+                    members.push(Member::new(attrs, vis, name, Kind::Function(function)));
                 }
             }
             ty => {
@@ -220,7 +237,7 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                             .with_span(a.path()),
                     );
                 }
-                members.push(Member { attrs, vis, name, kind: Kind::Data(Box::new(ty.clone())) });
+                members.push(Member::new(attrs, vis, name, Kind::Data(Box::new(ty.clone()))));
             }
         }
     }
@@ -289,7 +306,10 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
             }
         }
         let name = arg.name.as_ref().map_or_else(|| format_ident!("arg{}", i), |(n, _)| n.clone());
-        params.push(Param { name, ty: arg.ty.clone() });
+        let ty = arg.ty.clone();
+        let ty_tokens = quote!(#ty);
+        let decl = quote!(#name: #ty_tokens);
+        params.push(Param { name, ty, decl, ty_tokens });
     }
     errors.finish_with((context, params, func.output.clone()))
 }
@@ -343,396 +363,444 @@ fn upper(name: &Ident) -> Ident {
     )
 }
 
+/// The name without `r#`, for the names generated from it.
+fn unraw(name: &Ident) -> String {
+    let name = name.to_string();
+    match name.strip_prefix("r#") {
+        Some(rest) => rest.to_owned(),
+        None => name,
+    }
+}
+
+/// The names generated from the table's: `<Name>Impl`, `<Name>Calls`.
+struct Names {
+    imp: String,
+    calls: String,
+}
+
 fn gen_all(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
-    let table = gen_table(item, members, abi);
-    let impls = gen_data_impls(item);
-    let imp = gen_impl_trait(item, members);
-    let ctor = gen_constructor(item, members, abi);
-    let calls = gen_calls(item, members);
-    quote!(#table #impls #imp #ctor #calls)
+    let base = unraw(&item.ident);
+    let names = Names { imp: format!("{base}Impl"), calls: format!("{base}Calls") };
+    // Each member's field type: the table and its `END_OF_` constant use it.
+    let types: Vec<TokenStream> = members
+        .iter()
+        .map(|m| match &m.kind {
+            Kind::Data(ty) => quote!(#ty),
+            Kind::Function(f) => fn_type(abi, f),
+        })
+        .collect();
+    let mut out = Out::default();
+    gen_table(&mut out, item, members, &types);
+    gen_data_impls(&mut out, item, &names);
+    gen_impl_trait(&mut out, item, members, &names);
+    gen_constructor(&mut out, item, members, abi, &types, &names);
+    gen_calls(&mut out, item, members, &names);
+    out.finish()
 }
 
 /// The table's field type for a function member: `unsafe extern ABI fn(..)`, in an `Option`
 /// when the member may be NULL.
 fn fn_type(abi: &LitStr, f: &Function) -> TokenStream {
-    let rt = rt();
-    let tys = f.params.iter().map(|p| {
-        let (name, ty) = (&p.name, &p.ty);
-        quote!(#name: #ty)
-    });
+    let tys = f.params.iter().map(|p| &p.decl);
     let output = &f.output;
     let ptr = quote!(unsafe extern #abi fn(#(#tys),*) #output);
-    if f.optional { quote!(#rt::Option<#ptr>) } else { ptr }
+    if f.optional { quote!(::npi_runtime::__private::Option<#ptr>) } else { ptr }
 }
 
 /// The `#[repr(C)]` table with `unsafe extern` function pointers.
-fn gen_table(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
-    let rt = rt();
+fn gen_table(out: &mut Out, item: &ItemStruct, members: &[Member], types: &[TokenStream]) {
     let attrs = &item.attrs;
-    let vis = &item.vis;
-    let ident = &item.ident;
-    let fields = members.iter().map(|m| {
+    tpl!(
+        out,
+        "$attrs #[repr(C)] #[derive($rt::Clone, $rt::Copy)] $vis struct $ident {",
+        attrs = &quote!(#(#attrs)*),
+        vis = &item.vis,
+        ident = &item.ident,
+    );
+    for (m, ty) in members.iter().zip(types) {
         let (attrs, vis, name) = (&m.attrs, &m.vis, &m.name);
-        let ty = match &m.kind {
-            Kind::Data(ty) => quote!(#ty),
-            Kind::Function(f) => fn_type(abi, f),
-        };
-        quote!(#(#attrs)* #vis #name: #ty)
-    });
-    quote! {
-        #(#attrs)*
-        #[repr(C)]
-        #[derive(#rt::Clone, #rt::Copy)]
-        #vis struct #ident {
-            #(#fields,)*
-        }
+        out.tokens(quote!(#(#attrs)* #vis #name: #ty,));
     }
+    out.push("}", &[]);
 }
 
 /// `NpiData` and `DispatchTable` for the table.
-fn gen_data_impls(item: &ItemStruct) -> TokenStream {
-    let rt = rt();
-    let ident = &item.ident;
-    let calls = format_ident!("{}Calls", ident);
-    quote! {
+fn gen_data_impls(out: &mut Out, item: &ItemStruct, names: &Names) {
+    tpl!(
+        out,
+        r"
         #[automatically_derived]
         // SAFETY: `#[repr(C)]`, built only from `'static` function pointers and plain data.
-        unsafe impl #rt::NpiData for #ident {}
+        unsafe impl $rt::NpiData for $ident {}
 
         #[automatically_derived]
         // SAFETY: the view only wraps the peer's table and context, is neither `Copy` nor
         // `Clone`, and lends nothing beyond a borrow of itself.
-        unsafe impl #rt::DispatchTable for #ident {
-            type Calls<'a> = #calls<'a>;
-            fn calls(peer: #rt::Peer<'_, Self>) -> #rt::Option<#calls<'_>> {
+        unsafe impl $rt::DispatchTable for $ident {
+            type Calls<'a> = $calls<'a>;
+            fn calls(peer: $rt::Peer<'_, Self>) -> $rt::Option<$calls<'_>> {
                 match peer.into_table() {
-                    #rt::Some(table) => #rt::Some(#calls(table)),
-                    #rt::None => #rt::None,
+                    $rt::Some(table) => $rt::Some($calls(table)),
+                    $rt::None => $rt::None,
                 }
             }
-        }
-    }
+        }",
+        ident = &item.ident,
+        calls = Text(&names.calls),
+    );
 }
 
 /// `<Name>Impl`: what the implementing side writes, in safe Rust.
-fn gen_impl_trait(item: &ItemStruct, members: &[Member]) -> TokenStream {
-    let rt = rt();
-    let vis = &item.vis;
-    let ident = &item.ident;
-    let imp = format_ident!("{}Impl", ident);
-    let mut any_context = false;
-    let fns: Vec<_> = members
-        .iter()
-        .filter_map(|m| {
-            let Kind::Function(f) = &m.kind else { return None };
-            let (docs, cfgs, name, output) = (m.docs(), m.cfgs(), &m.name, &f.output);
-            let args = f.params.iter().enumerate().map(|(i, p)| {
-                let (n, t) = (&p.name, &p.ty);
-                if i == 0 && f.context {
-                    quote!(#n: &#rt::Binding<'_, Self::Side>)
-                } else {
-                    quote!(#n: #t)
-                }
-            });
-            any_context |= f.context;
-            // Spanned at the member, so a mismatched impl is shown the member it implements.
-            let span = name.span();
-            Some(if f.plain() {
-                quote_spanned!(span=> #(#docs)* #(#cfgs)* fn #name(#(#args),*) #output;)
-            } else {
-                quote_spanned! {span=>
-                    #(#docs)*
-                    ///
-                    /// # Safety
-                    /// The peer passes the arguments as the NPI specifies: pointers are valid
-                    /// for the use the NPI describes, for the duration of the call.
-                    #(#cfgs)*
-                    unsafe fn #name(#(#args),*) #output;
-                }
-            })
-        })
-        .collect();
-    if fns.is_empty() {
-        return TokenStream::new();
+fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names) {
+    if !members.iter().any(|m| matches!(m.kind, Kind::Function(_))) {
+        return;
     }
-    let _ = any_context;
     // Every table with functions names its side: `new::<T>()` builds a table only that side
     // may offer, so the `#[context]` shims can rely on the binding context they receive.
-    let side = quote! {
-        /// The module role that offers this table and whose binding context the `#[context]`
-        /// functions receive, e.g. `AsProvider<MyProvider>`.
-        type Side: #rt::Side;
-    };
-    let doc = format!("The functions of [`{ident}`], implemented in safe Rust.");
-    quote! {
-        #[doc = #doc]
+    let doc =
+        string_literal(&format!("The functions of [`{}`], implemented in safe Rust.", item.ident));
+    tpl!(
+        out,
+        r"
+        #[doc = $doc]
         #[allow(clippy::too_many_arguments)] // as many as the C function has
-        #vis trait #imp: 'static {
-            #side
-            #(#fns)*
-        }
+        $vis trait $imp: 'static {
+            /// The module role that offers this table and whose binding context the `#[context]`
+            /// functions receive, e.g. `AsProvider<MyProvider>`.
+            type Side: $rt::Side;",
+        doc = Text(&doc),
+        vis = &item.vis,
+        imp = Text(&names.imp),
+    );
+    for m in members {
+        let Kind::Function(f) = &m.kind else { continue };
+        let (docs, cfgs, name, output) = (m.docs(), m.cfgs(), &m.name, &f.output);
+        let binding = quote!(&::npi_runtime::__private::Binding<'_, Self::Side>);
+        let args = f.params.iter().enumerate().map(|(i, p)| {
+            let n = &p.name;
+            if i == 0 && f.context { quote!(#n: #binding) } else { p.decl.clone() }
+        });
+        // Spanned at the member, so a mismatched impl is shown the member it implements.
+        let span = name.span();
+        out.tokens(if f.plain() {
+            quote_spanned!(span=> #docs #cfgs fn #name(#(#args),*) #output;)
+        } else {
+            quote_spanned! {span=>
+                #docs
+                ///
+                /// # Safety
+                /// The peer passes the arguments as the NPI specifies: pointers are valid
+                /// for the use the NPI describes, for the duration of the call.
+                #cfgs
+                unsafe fn #name(#(#args),*) #output;
+            }
+        });
     }
+    out.push("}", &[]);
 }
 
 /// `Name::new::<T>(data members...)`, `without_<optional member>()`, `END_OF_<MEMBER>` and the
 /// shims the table points at.
-fn gen_constructor(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
-    let rt = rt();
+fn gen_constructor(
+    out: &mut Out,
+    item: &ItemStruct,
+    members: &[Member],
+    abi: &LitStr,
+    types: &[TokenStream],
+    names: &Names,
+) {
     let vis = &item.vis;
-    let ident = &item.ident;
-    let imp = format_ident!("{}Impl", ident);
     let has_fns = members.iter().any(|m| matches!(m.kind, Kind::Function(_)));
-    let data_params = members.iter().filter_map(|m| {
-        let Kind::Data(ty) = &m.kind else { return None };
+    let (generics, side, doc) = if has_fns {
+        (
+            format!("<T: {}>", names.imp),
+            format!("<T as {}>::Side", names.imp),
+            "A table whose functions call `T`'s, for `T::Side` to offer; the data members \
+             (header) in declaration order.",
+        )
+    } else {
+        (
+            "<S>".to_owned(),
+            "S".to_owned(),
+            "The table, from its data members in declaration order, for the side `S` to offer.",
+        )
+    };
+    let data_params = members.iter().zip(types).filter_map(|(m, ty)| {
+        let Kind::Data(_) = &m.kind else { return None };
         let (cfgs, name) = (m.cfgs(), &m.name);
-        Some(quote!(#(#cfgs)* #name: #ty))
+        Some(quote!(#cfgs #name: #ty))
     });
-    let inits = members.iter().map(|m| {
+    tpl!(
+        out,
+        r"
+        #[allow(unsafe_code)] // the shims' `unsafe` is commented where it is generated
+        #[allow(clippy::too_many_arguments)] // as many as the C functions have
+        impl $ident {
+            #[doc = $doc]
+            #[must_use]
+            $vis const fn new $generics ($data_params) -> $rt::Table<$side, Self> {
+                // SAFETY: every function that receives a binding context is `T`'s shim, which
+                // reads it as a binding of `T::Side`: the side this table is for.
+                unsafe { $rt::Table::new_unchecked(Self {",
+        ident = &item.ident,
+        doc = Text(&string_literal(doc)),
+        vis = vis,
+        generics = Text(&generics),
+        data_params = &quote!(#(#data_params),*),
+        side = Text(&side),
+    );
+    for m in members {
         let (cfgs, name) = (m.cfgs(), &m.name);
         match &m.kind {
-            Kind::Data(_) => quote!(#(#cfgs)* #name),
-            Kind::Function(f) => {
-                let shim = format_ident!("__npi_{}", name);
+            Kind::Data(_) => out.tokens(quote!(#cfgs #name,)),
+            Kind::Function(f) => tpl!(
+                out,
                 if f.optional {
-                    quote!(#(#cfgs)* #name: #rt::Some(Self::#shim::<T>))
+                    "$cfgs $name: $rt::Some(Self::__npi_$field::<T>),"
                 } else {
-                    quote!(#(#cfgs)* #name: Self::#shim::<T>)
-                }
-            }
-        }
-    });
-    let shims = members.iter().filter_map(|m| {
-        let Kind::Function(f) = &m.kind else { return None };
-        let (cfgs, name, output) = (m.cfgs(), &m.name, &f.output);
-        let shim = format_ident!("__npi_{}", name);
-        let label = format!("{ident}::{name}");
-        let decl = f.params.iter().map(|p| {
-            let (n, t) = (&p.name, &p.ty);
-            quote!(#n: #t)
-        });
-        let names: Vec<_> = f.params.iter().map(|p| &p.name).collect();
-        let (binding, args) = if f.context {
-            let first = names[0];
-            let rest = &names[1..];
-            (
-                quote! {
-                    // SAFETY: the NMR gave this table to the peer of a binding whose context is
-                    // a binding of `T::Side`; the NPI has the peer pass that context back.
-                    let __npi_binding =
-                        unsafe { #rt::Binding::<T::Side>::from_context(#first) };
+                    "$cfgs $name: Self::__npi_$field::<T>,"
                 },
-                quote!(&__npi_binding #(, #rest)*),
-            )
-        } else {
-            (TokenStream::new(), quote!(#(#names),*))
-        };
-        let call = if f.plain() {
-            quote!(#binding <T as #imp>::#name(#args))
-        } else {
-            quote! {
-                #binding
-                // SAFETY: the arguments come from the peer, which the NPI obliges to pass
-                // them as specified: exactly the promise the `unsafe fn` asks for.
-                unsafe { <T as #imp>::#name(#args) }
-            }
-        };
-        Some(quote! {
-            #(#cfgs)*
-            #[doc(hidden)]
-            /// # Safety
-            /// Called only through the table, by the peer of a binding of `T::Side`, with that
-            /// binding's context (where the function takes one) and arguments as the NPI says.
-            unsafe extern #abi fn #shim<T: #imp>(#(#decl),*) #output {
-                #rt::dispatch_guard(#label, || { #call })
-            }
-        })
-    });
-    let without = members.iter().filter_map(|m| {
-        let Kind::Function(f) = &m.kind else { return None };
+                cfgs = &cfgs,
+                name = name,
+                field = Text(&unraw(name)),
+            ),
+        }
+    }
+    out.push("}) } }", &[]);
+    for m in members {
+        let Kind::Function(f) = &m.kind else { continue };
         if !f.optional {
-            return None;
+            continue;
         }
         let (cfgs, name) = (m.cfgs(), &m.name);
-        let method = format_ident!("without_{}", name);
         let doc = format!("The table with `{name}` left NULL (the NPI allows it).");
-        Some(quote! {
-            #(#cfgs)*
-            #[doc = #doc]
+        tpl!(
+            out,
+            r"
+            $cfgs
+            #[doc = $doc]
             #[must_use]
-            #vis const fn #method<S>(table: #rt::Table<S, Self>) -> #rt::Table<S, Self> {
-                let raw = Self { #name: #rt::None, ..table.into_raw() };
+            $vis const fn without_$field<S>(table: $rt::Table<S, Self>) -> $rt::Table<S, Self> {
+                let raw = Self { $name: $rt::None, ..table.into_raw() };
                 // SAFETY: the functions the table was built with, for the same side, one of
                 // them now NULL.
-                unsafe { #rt::Table::new_unchecked(raw) }
-            }
-        })
-    });
-    let end_of = members.iter().map(|m| {
+                unsafe { $rt::Table::new_unchecked(raw) }
+            }",
+            cfgs = cfgs,
+            doc = Text(&string_literal(&doc)),
+            vis = vis,
+            field = Text(&unraw(name)),
+            name = name,
+        );
+    }
+    for (m, ty) in members.iter().zip(types) {
         let (cfgs, name) = (m.cfgs(), &m.name);
-        let ty = match &m.kind {
-            Kind::Data(ty) => quote!(#ty),
-            Kind::Function(f) => fn_type(abi, f),
-        };
-        let c = upper(name);
         let doc = format!(
             "Bytes up to and including `{name}` (`RTL_SIZEOF_THROUGH_FIELD`): the size of the \
              table as it was when `{name}` was its last member."
         );
-        quote! {
-            #(#cfgs)*
-            #[doc = #doc]
-            pub const #c: #rt::usize = #rt::offset_of!(Self, #name) + #rt::size_of::<#ty>();
-        }
-    });
-    let (generics, side) = if has_fns {
-        (quote!(<T: #imp>), quote!(<T as #imp>::Side))
-    } else {
-        (quote!(<S>), quote!(S))
-    };
-    let doc = if has_fns {
-        "A table whose functions call `T`'s, for `T::Side` to offer; the data members (header) \
-         in declaration order."
-    } else {
-        "The table, from its data members in declaration order, for the side `S` to offer."
-    };
-    quote! {
-        #[automatically_derived]
-        #[allow(unsafe_code)] // the shims' `unsafe` is commented where it is generated
-        #[allow(clippy::too_many_arguments)] // as many as the C functions have
-        impl #ident {
-            #[doc = #doc]
-            #[must_use]
-            #vis const fn new #generics (#(#data_params),*) -> #rt::Table<#side, Self> {
-                // SAFETY: every function that receives a binding context is `T`'s shim, which
-                // reads it as a binding of `T::Side`: the side this table is for.
-                unsafe { #rt::Table::new_unchecked(Self { #(#inits,)* }) }
-            }
-            #(#without)*
-            #(#end_of)*
-            #(#shims)*
+        tpl!(
+            out,
+            r"
+            $cfgs
+            #[doc = $doc]
+            pub const $c: $rt::usize = $rt::offset_of!(Self, $name) + $rt::size_of::<$ty>();",
+            cfgs = cfgs,
+            doc = Text(&string_literal(&doc)),
+            c = &upper(name),
+            name = name,
+            ty = ty,
+        );
+    }
+    for m in members {
+        if let Kind::Function(f) = &m.kind {
+            gen_shim(out, item, m, f, abi, names);
         }
     }
+    out.push("}", &[]);
+}
+
+/// The `unsafe extern` function the table points at for one member: it calls `T`'s.
+fn gen_shim(
+    out: &mut Out,
+    item: &ItemStruct,
+    m: &Member,
+    f: &Function,
+    abi: &LitStr,
+    names: &Names,
+) {
+    let (cfgs, name) = (m.cfgs(), &m.name);
+    let label = string_literal(&format!("{}::{name}", item.ident));
+    let decl = f.params.iter().map(|p| &p.decl);
+    tpl!(
+        out,
+        r"
+        $cfgs
+        #[doc(hidden)]
+        /// # Safety
+        /// Called only through the table, by the peer of a binding of `T::Side`, with that
+        /// binding's context (where the function takes one) and arguments as the NPI says.
+        unsafe extern $abi fn __npi_$field<T: $imp>($decl) $output {
+            $rt::dispatch_guard($label, || {",
+        cfgs = cfgs,
+        abi = abi,
+        field = Text(&unraw(name)),
+        imp = Text(&names.imp),
+        decl = &quote!(#(#decl),*),
+        output = &f.output,
+        label = Text(&label),
+    );
+    let names_in = f.params.iter().map(|p| &p.name);
+    let args = if f.context {
+        tpl!(
+            out,
+            r"
+            // SAFETY: the NMR gave this table to the peer of a binding whose context is
+            // a binding of `T::Side`; the NPI has the peer pass that context back.
+            let __npi_binding = unsafe { $rt::Binding::<T::Side>::from_context($first) };",
+            first = &f.params[0].name,
+        );
+        let rest = names_in.skip(1);
+        quote!(&__npi_binding #(, #rest)*)
+    } else {
+        quote!(#(#names_in),*)
+    };
+    tpl!(
+        out,
+        if f.plain() {
+            "<T as $imp>::$name($args) }) }"
+        } else {
+            // SAFETY (of the generated block): the arguments come from the peer, which the NPI
+            // obliges to pass them as specified: exactly the promise the `unsafe fn` asks for.
+            "unsafe { <T as $imp>::$name($args) } }) }"
+        },
+        imp = Text(&names.imp),
+        name = name,
+        args = &args,
+    );
 }
 
 /// `<Name>Calls<'a>`: the peer's table, with one method per function.
-fn gen_calls(item: &ItemStruct, members: &[Member]) -> TokenStream {
-    let rt = rt();
-    let vis = &item.vis;
-    let ident = &item.ident;
-    let calls = format_ident!("{}Calls", ident);
-    let methods = members.iter().filter_map(|m| {
-        let Kind::Function(f) = &m.kind else { return None };
-        let (docs, cfgs, vis, name) = (m.docs(), m.cfgs(), &m.vis, &m.name);
-        let own = if f.context { &f.params[1..] } else { &f.params[..] };
-        let decl = own.iter().map(|p| {
-            let (n, t) = (&p.name, &p.ty);
-            quote!(#n: #t)
-        });
-        let names: Vec<_> = own.iter().map(|p| &p.name).collect();
-        let context_arg = f.context.then(|| quote!(self.0.context(),));
-        let plain = own.iter().all(|p| is_plain(&p.ty));
-        // The spelling says "plain"; the type must agree (a `type u64 = *const u8;` in scope
-        // would otherwise make a raw pointer argument look like an integer).
-        let plain_checks: Vec<_> = if plain {
-            own.iter()
-                .map(|p| {
-                    let t = &p.ty;
-                    quote!(#rt::assert_plain::<#t>();)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        // A returned status or value is what the call is for.
-        let must_use = matches!(f.output, ReturnType::Type(..)).then(|| quote!(#[must_use]));
-        let (output, body) = if f.optional {
-            let ret = match &f.output {
-                ReturnType::Default => quote!(()),
-                ReturnType::Type(_, t) => quote!(#t),
-            };
-            (
-                quote!(-> #rt::Option<#ret>),
-                quote! {
-                    match self.0.table().#name {
-                        #rt::Some(__npi_f) => {
-                            #rt::Some(unsafe { __npi_f(#context_arg #(#names),*) })
-                        }
-                        #rt::None => #rt::None,
-                    }
-                },
-            )
-        } else {
-            let output = &f.output;
-            (quote!(#output), quote!(unsafe { (self.0.table().#name)(#context_arg #(#names),*) }))
-        };
-        let none_doc = f
-            .optional
-            .then(|| quote!(#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]));
-        let span = name.span();
-        // Only the name carries the user's span: the body is the macro's, so the user's own
-        // `#![deny(unsafe_code)]` does not see its `unsafe`.
-        let name = quote_spanned!(span=> #name);
-        Some(if plain {
-            quote! {
-                #(#docs)*
-                #none_doc
-                #(#cfgs)*
-                #must_use
-                #vis fn #name(&self, #(#decl),*) #output {
-                    #(#plain_checks)*
-                    // SAFETY: the peer's own table and binding context, valid while this view
-                    // exists (a `PeerCall` holds this side's detach open, R23); the arguments
-                    // are plain values.
-                    #body
-                }
-            }
-        } else {
-            quote! {
-                #(#docs)*
-                #none_doc
-                ///
-                /// # Safety
-                /// The arguments must be what the NPI specifies for this function (pointers
-                /// valid for the peer's use of them).
-                #(#cfgs)*
-                #must_use
-                #vis unsafe fn #name(&self, #(#decl),*) #output {
-                    // SAFETY: the peer's own table and binding context, valid while this view
-                    // exists; the arguments are the caller's promise.
-                    #body
-                }
-            }
-        })
-    });
-    let doc = format!(
-        "The peer's [`{ident}`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it."
-    );
-    quote! {
-        #[doc = #doc]
+fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names) {
+    let doc = string_literal(&format!(
+        "The peer's [`{}`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it.",
+        item.ident
+    ));
+    tpl!(
+        out,
+        r"
+        #[doc = $doc]
         ///
         /// Neither `Copy` nor `Clone`: it is only lent by a `PeerCall`, which keeps this side's
         /// detach pending, and what it lends is borrowed from it.
-        #vis struct #calls<'a>(#rt::PeerTable<'a, #ident>);
+        $vis struct $calls<'a>($rt::PeerTable<'a, $ident>);
 
-        #[automatically_derived]
         #[allow(unsafe_code)] // each call's `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
-        impl<'a> #calls<'a> {
+        impl<'a> $calls<'a> {
             /// The peer's table itself (its data members, for a version check).
             #[must_use]
-            #vis fn as_table(&self) -> &#ident {
+            $vis fn as_table(&self) -> &$ident {
                 self.0.table()
             }
 
             /// The peer's binding context, as the table's functions receive it.
             #[must_use]
-            #vis fn peer_context(&self) -> *mut #rt::c_void {
+            $vis fn peer_context(&self) -> *mut $rt::c_void {
                 self.0.context()
-            }
-
-            #(#methods)*
+            }",
+        doc = Text(&doc),
+        vis = &item.vis,
+        calls = Text(&names.calls),
+        ident = &item.ident,
+    );
+    for m in members {
+        if let Kind::Function(f) = &m.kind {
+            gen_call(out, m, f);
         }
     }
+    out.push("}", &[]);
+}
+
+/// One method of `<Name>Calls`.
+fn gen_call(out: &mut Out, m: &Member, f: &Function) {
+    let (docs, cfgs, vis, name) = (m.docs(), m.cfgs(), &m.vis, &m.name);
+    let own = if f.context { &f.params[1..] } else { &f.params[..] };
+    let decl = own.iter().map(|p| &p.decl);
+    let plain = own.iter().all(|p| is_plain(&p.ty));
+    let none_doc = if f.optional {
+        r#"#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]"#
+    } else {
+        ""
+    };
+    // A returned status or value is what the call is for.
+    let must_use = if matches!(f.output, ReturnType::Type(..)) { "#[must_use]" } else { "" };
+    let output = if f.optional {
+        let ret = match &f.output {
+            ReturnType::Default => quote!(()),
+            ReturnType::Type(_, t) => quote!(#t),
+        };
+        quote!(-> ::npi_runtime::__private::Option<#ret>)
+    } else {
+        let output = &f.output;
+        quote!(#output)
+    };
+    // Only the name carries the user's span: the body is the macro's, so the user's own
+    // `#![deny(unsafe_code)]` does not see its `unsafe`.
+    tpl!(
+        out,
+        if plain {
+            "$docs $none_doc $cfgs $must_use $vis fn $name(&self, $decl) $output {"
+        } else {
+            r"
+            $docs
+            $none_doc
+            ///
+            /// # Safety
+            /// The arguments must be what the NPI specifies for this function (pointers
+            /// valid for the peer's use of them).
+            $cfgs
+            $must_use
+            $vis unsafe fn $name(&self, $decl) $output {"
+        },
+        docs = docs,
+        none_doc = Text(none_doc),
+        cfgs = cfgs,
+        must_use = Text(must_use),
+        vis = vis,
+        name = name,
+        decl = &quote!(#(#decl),*),
+        output = &output,
+    );
+    // The spelling says "plain"; the type must agree (a `type u64 = *const u8;` in scope
+    // would otherwise make a raw pointer argument look like an integer).
+    if plain {
+        for p in own {
+            tpl!(out, "$rt::assert_plain::<$t>();", t = &p.ty_tokens);
+        }
+    }
+    // SAFETY (of the generated blocks): the peer's own table and binding context, valid while
+    // this view exists (a `PeerCall` holds this side's detach open, R23); the arguments are
+    // plain values, or the caller's promise in an `unsafe fn`.
+    let names_in = own.iter().map(|p| &p.name);
+    tpl!(
+        out,
+        if f.optional {
+            r"
+            match self.0.table().$name {
+                $rt::Some(__npi_f) => {
+                    $rt::Some(unsafe { __npi_f($context $args) })
+                }
+                $rt::None => $rt::None,
+            }
+        }"
+        } else {
+            "unsafe { (self.0.table().$name)($context $args) } }"
+        },
+        name = name,
+        context = Text(if f.context { "self.0.context()," } else { "" }),
+        args = &quote!(#(#names_in),*),
+    );
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{GenericParam, Item, ItemStruct, Path};
 
+use crate::common::fallback;
 use crate::common::guid::GuidLit;
-use crate::common::{fallback, rt};
+use crate::common::tpl::{Out, RT, Text, tpl};
 use crate::npi_def::item_keyword;
 
 /// Which macro is expanding.
@@ -72,7 +73,7 @@ pub(crate) fn expand(role: Role, args: TokenStream, item: TokenStream) -> TokenS
 /// The item with a module impl built from defaults, when the struct and the `npi` path could
 /// be read despite the errors.
 fn stub(role: Role, args: TokenStream, item: TokenStream) -> Option<TokenStream> {
-    let item = parse_item(role, item).ok()?;
+    let parsed = parse_item(role, item.clone()).ok()?;
     // Without a readable `npi`, the stand-in serves a placeholder NPI with no types.
     let npi = NestedMeta::parse_meta_list(args).ok()?.into_iter().find_map(|m| match m {
         NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.is_ident("npi") => {
@@ -88,7 +89,7 @@ fn stub(role: Role, args: TokenStream, item: TokenStream) -> Option<TokenStream>
         version: None,
         characteristics: None,
     };
-    Some(gen_module_impl(role, &args, &item))
+    Some(gen_module_impl(role, &args, &parsed, item))
 }
 
 fn try_expand(role: Role, args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
@@ -98,12 +99,14 @@ fn try_expand(role: Role, args: TokenStream, item: TokenStream) -> darling::Resu
             .map_err(Error::from)
             .and_then(|list| ModuleArgs::from_list(&list)),
     );
-    let item = errors.handle(parse_item(role, item));
+    let parsed = errors.handle(parse_item(role, item.clone()));
     if let Some(args) = &args {
         errors.handle(validate(role, args));
     }
-    match (args, item) {
-        (Some(args), Some(item)) => errors.finish_with(gen_module_impl(role, &args, &item)),
+    match (args, parsed) {
+        (Some(args), Some(parsed)) => {
+            errors.finish_with(gen_module_impl(role, &args, &parsed, item))
+        }
         _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid attribute"))),
     }
 }
@@ -170,42 +173,50 @@ fn validate(role: Role, args: &ModuleArgs) -> darling::Result<()> {
     }
 }
 
-/// `unsafe impl ClientModule` (or `ProviderModule`) for the struct.
-fn gen_module_impl(role: Role, args: &ModuleArgs, item: &ItemStruct) -> TokenStream {
-    let rt = rt();
-    let ident = &item.ident;
-    let placeholder: Path = syn::parse_quote!(::npi_runtime::__private::NoNpi);
-    let npi = args.npi.as_ref().unwrap_or(&placeholder);
-    let (module_trait, vtable, chars, side_chars) = match role {
+/// The struct as the user wrote it (`item`), and `unsafe impl ClientModule` (or
+/// `ProviderModule`) for it.
+fn gen_module_impl(
+    role: Role,
+    args: &ModuleArgs,
+    parsed: &ItemStruct,
+    item: TokenStream,
+) -> TokenStream {
+    let ident = &parsed.ident;
+    // The user's path, so a path that is not an NPI is reported at it; without a readable
+    // `npi` (a stand-in after an error), the placeholder NPI.
+    let npi_ty = match &args.npi {
+        Some(npi) => quote!(#npi),
+        None => quote!(::npi_runtime::__private::NoNpi),
+    };
+    let (module_trait, chars, side_chars, vtable_trait) = match role {
         Role::Client => (
-            format_ident!("ClientModule"),
-            format_ident!("ClientVTable"),
-            format_ident!("NPI_CLIENT_CHARACTERISTICS"),
-            format_ident!("ClientCharacteristics"),
+            "ClientModule",
+            "NPI_CLIENT_CHARACTERISTICS",
+            "ClientCharacteristics",
+            "ClientVTableCharacteristics",
         ),
         Role::Provider => (
-            format_ident!("ProviderModule"),
-            format_ident!("ProviderVTable"),
-            format_ident!("NPI_PROVIDER_CHARACTERISTICS"),
-            format_ident!("ProviderCharacteristics"),
+            "ProviderModule",
+            "NPI_PROVIDER_CHARACTERISTICS",
+            "ProviderCharacteristics",
+            "ProviderVTableCharacteristics",
         ),
     };
-    // A path that is not an NPI is reported at the path the user wrote.
-    let npi_span = npi.span();
-    let npi_ty = quote_spanned!(npi_span=> #npi);
     let module_id = args
         .module_id
         .as_ref()
-        .map_or_else(|| quote!(#rt::GUID::from_u128(0)), quote::ToTokens::to_token_stream);
-    let dynamic = args.dynamic_module_id.is_present();
-    let number = args.number.unwrap_or(0);
-    let version = args
-        .version
-        .map_or_else(|| quote!(<#npi_ty as #rt::Npi>::REGISTRATION_VERSION), |v| quote!(#v));
+        .map_or_else(|| format!("{RT}::GUID::from_u128(0)"), GuidLit::expr_text);
+    let number = format!("{}u32", args.number.unwrap_or(0));
+    let version = match args.version {
+        Some(v) => quote!(#v),
+        None => quote!(<#npi_ty as ::npi_runtime::__private::Npi>::REGISTRATION_VERSION),
+    };
     let characteristics = args.characteristics.as_ref().map_or_else(
-        || quote!(#rt::None),
+        || quote!(::npi_runtime::__private::None),
         |p| {
             let span = p.span();
+            let rt = crate::common::rt();
+            let side_chars = format_ident!("{side_chars}");
             // A typed binding, so a static of another type is one plain "mismatched types"
             // at the path.
             quote_spanned!(span=> #rt::Some({
@@ -214,27 +225,43 @@ fn gen_module_impl(role: Role, args: &ModuleArgs, item: &ItemStruct) -> TokenStr
             }))
         },
     );
-    let ident_span = ident.span();
-    let vtable_trait = format_ident!("{}Characteristics", vtable);
-    let vtable_const = quote_spanned!(ident_span=> <#ident as #rt::#vtable_trait>::CHARACTERISTICS);
-    quote! {
-        #item
-
+    // At the struct's name, so a missing `impl Client` is reported there.
+    let rt = crate::common::rt();
+    let vtable_trait = format_ident!("{vtable_trait}");
+    let vtable_const =
+        quote_spanned!(ident.span()=> <#ident as #rt::#vtable_trait>::CHARACTERISTICS);
+    let mut out = Out::default();
+    out.tokens(item);
+    // SAFETY (of the generated impl): the characteristics are the runtime's own for this type
+    // (`ClientVTable`/`ProviderVTable`), kept in an immutable static.
+    tpl!(
+        out,
+        r"
         #[automatically_derived]
-        // SAFETY: the characteristics are the runtime's own for this type (`#vtable`), kept in
-        // an immutable static.
-        unsafe impl #rt::#module_trait for #ident {
-            type Npi = #npi_ty;
-            const MODULE_ID: #rt::NPI_MODULEID = #rt::NPI_MODULEID::from_guid(#module_id);
-            const DYNAMIC_MODULE_ID: #rt::bool = #dynamic;
-            const NUMBER: #rt::u32 = #number;
-            const REGISTRATION_VERSION: #rt::u16 = #version;
-            const CHARACTERISTICS: #rt::Option<&'static <#npi_ty as #rt::Npi>::#side_chars> =
-                #characteristics;
-            fn characteristics() -> &'static #rt::#chars {
-                static CHARACTERISTICS: #rt::Static<#rt::#chars> = #rt::Static(#vtable_const);
+        unsafe impl $rt::$module_trait for $ident {
+            type Npi = $npi;
+            const MODULE_ID: $rt::NPI_MODULEID = $rt::NPI_MODULEID::from_guid($module_id);
+            const DYNAMIC_MODULE_ID: $rt::bool = $dynamic;
+            const NUMBER: $rt::u32 = $number;
+            const REGISTRATION_VERSION: $rt::u16 = $version;
+            const CHARACTERISTICS: $rt::Option<&'static <$npi as $rt::Npi>::$side_chars> =
+                $characteristics;
+            fn characteristics() -> &'static $rt::$chars {
+                static CHARACTERISTICS: $rt::Static<$rt::$chars> = $rt::Static($vtable_const);
                 &CHARACTERISTICS.0
             }
-        }
-    }
+        }",
+        module_trait = Text(module_trait),
+        ident = ident,
+        npi = &npi_ty,
+        module_id = Text(&module_id),
+        dynamic = Text(if args.dynamic_module_id.is_present() { "true" } else { "false" }),
+        number = Text(&number),
+        version = &version,
+        side_chars = Text(side_chars),
+        characteristics = &characteristics,
+        chars = Text(chars),
+        vtable_const = &vtable_const,
+    );
+    out.finish()
 }

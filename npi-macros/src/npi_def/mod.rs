@@ -11,8 +11,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Item, ItemStruct, Type};
 
+use crate::common::fallback;
 use crate::common::guid::GuidLit;
-use crate::common::{fallback, rt};
+use crate::common::tpl::{Out, RT, Text, string_literal, tpl};
 
 /// The attribute's arguments.
 #[derive(FromMeta)]
@@ -64,7 +65,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn stub(args: TokenStream, item: TokenStream) -> Option<TokenStream> {
-    let item = parse_item(item).ok()?;
+    let parsed = parse_item(item.clone()).ok()?;
     let list = NestedMeta::parse_meta_list(args).ok()?;
     let lenient = LenientArgs::from_list(&list).ok()?;
     let args = NpiArgs {
@@ -75,7 +76,7 @@ fn stub(args: TokenStream, item: TokenStream) -> Option<TokenStream> {
         provider_dispatch: lenient.provider_dispatch,
         registration_version: lenient.registration_version,
     };
-    Some(gen_npi_impl(&args, &item))
+    Some(gen_npi_impl(&args, &parsed, item))
 }
 
 fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
@@ -85,7 +86,7 @@ fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStre
             .map_err(darling::Error::from)
             .and_then(|list| NpiArgs::from_list(&list)),
     );
-    let item = errors.handle(parse_item(item));
+    let parsed = errors.handle(parse_item(item.clone()));
     if let Some(a) = &args
         && a.id.is_none()
     {
@@ -94,7 +95,7 @@ fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStre
              `#[npi(id = \"2227E803-8D8B-11D4-ABAD-009027719E09\")]`",
         ));
     }
-    let (args, item) = match (args, item) {
+    let (args, parsed) = match (args, parsed) {
         (Some(a), Some(i)) => (a, i),
         _ => {
             return Err(errors
@@ -104,7 +105,7 @@ fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStre
         }
     };
     errors.finish()?;
-    Ok(gen_npi_impl(&args, &item))
+    Ok(gen_npi_impl(&args, &parsed, item))
 }
 
 /// The NPI is named by a unit struct without generics: `pub struct Wsk;`.
@@ -158,38 +159,43 @@ pub(crate) fn item_keyword(item: &Item) -> TokenStream {
     }
 }
 
-/// `unsafe impl Npi for <the struct>`.
-fn gen_npi_impl(args: &NpiArgs, item: &ItemStruct) -> TokenStream {
-    let rt = rt();
-    let ident = &item.ident;
-    let name = ident.to_string();
-    let id = args
-        .id
-        .as_ref()
-        .map_or_else(|| quote!(#rt::GUID::from_u128(0)), quote::ToTokens::to_token_stream);
+/// The struct as the user wrote it (`item`), and `unsafe impl Npi` for it.
+fn gen_npi_impl(args: &NpiArgs, parsed: &ItemStruct, item: TokenStream) -> TokenStream {
+    let ident = &parsed.ident;
+    let name = string_literal(&ident.to_string());
+    let id =
+        args.id.as_ref().map_or_else(|| format!("{RT}::GUID::from_u128(0)"), GuidLit::expr_text);
     // The user's own tokens, so a type that is not NPI data or not a dispatch table is
     // reported at the type the user wrote. `()` stands for "none".
     let ty = |t: &Option<Type>| t.as_ref().map_or_else(|| quote!(()), |t| quote!(#t));
-    let cc = ty(&args.client_characteristics);
-    let pc = ty(&args.provider_characteristics);
-    let cd = ty(&args.client_dispatch);
-    let pd = ty(&args.provider_dispatch);
-    let version =
-        args.registration_version.map(|v| quote!(const REGISTRATION_VERSION: #rt::u16 = #v;));
-    quote! {
-        #item
-
+    let version = args
+        .registration_version
+        .map(|v| format!("const REGISTRATION_VERSION: {RT}::u16 = {v}u16;"));
+    let mut out = Out::default();
+    out.tokens(item);
+    // SAFETY (of the generated impl): each associated type is checked to implement `NpiData`
+    // or `DispatchTable`, whose own safety contracts fix the layouts the peer reads.
+    tpl!(
+        out,
+        r"
         #[automatically_derived]
-        // SAFETY: each associated type is checked to implement `NpiData` or `DispatchTable`,
-        // whose own safety contracts fix the layouts the peer reads.
-        unsafe impl #rt::Npi for #ident {
-            const ID: #rt::GUID = #id;
-            const NAME: &'static #rt::str = #name;
-            #version
-            type ClientCharacteristics = #cc;
-            type ProviderCharacteristics = #pc;
-            type ClientDispatch = #cd;
-            type ProviderDispatch = #pd;
-        }
-    }
+        unsafe impl $rt::Npi for $ident {
+            const ID: $rt::GUID = $id;
+            const NAME: &'static $rt::str = $name;
+            $version
+            type ClientCharacteristics = $cc;
+            type ProviderCharacteristics = $pc;
+            type ClientDispatch = $cd;
+            type ProviderDispatch = $pd;
+        }",
+        ident = ident,
+        id = Text(&id),
+        name = Text(&name),
+        version = Text(version.as_deref().unwrap_or_default()),
+        cc = &ty(&args.client_characteristics),
+        pc = &ty(&args.provider_characteristics),
+        cd = &ty(&args.client_dispatch),
+        pd = &ty(&args.provider_dispatch),
+    );
+    out.finish()
 }

@@ -45,7 +45,6 @@ pub trait ExProviderDispatchImpl: 'static {
     /// for the use the NPI describes, for the duration of the call.
     unsafe fn raw_function(buffer: *const u8, length: usize) -> i32;
 }
-#[automatically_derived]
 #[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl ExProviderDispatch {
@@ -125,7 +124,6 @@ impl ExProviderDispatch {
 pub struct ExProviderDispatchCalls<'a>(
     ::npi_runtime::__private::PeerTable<'a, ExProviderDispatch>,
 );
-#[automatically_derived]
 #[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl<'a> ExProviderDispatchCalls<'a> {
