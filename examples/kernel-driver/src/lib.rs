@@ -25,7 +25,7 @@ use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
     AsClient, AsProvider, Attach, Client, ClientBinding, ClientDetach, ClientOffer,
     ClientTable, Detach, Provider, ProviderBinding, ProviderDetach, ProviderOffer, ProviderTable,
-    StaticClientRegistration, StaticProviderRegistration, StaticRegistration, dispatch_table, npi,
+    StaticClientRegistration, StaticProviderRegistration, StaticRegistration,
     npi_client, npi_provider,
 };
 
@@ -34,43 +34,12 @@ use kernel::{trace, trace_value};
 // ---------------------------------------------------------------------------------------------
 // The NPI: what both sides agree on (as in examples/exnpi.rs).
 
-/// What the provider offers its clients.
-#[dispatch_table]
-pub struct ExProviderDispatch {
-    /// Table version.
-    pub version: u16,
-    /// `sizeof` the table.
-    pub length: u16,
-    /// Doubles `value`, telling the calling client about it first.
-    pub provider_function: fn(#[context] binding: *mut c_void, value: u32) -> u32,
-}
-
-/// What a client offers its provider.
-#[dispatch_table]
-pub struct ExClientDispatch {
-    /// Table version.
-    pub version: u16,
-    /// `sizeof` the table.
-    pub length: u16,
-    /// The provider has news for this client.
-    pub client_notify: fn(#[context] binding: *mut c_void, value: u32),
-}
-
-/// EXNPI.
-#[npi(
-    id = "F0B35B9A-3E1C-4C55-9E0B-52A64D5E71C2",
-    client_dispatch = ExClientDispatch,
-    provider_dispatch = ExProviderDispatch
-)]
-pub struct Exnpi;
-// SAFETY: both sides in this program use this one declaration: the layouts are whatever
-// it says, and no other declaration of this id exists.
-unsafe impl ::npi_runtime::NpiLayout for Exnpi {}
-
-#[allow(clippy::cast_possible_truncation)] // a few bytes
-const fn len<T>() -> u16 {
-    size_of::<T>() as u16
-}
+// EXNPI's tables and id come from its definition crate, `npis/exnpi`: this module only
+// implements them.
+use exnpi::{
+    ExClientDispatch, ExClientDispatchImpl, ExProviderDispatch, ExProviderDispatchImpl, Exnpi,
+    VERSION, length_of,
+};
 
 // ---------------------------------------------------------------------------------------------
 // The provider module.
@@ -119,7 +88,7 @@ impl ExProviderDispatchImpl for ExProvider {
 }
 
 static PROVIDER_DISPATCH: ProviderTable<ExProvider> =
-    ExProviderDispatch::new::<ExProvider>(1, len::<ExProviderDispatch>());
+    ExProviderDispatch::new::<ExProvider>(VERSION, length_of::<ExProviderDispatch>());
 static PROVIDER: ExProvider = ExProvider;
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +137,7 @@ impl ExClientDispatchImpl for ExClient {
 }
 
 static CLIENT_DISPATCH: ClientTable<ExClient> =
-    ExClientDispatch::new::<ExClient>(1, len::<ExClientDispatch>());
+    ExClientDispatch::new::<ExClient>(VERSION, length_of::<ExClientDispatch>());
 static CLIENT: ExClient = ExClient;
 
 // ---------------------------------------------------------------------------------------------

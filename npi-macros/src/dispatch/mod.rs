@@ -746,11 +746,12 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
         quote!(#output)
     };
     // Only the name carries the user's span: the body is the macro's, so the user's own
-    // `#![deny(unsafe_code)]` does not see its `unsafe`.
+    // `#![deny(unsafe_code)]` does not see its `unsafe`. `#[inline]`: an NPI is usually its own
+    // crate (`npis/`), and without it every call into the peer would be a call into that crate.
     tpl!(
         out,
         if plain {
-            "$docs $none_doc $cfgs $must_use $vis fn $name(&self, $decl) $output {"
+            "$docs $none_doc $cfgs $must_use #[inline] $vis fn $name(&self, $decl) $output {"
         } else {
             r"
             $docs
@@ -761,6 +762,7 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
             /// valid for the peer's use of them).
             $cfgs
             $must_use
+            #[inline]
             $vis unsafe fn $name(&self, $decl) $output {"
         },
         docs = docs,

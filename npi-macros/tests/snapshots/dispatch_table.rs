@@ -139,6 +139,7 @@ impl<'a> ExProviderDispatchCalls<'a> {
     }
     /// Doubles `value`.
     #[must_use]
+    #[inline]
     pub fn provider_function(&self, value: u32) -> u32 {
         ::npi_runtime::__private::assert_plain::<u32>();
         unsafe { (self.0.table().provider_function)(self.0.context(), value) }
@@ -148,6 +149,7 @@ impl<'a> ExProviderDispatchCalls<'a> {
     /// The arguments must be what the NPI specifies for this function (pointers
     /// valid for the peer's use of them).
     #[must_use]
+    #[inline]
     pub unsafe fn raw_function(&self, buffer: *const u8, length: usize) -> i32 {
         unsafe { (self.0.table().raw_function)(buffer, length) }
     }
