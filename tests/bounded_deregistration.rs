@@ -107,3 +107,31 @@ fn a_quick_deregistration_within_a_limit_is_just_a_deregistration() {
         assert!(host::registrations().is_empty());
     });
 }
+
+#[test]
+fn a_limit_too_far_to_add_to_now_is_no_limit() {
+    host::isolated(|| {
+        let module = pender();
+        let provider = ProviderRegistration::register(Arc::clone(&module)).unwrap();
+        let client = ClientRegistration::register(Arc::new(Plain)).unwrap();
+        let completer = {
+            let module = Arc::clone(&module);
+            let registrar = host::Registrar::current().unwrap();
+            registrar.spawn(move || {
+                // Completes the detach once the provider has pended it, a little later.
+                loop {
+                    std::thread::sleep(Duration::from_millis(20));
+                    if let Some(pending) = module.pending.lock().unwrap().pop() {
+                        break pending.complete();
+                    }
+                }
+            })
+        };
+        // `Instant::now() + Duration::MAX` overflows; the wait must not panic (it used to, with
+        // the registrar's lock held, leaving the registration unwaitable for good).
+        provider.deregister_within(Duration::MAX).unwrap();
+        completer.join().unwrap();
+        assert_eq!(module.cleanups.load(Ordering::SeqCst), 1);
+        client.deregister().unwrap();
+    });
+}

@@ -680,3 +680,79 @@ fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
     drop((refs, first, client_registration));
     assert!(host::bindings_of(&npi).is_empty());
 }
+
+// ----- is_detaching and peer() agree, across shards -----------------------------------------
+
+mod detaching_across_shards {
+    use super::*;
+
+    #[npi(id = "50C0D001-0000-4000-8000-0000000000D1")]
+    pub(super) struct ShardNpi;
+    // SAFETY: the only declaration of this id in the program; all its types are `()`.
+    unsafe impl NpiLayout for ShardNpi {}
+
+    #[npi_provider(npi = ShardNpi, module_id = "50C0D001-0000-4000-8000-0000000000D2")]
+    pub(super) struct P;
+    impl Provider for P {
+        type Binding = ();
+        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            offer.accept((), &()).into()
+        }
+    }
+
+    #[npi_client(npi = ShardNpi, module_id = "50C0D001-0000-4000-8000-0000000000D3")]
+    pub(super) struct C {
+        pub(super) stash: Mutex<Option<ClientBindingRef<C>>>,
+    }
+    impl Client for C {
+        type Binding = ();
+        const PARALLEL_CALLERS: usize = 16;
+        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+            let accepted = offer.accept((), &());
+            if let Ok(accepted) = &accepted {
+                *self.stash.lock().unwrap() = Some(accepted.binding().to_ref());
+            }
+            accepted.into()
+        }
+    }
+}
+
+/// Once `is_detaching()` reads true on one clone, no clone hands out a call any more, whichever
+/// of the 16 shards it calls through (the first shard, which carries the flag, closes last).
+#[test]
+fn once_detaching_is_seen_no_shard_hands_out_a_call() {
+    use detaching_across_shards::*;
+    let mut late_calls = 0;
+    for _ in 0..300 {
+        host::isolated(|| {
+            let registrar = host::Registrar::current().unwrap();
+            let provider = ProviderRegistration::register(Arc::new(P)).unwrap();
+            let module = Arc::new(C { stash: Mutex::new(None) });
+            let client = ClientRegistration::register(Arc::clone(&module)).unwrap();
+            let first = module.stash.lock().unwrap().take().unwrap();
+            // Clones go round robin over the shards: the 15th is on the last one.
+            let mut last = first.clone();
+            for _ in 1..15 {
+                last = first.clone();
+            }
+            let started = Arc::new(AtomicBool::new(false));
+            let watcher = {
+                let started = Arc::clone(&started);
+                registrar.spawn(move || {
+                    started.store(true, Ordering::SeqCst);
+                    while !first.is_detaching() {
+                        std::hint::spin_loop();
+                    }
+                    usize::from(last.peer().is_some())
+                })
+            };
+            while !started.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            drop(provider);
+            late_calls += watcher.join().unwrap();
+            drop(client);
+        });
+    }
+    assert_eq!(late_calls, 0, "peer() handed out calls after is_detaching() read true");
+}

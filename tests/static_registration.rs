@@ -81,6 +81,12 @@ counting_pair!(
     "57A71C00-0000-4000-8000-0000000000BB"
 );
 counting_pair!(
+    foreign,
+    "57A71C00-0000-4000-8000-000000000005",
+    "57A71C00-0000-4000-8000-0000000000AA",
+    "57A71C00-0000-4000-8000-0000000000BB"
+);
+counting_pair!(
     scoped,
     "57A71C00-0000-4000-8000-000000000003",
     "57A71C00-0000-4000-8000-0000000000AA",
@@ -207,4 +213,21 @@ fn a_module_without_a_static_module_id_is_refused() {
     let registration = StaticClientRegistration::<dynamic::D>::new();
     assert_eq!(registration.register(&dynamic::MODULE), Err(STATUS_INVALID_PARAMETER));
     assert!(!registration.is_registered());
+}
+
+#[test]
+fn a_deregistration_the_nmr_refuses_keeps_the_handle() {
+    use foreign::*;
+    let a = host::Registrar::new();
+    let b = host::Registrar::new();
+    a.run(|| PROVIDER_REGISTRATION.register(&PROVIDER)).unwrap();
+    // Another registrar refuses the handle: nothing started, so the registration stays live
+    // here and in `a` (it used to be dropped from the word, never to be deregistered).
+    assert_eq!(b.run(|| PROVIDER_REGISTRATION.deregister()), Err(STATUS_INVALID_PARAMETER));
+    assert!(PROVIDER_REGISTRATION.is_registered());
+    assert_eq!(a.run(|| host::registrations_of(&id())).len(), 1);
+    a.run(|| PROVIDER_REGISTRATION.deregister()).unwrap();
+    assert!(!PROVIDER_REGISTRATION.is_registered());
+    assert!(a.run(|| host::registrations_of(&id())).is_empty());
+    let _ = b.run(|| host::take_violations_of(&id()));
 }

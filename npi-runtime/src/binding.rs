@@ -168,8 +168,8 @@ impl Holds {
         Holds { first: Shard::new(), remaining: AtomicUsize::new(0) }
     }
 
-    /// Marks detach begun and closes the first shard; returns the holds it counted. The extra
-    /// shards are closed next (`close_extra`), then `finish_close` takes the bias off.
+    /// Marks detach begun and closes the first shard, for a record with no other; returns the
+    /// holds it counted. `finish_close` then takes the bias off.
     #[inline]
     fn start_close(&self) -> usize {
         // Published before any shard reads as closed (the `fetch_or`s release it).
@@ -327,7 +327,11 @@ impl<S: Side> Record<S> {
             holds.close_one();
             return;
         }
-        let held = holds.start_close() + close_extra(Self::extra(this.ptr));
+        // The extra shards first, the first shard (whose `DETACHING` bit `is_detaching` reads)
+        // last: its acquire-release close publishes the others', so once `is_detaching` is
+        // true no shard hands out a hold.
+        holds.remaining.store(GATHERING + 1, Ordering::Relaxed);
+        let held = close_extra(Self::extra(this.ptr)) + holds.first.close();
         holds.finish_close(held);
     }
 

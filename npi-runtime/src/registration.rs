@@ -46,12 +46,12 @@ pub trait Role: Side {
         context: *mut c_void,
         out: &mut HANDLE,
     ) -> NTSTATUS;
-    /// `NmrDeregister*`.
+    /// `NmrDeregister*`; its status (an error: the NMR refused, nothing started).
     ///
     /// # Safety
     /// `handle` came from a successful `register` of this role and is deregistered once.
     #[doc(hidden)]
-    unsafe fn deregister(handle: HANDLE);
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS;
     /// `NmrWaitFor*DeregisterComplete`; its status.
     ///
     /// # Safety
@@ -67,7 +67,7 @@ pub trait Role: Side {
     unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per this function's contract, which is `deregister`'s; then `wait`'s holds.
         unsafe {
-            Self::deregister(handle);
+            let _ = Self::deregister(handle);
             Self::wait(handle)
         }
     }
@@ -91,9 +91,9 @@ impl<T: Client> Role for AsClient<T> {
         // SAFETY: per the trait's contract (R2).
         unsafe { sys::NmrRegisterClient(c, context, out) }
     }
-    unsafe fn deregister(handle: HANDLE) {
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
-        unsafe { sys::NmrDeregisterClient(handle) };
+        unsafe { sys::NmrDeregisterClient(handle) }
     }
     unsafe fn wait(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
@@ -119,9 +119,9 @@ impl<T: Provider> Role for AsProvider<T> {
         // SAFETY: per the trait's contract (R2).
         unsafe { sys::NmrRegisterProvider(c, context, out) }
     }
-    unsafe fn deregister(handle: HANDLE) {
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
-        unsafe { sys::NmrDeregisterProvider(handle) };
+        unsafe { sys::NmrDeregisterProvider(handle) }
     }
     unsafe fn wait(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
@@ -397,9 +397,15 @@ impl<R: Role> Registration<R> {
         let this = ManuallyDrop::new(self);
         // SAFETY: our handle, from a successful registration, deregistered once: `this` is never
         // dropped, and `Deregistering` only waits.
-        unsafe { R::deregister(this.handle) };
+        let status = unsafe { R::deregister(this.handle) };
         // SAFETY: read once out of a value that is never used or dropped again.
         let keep = unsafe { ptr::read(&this.keep) };
+        if status < 0 {
+            // Refused (a handle of another registrar): no wait can succeed; like a registration
+            // whose wait fails, it keeps its parts for good.
+            let stuck = crate::host::WaitError::Status(status);
+            return Err(Deregistering { handle: this.handle, keep, stuck, _role: PhantomData });
+        }
         Deregistering::wait_parts(this.handle, keep, limit)
     }
 }
@@ -632,16 +638,26 @@ impl<R: Role> StaticRegistration<R> {
     ///
     /// # Errors
     /// `STATUS_INVALID_DEVICE_STATE` if it is not registered (or a `register` or another
-    /// `deregister` holds it); otherwise the status of `NmrWaitFor*DeregisterComplete` if it is
-    /// not `STATUS_SUCCESS` (the NMR finishes the deregistration on its own; the module and
-    /// characteristics are `'static`, so nothing is released early).
+    /// `deregister` holds it); the error of `NmrDeregister*` if the NMR refused it (the host NMR
+    /// refuses a handle of another registrar: the registration stays live and registered here);
+    /// otherwise the status of `NmrWaitFor*DeregisterComplete` if it is not `STATUS_SUCCESS`
+    /// (the deregistration started and the NMR finishes it on its own; the module and
+    /// characteristics are `'static`, so nothing is released early; the word is empty again).
     pub fn deregister(&self) -> Result<(), NTSTATUS> {
         let Some(handle) = claim_live(&self.handle) else {
             return Err(STATUS_INVALID_DEVICE_STATE);
         };
         // SAFETY: the handle of a successful registration of this role, taken out of the word
         // by the exchange above, so deregistered once.
-        let status = unsafe { R::deregister_and_wait(handle) };
+        let status = unsafe { R::deregister(handle) };
+        if status < 0 {
+            // Refused, so not started (the host NMR refuses a handle of another registrar): the
+            // registration is still live and the word keeps its handle.
+            self.handle.store(handle, Ordering::Release);
+            return Err(status);
+        }
+        // SAFETY: deregistered just above.
+        let status = unsafe { R::wait(handle) };
         self.handle.store(ptr::null_mut(), Ordering::Release);
         match status {
             STATUS_SUCCESS => Ok(()),

@@ -1626,6 +1626,10 @@ impl Registrar {
         }
         #[cfg(not(loom))]
         let start = Instant::now();
+        // A limit too far to add to `now` (`Duration::MAX`) is no limit: the sum must not panic
+        // here, with the lock held and `waiting` set.
+        #[cfg(not(loom))]
+        let limit = limit.filter(|l| start.checked_add(*l).is_some());
         #[cfg(not(loom))]
         let mut last_report = start;
         #[cfg(not(loom))]
