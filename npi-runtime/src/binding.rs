@@ -168,20 +168,19 @@ impl Holds {
         Holds { first: Shard::new(), remaining: AtomicUsize::new(0) }
     }
 
-    /// Marks detach begun and closes the first shard, for a record with no other; returns the
-    /// holds it counted. `finish_close` then takes the bias off.
-    #[inline]
-    fn start_close(&self) -> usize {
-        // Published before any shard reads as closed (the `fetch_or`s release it).
+    /// Starts gathering the shards' holds into `remaining`, biased so that holds released
+    /// meanwhile cannot bring it to zero; the shards are closed next, then `finish_close`.
+    /// Published before any shard reads as closed (their `fetch_or`s release it).
+    fn start_gathering(&self) {
         self.remaining.store(GATHERING + 1, Ordering::Relaxed);
-        self.first.close()
     }
 
-    /// `start_close` and `finish_close` for a record with one shard: one out-of-line copy for
-    /// every module type of a driver.
+    /// The whole detach close of a record with one shard: one out-of-line copy for every
+    /// module type of a driver.
     #[inline(never)]
     fn close_one(&self) {
-        let held = self.start_close();
+        self.start_gathering();
+        let held = self.first.close();
         self.finish_close(held);
     }
 
@@ -330,7 +329,7 @@ impl<S: Side> Record<S> {
         // The extra shards first, the first shard (whose `DETACHING` bit `is_detaching` reads)
         // last: its acquire-release close publishes the others', so once `is_detaching` is
         // true no shard hands out a hold.
-        holds.remaining.store(GATHERING + 1, Ordering::Relaxed);
+        holds.start_gathering();
         let held = close_extra(Self::extra(this.ptr)) + holds.first.close();
         holds.finish_close(held);
     }

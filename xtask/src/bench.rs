@@ -104,12 +104,16 @@ fn capture(command: &mut Command) -> anyhow::Result<String> {
     Ok(stdout)
 }
 
-/// The cells of the markdown table row whose first cell is `first`.
-fn table_row<'a>(text: &'a str, first: &str) -> Option<Vec<&'a str>> {
-    text.lines().find_map(|line| {
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
-        (cells.first() == Some(&first)).then_some(cells)
-    })
+/// The cells of a markdown table row (`| a | b |` → `["a", "b"]`).
+fn cells(line: &str) -> Vec<&str> {
+    line.trim().trim_matches('|').split('|').map(str::trim).collect()
+}
+
+/// The cells of the first (or, `last`, the last) table row whose first cell is `first`.
+fn table_row<'a>(text: &'a str, first: &str, last: bool) -> Option<Vec<&'a str>> {
+    let named = |line: &&str| cells(line).first() == Some(&first);
+    let line = if last { text.lines().rfind(named) } else { text.lines().find(named) };
+    line.map(cells)
 }
 
 fn number(cell: &str) -> anyhow::Result<f64> {
@@ -119,7 +123,7 @@ fn number(cell: &str) -> anyhow::Result<f64> {
 /// From `dispatch_cost`'s two tables.
 fn dispatch_rows(out: &str) -> anyhow::Result<Vec<Row>> {
     let instr = |kind: &str| -> anyhow::Result<f64> {
-        let row = table_row(out, kind)
+        let row = table_row(out, kind, false)
             .with_context(|| format!("no {kind} row in dispatch_cost's report"))?;
         number(row.get(1).context("short row")?)
     };
@@ -128,12 +132,8 @@ fn dispatch_rows(out: &str) -> anyhow::Result<Vec<Row>> {
     let scaling = |kind: &str| -> anyhow::Result<f64> {
         // The second table: kind | 1 thread | 2 threads | 2 / 1; the first table's row of the
         // same kind has 4 cells too, so take the last row that names it.
-        let row = out
-            .lines()
-            .rfind(|l| l.trim().trim_matches('|').split('|').next().map(str::trim) == Some(kind))
-            .with_context(|| format!("no {kind} scaling row"))?;
-        let cells: Vec<&str> = row.trim().trim_matches('|').split('|').map(str::trim).collect();
-        number(cells.last().context("short row")?)
+        let row = table_row(out, kind, true).with_context(|| format!("no {kind} scaling row"))?;
+        number(row.last().context("short row")?)
     };
     Ok(vec![
         Row {
@@ -163,8 +163,7 @@ fn binding_rows(out: &str) -> anyhow::Result<Vec<Row>> {
         .lines()
         .rfind(|l| l.trim_start().starts_with("| 1"))
         .context("no rows in binding_cost's report")?;
-    let cells: Vec<&str> = last.trim().trim_matches('|').split('|').map(str::trim).collect();
-    let [bindings, nmr, direct, _] = cells[..] else { bail!("unexpected row {last:?}") };
+    let [bindings, nmr, direct, _] = cells(last)[..] else { bail!("unexpected row {last:?}") };
     Ok(vec![Row {
         what: format!("host NMR: cost per binding at {bindings} bindings / direct calls"),
         ratio: number(nmr)? / number(direct)?,
@@ -214,7 +213,7 @@ fn image_rows(out: &str) -> anyhow::Result<Vec<Row>> {
 fn macro_rows(out: &str) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for line in out.lines() {
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        let cells = cells(line);
         let Some(kind) = ["cold", "incremental"].into_iter().find(|k| cells[0].starts_with(k))
         else {
             continue;
