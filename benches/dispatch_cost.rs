@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
+use npi_runtime::generic::*;
 use npi_runtime::*;
 
 /// The provider's table: one function that reads the provider's binding.
@@ -50,8 +51,8 @@ pub struct CostProvider;
 
 impl Provider for CostProvider {
     type Binding = u32;
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept(1, &TABLE).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept(1, &TABLE).into()
     }
 }
 
@@ -72,8 +73,8 @@ impl Client for CostClient {
     type Binding = ();
     // Calls come from several threads at once, each through its own `BindingRef` clone.
     const PARALLEL_CALLERS: usize = 4;
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        let accepted = offer.accept((), &());
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        let accepted = request.accept((), &());
         if let Ok(a) = &accepted {
             *self.0.lock().unwrap() = Some(a.binding().to_ref());
         }

@@ -8,13 +8,14 @@
 
 use std::sync::Mutex;
 
+use npi_runtime::generic::AsProvider;
 use npi_runtime::{
-    AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
-    ClientRegistration, Detach, Provider, ProviderOffer, ProviderRegistration, ProviderTable,
-    dispatch_table, host, npi, npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
+    ClientRegistration, Detach, Provider, ProviderAttachRequest, ProviderRegistration,
+    ProviderTable, dispatch_table, host, npi, npi_client, npi_provider,
 };
 
-/// The one function both NPIs offer.
+/// The one function both NPIs request.
 #[dispatch_table]
 pub struct ComputeDispatch {
     /// Table version.
@@ -43,12 +44,12 @@ struct Base;
 
 impl Provider for Base {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
         println!(
             "  base: attach from module {}",
-            offer.client().module_id().guid().unwrap_or_default()
+            request.client().module_id().guid().unwrap_or_default()
         );
-        offer.accept((), &BASE_DISPATCH).into()
+        request.accept((), &BASE_DISPATCH).into()
     }
 }
 
@@ -70,23 +71,27 @@ struct Filter {
 
 impl Client for Filter {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         let mut lower = self.lower.lock().unwrap();
         if lower.is_some() {
             println!("  filter (client): already bound below -> decline");
-            return offer.decline();
+            return request.decline();
         }
         println!("  filter (client): attach to the base");
-        match offer.accept((), &()) {
+        match request.accept((), &()) {
             Ok(accepted) => {
                 *lower = Some(accepted.binding().to_ref());
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 
-    fn detach(&self, _: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         println!("  filter (client): the base is going; forget it");
         self.lower.lock().unwrap().take();
         request.done()
@@ -95,9 +100,9 @@ impl Client for Filter {
 
 impl Provider for Filter {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
         println!("  filter (provider): attach from an upper client");
-        offer.accept((), &FILTER_DISPATCH).into()
+        request.accept((), &FILTER_DISPATCH).into()
     }
 }
 
@@ -122,8 +127,8 @@ struct App {
 
 impl Client for App {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        match offer.accept((), &()) {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        match request.accept((), &()) {
             Ok(accepted) => {
                 if let Some(filter) = accepted.binding().peer() {
                     let r = filter.compute(20);
@@ -132,7 +137,7 @@ impl Client for App {
                 }
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 }

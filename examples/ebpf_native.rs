@@ -10,8 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use npi_runtime::generic::ClientModule;
 use npi_runtime::sys::GUID;
-use npi_runtime::{ClientModule, Npi, ProviderRegistration, host};
+use npi_runtime::{Npi, ProviderRegistration, host};
 use npi_suite::real::Trace;
 use npi_suite::real::ebpf::{
     Bpf2cClient, EbpfCore, EbpfNative, NPI_MODULE_ID_ENV, ServiceParameters, driver_entry,

@@ -12,12 +12,13 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
+use npi_runtime::generic::{AsClient, AsProvider};
 use npi_runtime::sys::GUID;
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, ClientRegistration, ClientTable, Detach, Npi, Provider, ProviderBinding,
-    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, ProviderTable,
-    host, npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
+    ClientRegistration, ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding,
+    ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, ProviderTable, host,
+    npi_client, npi_provider,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -47,16 +48,16 @@ struct ProviderBindingState {
 impl Provider for ExProvider {
     type Binding = ProviderBindingState;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let client_number = offer.client().number();
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let client_number = request.client().number();
         println!("  provider: attach from client #{client_number} -> accept");
-        offer.accept(ProviderBindingState { client_number }, &PROVIDER_DISPATCH).into()
+        request.accept(ProviderBindingState { client_number }, &PROVIDER_DISPATCH).into()
     }
 
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         println!("  provider: detach client #{} -> pending", binding.client_number);
         let (answer, pending) = request.pend();
@@ -97,19 +98,23 @@ struct ExClient {
 impl Client for ExClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        let provider = offer.provider().module_id().guid().unwrap_or_default();
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        let provider = request.provider().module_id().guid().unwrap_or_default();
         println!("  client #{}: attach to provider {provider} -> accept", self.number);
-        match offer.accept((), &CLIENT_DISPATCH) {
+        match request.accept((), &CLIENT_DISPATCH) {
             Ok(accepted) => {
                 self.providers.lock().unwrap().push(accepted.binding().to_ref());
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         println!("  client #{}: detach -> done (nothing in flight)", self.number);
         self.providers.lock().unwrap().retain(|b| b.handle() != binding.handle());
         request.done()

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use npi_runtime::sys::GUID;
 use npi_runtime::{
-    Attach, Client, ClientOffer, ClientRegistration, Npi, Provider, ProviderOffer,
+    Attach, Client, ClientAttachRequest, ClientRegistration, Npi, Provider, ProviderAttachRequest,
     ProviderRegistration, host, npi, npi_client, npi_provider,
 };
 
@@ -31,9 +31,9 @@ struct Link {
 
 impl Client for Link {
     type Binding = u32;
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         self.attaches.fetch_add(1, Ordering::SeqCst);
-        offer.accept(self.id, &()).into()
+        request.accept(self.id, &()).into()
     }
 }
 
@@ -44,9 +44,9 @@ struct HookProvider {
 
 impl Provider for HookProvider {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
         self.bound.fetch_add(1, Ordering::SeqCst);
-        offer.accept((), &()).into()
+        request.accept((), &()).into()
     }
 }
 

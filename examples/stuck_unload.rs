@@ -14,6 +14,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use npi_runtime::generic::*;
 use npi_runtime::host::{self, HalfState, WaitError};
 use npi_runtime::*;
 
@@ -27,8 +28,8 @@ struct Provider1;
 
 impl Provider for Provider1 {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
 }
 
@@ -42,10 +43,14 @@ struct Client1 {
 
 impl Client for Client1 {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
-    fn detach(&self, _: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         if !self.busy {
             return request.done();
         }

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use npi_runtime::{
-    Attach, Client, ClientOffer, ClientRegistration, Npi, Provider, ProviderOffer,
+    Attach, Client, ClientAttachRequest, ClientRegistration, Npi, Provider, ProviderAttachRequest,
     ProviderRegistration, host, npi, npi_client, npi_provider,
 };
 
@@ -44,19 +44,19 @@ struct AsLogClient(&'static Driver);
 
 impl Client for AsClockClient {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         println!("  driver: clock provider available -> attach");
         self.0.attached.fetch_add(1, Ordering::SeqCst);
-        offer.accept((), &()).into()
+        request.accept((), &()).into()
     }
 }
 
 impl Client for AsLogClient {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         println!("  driver: log provider available -> attach");
         self.0.attached.fetch_add(1, Ordering::SeqCst);
-        offer.accept((), &()).into()
+        request.accept((), &()).into()
     }
 }
 
@@ -65,8 +65,8 @@ struct ClockService;
 
 impl Provider for ClockService {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
 }
 
@@ -75,8 +75,8 @@ struct LogService;
 
 impl Provider for LogService {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
 }
 

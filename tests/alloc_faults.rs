@@ -16,8 +16,10 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
+use npi_runtime::Status;
+use npi_runtime::generic::*;
 use npi_runtime::host::{self, AllocationFaults, AllocationSite};
-use npi_runtime::sys::{GUID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
+use npi_runtime::sys::{GUID, STATUS_INSUFFICIENT_RESOURCES};
 use npi_runtime::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -117,15 +119,19 @@ static CAPS: Caps = Caps { magic: 0x00C0_FFEE };
 impl Provider for FaultProvider {
     type Binding = Value;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let accepted = offer.accept(Value::new(&self.seen, 1000), &PROVIDER_TABLE);
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let accepted = request.accept(Value::new(&self.seen, 1000), &PROVIDER_TABLE);
         if let Ok(accepted) = &accepted {
             self.bindings.lock().unwrap().push(accepted.binding().to_ref());
         }
         accepted.into()
     }
 
-    fn detach(&self, _: &ProviderBinding<'_, Self>, request: ProviderDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ProviderBinding<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
+    ) -> Detach {
         // Always pends: a worker thread completes it.
         let (answer, pending) = request.pend();
         self.pending.lock().unwrap().push(pending);
@@ -156,20 +162,20 @@ struct FaultClient {
 impl Client for FaultClient {
     type Binding = Value;
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         self.seen.client_attaches.fetch_add(1, Ordering::SeqCst);
-        let magic = offer.provider().characteristics().map(|c| c.magic);
+        let magic = request.provider().characteristics().map(|c| c.magic);
         assert_eq!(magic, Some(0x00C0_FFEE));
-        match offer.accept(Value::new(&self.seen, 3), &CLIENT_TABLE) {
+        match request.accept(Value::new(&self.seen, 3), &CLIENT_TABLE) {
             Ok(accepted) => {
                 self.bindings.lock().unwrap().push(accepted.binding().to_ref());
                 accepted.into()
             }
             Err(refused) => {
-                self.seen.refused.store(refused.status, Ordering::SeqCst);
+                self.seen.refused.store(refused.status.raw(), Ordering::SeqCst);
                 // The value comes back: nothing kept a reference to it.
                 assert!(refused.binding.is_some(), "the refused binding value must come back");
-                refused.offer.fail(refused.status)
+                refused.into()
             }
         }
     }
@@ -204,7 +210,7 @@ enum Order {
     ClientFirst,
 }
 
-type Statuses = (Result<(), NTSTATUS>, Result<(), NTSTATUS>);
+type Statuses = (Result<(), Status>, Result<(), Status>);
 
 /// One full cycle; returns what the provider's and the client's registrations answered
 /// (registering, then deregistering).
@@ -364,7 +370,7 @@ fn sweep(kind: Kind, order: Order) {
             AllocationSite::NmrRegistration | AllocationSite::RegistrationCharacteristics => {
                 let failed = [provider, client]
                     .iter()
-                    .filter(|s| **s == Err(STATUS_INSUFFICIENT_RESOURCES))
+                    .filter(|s| **s == Err(Status::INSUFFICIENT_RESOURCES))
                     .count();
                 assert_eq!(failed, 1, "{what}: one registration fails: {provider:?} {client:?}");
                 assert_eq!(seen.client_attaches.load(Ordering::SeqCst), 0, "{what}");

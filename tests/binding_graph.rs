@@ -16,8 +16,8 @@ unsafe impl NpiLayout for GraphNpi {}
 struct Prov;
 impl Provider for Prov {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
 }
 
@@ -28,10 +28,14 @@ struct Pender {
 }
 impl Client for Pender {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
-    fn detach(&self, _: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         if !self.pend {
             return request.done();
         }

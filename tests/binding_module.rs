@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use npi_runtime::generic::*;
 use npi_runtime::*;
 
 /// The provider's table.
@@ -29,8 +30,8 @@ struct Counter {
 
 impl Provider for Counter {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept((), &COUNTER_DISPATCH).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &COUNTER_DISPATCH).into()
     }
 }
 
@@ -51,10 +52,10 @@ struct User {
 
 impl Client for User {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        let accepted = match offer.accept((), &()) {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        let accepted = match request.accept((), &()) {
             Ok(accepted) => accepted,
-            Err(refused) => return refused.offer.fail(refused.status),
+            Err(refused) => return refused.into(),
         };
         // The attach callback's binding reaches its module too (here the client itself).
         let me: &User = accepted.binding().module();

@@ -23,10 +23,14 @@ struct Pender {
 
 impl Provider for Pender {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
-    fn detach(&self, _: &ProviderBinding<'_, Self>, request: ProviderDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ProviderBinding<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
+    ) -> Detach {
         let (answer, pending) = request.pend();
         self.pending.lock().unwrap().push(pending);
         answer
@@ -41,8 +45,8 @@ struct Plain;
 
 impl Client for Plain {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
 }
 

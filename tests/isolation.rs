@@ -260,15 +260,15 @@ impl ScopeProvider {
 impl npi_runtime::Provider for ScopeProvider {
     type Binding = ();
 
-    fn attach(&self, offer: npi_runtime::ClientOffer<'_, Self>) -> npi_runtime::Attach {
+    fn attach(&self, request: npi_runtime::ProviderAttachRequest<'_, Self>) -> npi_runtime::Attach {
         self.note("attach");
-        offer.accept((), &SCOPE_PROVIDER_TABLE).into()
+        request.accept((), &SCOPE_PROVIDER_TABLE).into()
     }
 
     fn detach(
         &self,
         _: &npi_runtime::ProviderBinding<'_, Self>,
-        request: npi_runtime::ProviderDetach<'_, Self>,
+        request: npi_runtime::ProviderDetachRequest<'_, Self>,
     ) -> npi_runtime::Detach {
         self.note("detach");
         let (answer, pending) = request.pend();
@@ -282,7 +282,7 @@ impl npi_runtime::Provider for ScopeProvider {
 }
 
 impl ScopeProviderDispatchImpl for ScopeProvider {
-    type Side = npi_runtime::AsProvider<ScopeProvider>;
+    type Side = npi_runtime::generic::AsProvider<ScopeProvider>;
 
     fn ping(_: &npi_runtime::ProviderBinding<'_, ScopeProvider>) {}
 }
@@ -296,21 +296,21 @@ struct ScopeClient;
 impl npi_runtime::Client for ScopeClient {
     type Binding = ();
 
-    fn attach(&self, offer: npi_runtime::ProviderOffer<'_, Self>) -> npi_runtime::Attach {
-        offer.accept((), &SCOPE_CLIENT_TABLE).into()
+    fn attach(&self, request: npi_runtime::ClientAttachRequest<'_, Self>) -> npi_runtime::Attach {
+        request.accept((), &SCOPE_CLIENT_TABLE).into()
     }
 
     fn detach(
         &self,
         _: &npi_runtime::ClientBinding<'_, Self>,
-        request: npi_runtime::ClientDetach<'_, Self>,
+        request: npi_runtime::ClientDetachRequest<'_, Self>,
     ) -> npi_runtime::Detach {
         request.done()
     }
 }
 
 impl ScopeClientDispatchImpl for ScopeClient {
-    type Side = npi_runtime::AsClient<ScopeClient>;
+    type Side = npi_runtime::generic::AsClient<ScopeClient>;
 
     fn ping(_: &npi_runtime::ClientBinding<'_, ScopeClient>) {}
 }

@@ -15,11 +15,12 @@
 use core::ffi::c_void;
 use std::sync::Arc;
 
+use npi_runtime::generic::{AsClient, AsProvider};
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, ClientPendingDetach, ClientRegistration, ClientTable, Detach, NpiLayout, Provider,
-    ProviderBinding, ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration,
-    ProviderTable, dispatch_table, npi, npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
+    ClientPendingDetach, ClientRegistration, ClientTable, Detach, NpiLayout, Provider,
+    ProviderAttachRequest, ProviderBinding, ProviderDetachRequest, ProviderPendingDetach,
+    ProviderRegistration, ProviderTable, dispatch_table, npi, npi_client, npi_provider,
 };
 use npi_suite::real::Trace;
 use npi_suite::real::wsk::{WskClient, WskProvider};
@@ -104,12 +105,16 @@ impl ModelProvider {
 impl Provider for ModelProvider {
     type Binding = Arc<ProviderFlags>;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
         self.flags.attached.fetch_add(1, Ordering::SeqCst);
-        offer.accept(Arc::clone(&self.flags), &PROVIDER_TABLE).into()
+        request.accept(Arc::clone(&self.flags), &PROVIDER_TABLE).into()
     }
 
-    fn detach(&self, _: &ProviderBinding<'_, Self>, request: ProviderDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ProviderBinding<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
+    ) -> Detach {
         if !self.pend_detach {
             return request.done();
         }
@@ -158,17 +163,21 @@ impl ModelClient {
 impl Client for ModelClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        match offer.accept((), &CLIENT_TABLE) {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        match request.accept((), &CLIENT_TABLE) {
             Ok(accepted) => {
                 *self.provider.lock().unwrap() = Some(accepted.binding().to_ref());
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 
-    fn detach(&self, _: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         // "Done": calls still in flight through `PeerCall`s keep the half pending themselves.
         drop(self.provider.lock().unwrap().take());
         request.done()
@@ -260,11 +269,15 @@ impl WorkerClient {
 impl Client for WorkerClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.accept((), &WORKER_TABLE).into()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &WORKER_TABLE).into()
     }
 
-    fn detach(&self, _: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let (answer, pending) = request.pend();
         // Stored before the bit is set: a use that ends after this finds it.
         *self.pending.lock().unwrap() = Some(pending);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use npi_runtime::generic::*;
 use npi_runtime::host::{self, ViolationKind};
 use npi_runtime::sys::{GUID, NPI_MODULEID, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE};
 use npi_runtime::*;
@@ -45,11 +46,11 @@ struct PanickyProvider {
 
 impl Provider for PanickyProvider {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
         assert!(!self.panic_in_attach.load(Ordering::SeqCst), "provider attach blew up");
-        offer.accept((), &()).into()
+        request.accept((), &()).into()
     }
-    fn detach(&self, _: &ProviderBinding<'_, Self>, _: ProviderDetach<'_, Self>) -> Detach {
+    fn detach(&self, _: &ProviderBinding<'_, Self>, _: ProviderDetachRequest<'_, Self>) -> Detach {
         panic!("provider detach blew up");
     }
 }
@@ -63,15 +64,15 @@ struct PlainClient {
 
 impl Client for PlainClient {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        match offer.accept((), &()) {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        match request.accept((), &()) {
             Ok(a) => {
                 self.attached.fetch_add(1, Ordering::SeqCst);
                 a.into()
             }
             Err(r) => {
-                self.refused.lock().unwrap().push(r.status);
-                r.offer.fail(r.status)
+                self.refused.lock().unwrap().push(r.status.raw());
+                r.into()
             }
         }
     }
@@ -111,10 +112,14 @@ fn a_panic_in_detach_counts_as_done_and_cleanup_still_runs() {
     struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
-        fn detach(&self, _: &ProviderBinding<'_, Self>, _: ProviderDetach<'_, Self>) -> Detach {
+        fn detach(
+            &self,
+            _: &ProviderBinding<'_, Self>,
+            _: ProviderDetachRequest<'_, Self>,
+        ) -> Detach {
             panic!("detach blew up");
         }
     }
@@ -122,8 +127,8 @@ fn a_panic_in_detach_counts_as_done_and_cleanup_still_runs() {
     struct C(AtomicU32);
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
         fn cleanup(&self, (): &()) {
             self.0.fetch_add(1, Ordering::SeqCst);
@@ -163,11 +168,15 @@ struct Counter {
 
 impl Provider for Counter {
     type Binding = AtomicU32;
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let number = offer.client().number();
-        offer.accept(AtomicU32::new(number), &COUNT_TABLE).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let number = request.client().number();
+        request.accept(AtomicU32::new(number), &COUNT_TABLE).into()
     }
-    fn detach(&self, _: &ProviderBinding<'_, Self>, request: ProviderDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        _: &ProviderBinding<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
+    ) -> Detach {
         if self.pend.load(Ordering::SeqCst) {
             let (answer, pending) = request.pend();
             self.pending.lock().unwrap().push(pending);
@@ -199,18 +208,22 @@ struct CountClient {
 
 impl Client for CountClient {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        let highest = offer.provider().characteristics().map_or(0, |r| r.highest);
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        let highest = request.provider().characteristics().map_or(0, |r| r.highest);
         self.seen_highest.store(u32::from(highest), Ordering::SeqCst);
-        match offer.accept((), &()) {
+        match request.accept((), &()) {
             Ok(a) => {
                 self.bindings.lock().unwrap().push(a.binding().to_ref());
                 a.into()
             }
-            Err(r) => r.offer.fail(r.status),
+            Err(r) => r.into(),
         }
     }
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         assert!(binding.peer().is_none(), "R23: no new calls once detach began");
         self.detached.fetch_add(1, Ordering::SeqCst);
         request.done()
@@ -289,13 +302,13 @@ fn a_pending_detach_completes_once_from_another_thread_and_drop_completes_too() 
     struct Pender(Mutex<Vec<ProviderPendingDetach<Pender>>>);
     impl Provider for Pender {
         type Binding = AtomicU32;
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept(AtomicU32::new(0), &TABLE).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept(AtomicU32::new(0), &TABLE).into()
         }
         fn detach(
             &self,
             _: &ProviderBinding<'_, Self>,
-            request: ProviderDetach<'_, Self>,
+            request: ProviderDetachRequest<'_, Self>,
         ) -> Detach {
             let (answer, pending) = request.pend();
             self.0.lock().unwrap().push(pending);
@@ -313,8 +326,8 @@ fn a_pending_detach_completes_once_from_another_thread_and_drop_completes_too() 
     struct C;
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     static PENDER: Pender = Pender(Mutex::new(Vec::new()));
@@ -364,8 +377,8 @@ fn per_registration_module_id_number_and_borrowed_characteristics() {
     struct Dyn;
     impl Client for Dyn {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     type Sightings = Vec<(Option<GUID>, u32, Option<u16>)>;
@@ -373,20 +386,20 @@ fn per_registration_module_id_number_and_borrowed_characteristics() {
     struct Seen(Mutex<Sightings>);
     impl Provider for Seen {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            let c = offer.client();
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            let c = request.client();
             self.0.lock().unwrap().push((
                 c.module_id().guid(),
                 c.number(),
                 c.characteristics().map(|r| r.highest),
             ));
-            offer.decline()
+            request.decline()
         }
     }
     static SEEN: Seen = Seen(Mutex::new(Vec::new()));
 
     // A dynamic module id is required: refused before the NMR is called.
-    assert_eq!(ClientRegistration::register(&Dyn).err(), Some(STATUS_INVALID_PARAMETER));
+    assert_eq!(ClientRegistration::register(&Dyn).err(), Some(Status::INVALID_PARAMETER));
     assert!(host::registrations_of(&RegNpi::ID).is_empty());
 
     let p = ProviderRegistration::register(&SEEN).unwrap();
@@ -415,11 +428,11 @@ fn a_refused_attach_returns_the_offer_for_a_retry_and_the_binding_value() {
     struct Picky;
     impl Provider for Picky {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
             // Accept only version 2 of the client's table (WSK-style negotiation).
-            match offer.client_dispatch().map(|t| t.version) {
-                Some(2) => offer.accept((), &()).into(),
-                _ => offer.decline(),
+            match request.client_dispatch().map(|t| t.version) {
+                Some(2) => request.accept((), &()).into(),
+                _ => request.decline(),
             }
         }
     }
@@ -427,15 +440,15 @@ fn a_refused_attach_returns_the_offer_for_a_retry_and_the_binding_value() {
     struct Retrying(Mutex<Vec<String>>);
     impl Client for Retrying {
         type Binding = String;
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            let refused = match offer.accept(String::from("ctx"), &V1) {
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            let refused = match request.accept(String::from("ctx"), &V1) {
                 Ok(a) => return a.into(),
                 Err(r) => r,
             };
             assert_eq!(refused.status, STATUS_NOINTERFACE);
             let value = refused.binding.expect("the value comes back");
             self.0.lock().unwrap().push(format!("v1 refused, got {value} back"));
-            refused.offer.accept(value, &V2).into()
+            refused.request.accept(value, &V2).into()
         }
     }
     impl CountDispatchImpl for Retrying {
@@ -466,18 +479,18 @@ fn per_object_registrations_own_their_characteristics() {
     struct LinkObject;
     impl Client for LinkObject {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     #[npi_provider(npi = OwnNpi, module_id = "7E570007-0000-4000-8000-0000000000AA")]
     struct Hook(Mutex<Vec<u16>>);
     impl Provider for Hook {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            let highest = offer.client().characteristics().map_or(0, |r| r.highest);
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            let highest = request.client().characteristics().map_or(0, |r| r.highest);
             self.0.lock().unwrap().push(highest);
-            offer.accept((), &()).into()
+            request.accept((), &()).into()
         }
     }
     static HOOK: Hook = Hook(Mutex::new(Vec::new()));

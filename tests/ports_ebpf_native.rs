@@ -8,12 +8,13 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
+use npi_runtime::Status;
+use npi_runtime::generic::ClientModule;
 use npi_runtime::host::{self, HalfState};
 use npi_runtime::sys::{
     GUID, NPI_CLIENT_CHARACTERISTICS, NPI_REGISTRATION_INSTANCE, NmrIsEqualNpiModuleId,
-    STATUS_INVALID_PARAMETER,
 };
-use npi_runtime::{ClientModule, Npi, ProviderRegistration};
+use npi_runtime::{Npi, ProviderRegistration};
 use npi_suite::real::Trace;
 use npi_suite::real::ebpf::{
     Bpf2cClient, EbpfCore, EbpfNative, NPI_MODULE_ID_ENV, ServiceParameters, driver_entry,
@@ -38,10 +39,10 @@ fn the_module_id_comes_from_the_configuration() {
         let missing = ServiceParameters::default();
         assert_eq!(
             driver_entry(Arc::clone(&client), &missing).err(),
-            Some(STATUS_INVALID_PARAMETER)
+            Some(Status::INVALID_PARAMETER)
         );
         let short = ServiceParameters { npi_module_id: Some(vec![0; 15]) };
-        assert_eq!(query_npi_module_id(&short), Err(STATUS_INVALID_PARAMETER));
+        assert_eq!(query_npi_module_id(&short), Err(Status::INVALID_PARAMETER));
         assert_clean();
 
         // The registry value holds the GUID in memory order.
@@ -51,11 +52,11 @@ fn the_module_id_comes_from_the_configuration() {
         let text = ServiceParameters::from_text(Some("0B7F3E2A-51C4-4D8E-9A06-7C21E4F5A9D3"));
         assert_eq!(query_npi_module_id(&text), Ok(MODULE_ID));
         let garbage = ServiceParameters::from_text(Some("not a guid"));
-        assert_eq!(query_npi_module_id(&garbage), Err(STATUS_INVALID_PARAMETER));
+        assert_eq!(query_npi_module_id(&garbage), Err(Status::INVALID_PARAMETER));
         if std::env::var_os(NPI_MODULE_ID_ENV).is_none() {
             assert_eq!(
                 query_npi_module_id(&ServiceParameters::from_env()),
-                Err(STATUS_INVALID_PARAMETER)
+                Err(Status::INVALID_PARAMETER)
             );
         }
 

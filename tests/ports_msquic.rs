@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use npi_runtime::Status;
 use npi_runtime::host::{self, HalfState, Registrar};
-use npi_runtime::sys::STATUS_UNSUCCESSFUL;
 use npi_runtime::{Npi, ProviderRegistration};
 use npi_suite::real::Trace;
 use npi_suite::real::msquic::{
@@ -80,7 +80,7 @@ fn the_wait_times_out_without_a_provider() {
             Duration::from_millis(50),
             Arc::clone(&trace),
         );
-        assert_eq!(result.err(), Some(STATUS_UNSUCCESSFUL));
+        assert_eq!(result.err(), Some(Status::UNSUCCESSFUL));
         assert!(started.elapsed() >= Duration::from_millis(50));
         assert!(trace.contains("no provider attached in time"));
         // The helper ran the full deregistration.
@@ -88,7 +88,7 @@ fn the_wait_times_out_without_a_provider() {
 
         // A zero timeout only checks.
         let result = msquic_nmr_client_register(MSQUIC_MODULE_ID, Duration::ZERO, trace);
-        assert_eq!(result.err(), Some(STATUS_UNSUCCESSFUL));
+        assert_eq!(result.err(), Some(Status::UNSUCCESSFUL));
         assert_clean();
     });
 }

@@ -8,6 +8,8 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use npi_runtime::Status;
+use npi_runtime::generic::AsClient;
 use npi_runtime::host::{self, HalfState};
 use npi_runtime::sys::NTSTATUS;
 use npi_runtime::sys::{
@@ -15,7 +17,7 @@ use npi_runtime::sys::{
     STATUS_NOT_SUPPORTED,
 };
 use npi_runtime::{
-    AsClient, Attach, Client, ClientRegistration, ClientTable, Npi, ProviderOffer, npi, npi_client,
+    Attach, Client, ClientAttachRequest, ClientRegistration, ClientTable, Npi, npi, npi_client,
 };
 use npi_suite::real::Trace;
 use npi_suite::real::xdp::{
@@ -52,14 +54,14 @@ fn an_interface_binds_its_provider_and_negotiates_outside_nmr() {
         assert_eq!(open.open_interface(&XDP_DRIVER_API_VERSION), Ok(()));
         assert!(INTERFACE_OBJECT.opened.load(Ordering::SeqCst));
         let wrong = XdpVersion { major: 1, minor: 0, patch: 0 };
-        assert_eq!(open.open_interface(&wrong), Err(STATUS_NOT_SUPPORTED));
+        assert_eq!(open.open_interface(&wrong), Err(Status::NOT_SUPPORTED));
 
         // XdpRegisterInterfaceEx wants exactly one driver API version.
         let mut two = XdpCapabilities::new(INSTANCE);
         two.capabilities_ex.driver_api_version_count = 2;
         assert_eq!(
             register_interface(IF_INDEX, Arc::new(two), Arc::clone(&trace)).err(),
-            Some(STATUS_INVALID_PARAMETER)
+            Some(Status::INVALID_PARAMETER)
         );
 
         open.cleanup();
@@ -126,12 +128,12 @@ struct OldInterface(std::sync::Mutex<Vec<i32>>);
 
 impl Client for OldInterface {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        match offer.accept((), &OLD_NPI_CLIENT) {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        match request.accept((), &OLD_NPI_CLIENT) {
             Ok(accepted) => accepted.into(),
             Err(refused) => {
-                self.0.lock().unwrap().push(refused.status);
-                refused.offer.fail(refused.status)
+                self.0.lock().unwrap().push(refused.status.raw());
+                refused.into()
             }
         }
     }

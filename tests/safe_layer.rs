@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use npi_runtime::__private::Static;
+use npi_runtime::__private::{ClientVTable, ProviderVTable, Static};
+use npi_runtime::generic::*;
 use npi_runtime::sys::*;
 use npi_runtime::*;
 
@@ -90,19 +91,19 @@ unsafe impl ProviderModule for Prov {
 
 impl Provider for Prov {
     type Binding = u32;
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let n = offer.client().number();
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let n = request.client().number();
         self.log.lock().unwrap().push(format!("P.attach #{n}"));
-        if let Some(t) = offer.client_dispatch() {
+        if let Some(t) = request.client_dispatch() {
             // SAFETY: the client's table, valid while it is being attached.
             unsafe { (t.notify)(std::ptr::null_mut(), 1) };
         }
-        offer.accept(n, &PROVIDER_TABLE).into()
+        request.accept(n, &PROVIDER_TABLE).into()
     }
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         self.log.lock().unwrap().push(format!("P.detach #{}", **binding));
         let (d, pending) = request.pend();
@@ -145,15 +146,19 @@ unsafe impl ClientModule for Cli {
 
 impl Client for Cli {
     type Binding = String;
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        let highest = offer.provider().characteristics().map(|c| c.highest);
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        let highest = request.provider().characteristics().map(|c| c.highest);
         self.log.lock().unwrap().push(format!("C.attach highest={highest:?}"));
-        match offer.accept(String::from("b"), &CLIENT_TABLE) {
+        match request.accept(String::from("b"), &CLIENT_TABLE) {
             Ok(a) => a.into(),
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         assert!(binding.peer().is_none(), "no calls into the peer after detach began (R23)");
         self.log.lock().unwrap().push(format!("C.detach {}", **binding));
         request.done()

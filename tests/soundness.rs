@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use npi_runtime::generic::*;
 use npi_runtime::host::{self, ViolationKind};
-use npi_runtime::sys::{GUID, NmrDeregisterProvider, STATUS_INVALID_DEVICE_STATE};
+use npi_runtime::sys::{GUID, NmrDeregisterProvider};
 use npi_runtime::*;
 
 /// A binding value that counts its drops.
@@ -48,8 +49,8 @@ mod panic_after_accept {
 
     impl Provider for P {
         type Binding = Counted;
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            let accepted = offer.accept(Counted(Arc::clone(&self.drops)), &());
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            let accepted = request.accept(Counted(Arc::clone(&self.drops)), &());
             assert!(!self.panic.load(Ordering::SeqCst), "provider panics after accepting");
             accepted.into()
         }
@@ -67,8 +68,8 @@ mod panic_after_accept {
 
     impl Client for C {
         type Binding = Counted;
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            let accepted = offer.accept(Counted(Arc::clone(&self.drops)), &());
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            let accepted = request.accept(Counted(Arc::clone(&self.drops)), &());
             assert!(accepted.is_ok());
             assert!(!self.panic.load(Ordering::SeqCst), "client panics after accepting");
             accepted.into()
@@ -144,8 +145,8 @@ fn a_success_answer_kept_from_another_callback_does_not_attach() {
     struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     /// The first attach stores its success answer and panics (so the runtime answers for
@@ -154,12 +155,12 @@ fn a_success_answer_kept_from_another_callback_does_not_attach() {
     struct Stasher(Mutex<Option<Attach>>);
     impl Client for Stasher {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
             let stored = self.0.lock().unwrap().take();
             if let Some(answer) = stored {
                 return answer;
             }
-            let answer: Attach = offer.accept((), &()).into();
+            let answer: Attach = request.accept((), &()).into();
             *self.0.lock().unwrap() = Some(answer);
             panic!("leave without answering");
         }
@@ -199,16 +200,16 @@ fn a_binding_value_whose_destructor_panics_is_freed_and_recorded() {
     struct P;
     impl Provider for P {
         type Binding = Bomb;
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept(Bomb, &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept(Bomb, &()).into()
         }
     }
     #[npi_client(npi = BombNpi, module_id = "50C0D003-0000-4000-8000-0000000000BB")]
     struct C;
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     let npi = <BombNpi as Npi>::ID;
@@ -245,25 +246,25 @@ fn a_registration_dropped_where_its_wait_fails_keeps_what_the_nmr_points_at() {
     struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     static REGISTRATION: Mutex<Option<ProviderRegistration<P>>> = Mutex::new(None);
-    static STATUS: Mutex<Option<Result<(), i32>>> = Mutex::new(None);
+    static STATUS: Mutex<Option<Result<(), Status>>> = Mutex::new(None);
     /// Deregisters the provider from inside the attach the provider's wait would wait for.
     #[npi_client(npi = WaitNpi, module_id = "50C0D004-0000-4000-8000-0000000000BB")]
     struct C;
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            assert_eq!(offer.provider().characteristics().map(|c| c.magic), Some(42));
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            assert_eq!(request.provider().characteristics().map(|c| c.magic), Some(42));
             if let Some(registration) = REGISTRATION.lock().unwrap().take() {
                 *STATUS.lock().unwrap() = Some(registration.deregister());
             }
             // The characteristics are still there (the registration kept them).
-            assert_eq!(offer.provider().characteristics().map(|c| c.magic), Some(42));
-            offer.accept((), &()).into()
+            assert_eq!(request.provider().characteristics().map(|c| c.magic), Some(42));
+            request.accept((), &()).into()
         }
     }
     let npi = <WaitNpi as Npi>::ID;
@@ -276,7 +277,7 @@ fn a_registration_dropped_where_its_wait_fails_keeps_what_the_nmr_points_at() {
     *REGISTRATION.lock().unwrap() = Some(provider);
     let client = ClientRegistration::register(Arc::new(C)).unwrap();
     // The host refuses the wait (it would wait for the very attach it runs in) ...
-    assert_eq!(*STATUS.lock().unwrap(), Some(Err(STATUS_INVALID_DEVICE_STATE)));
+    assert_eq!(*STATUS.lock().unwrap(), Some(Err(Status::INVALID_DEVICE_STATE)));
     assert!(kinds(&npi).contains(&ViolationKind::WaitWouldDeadlock));
     // ... so the registration kept its module and characteristics for the NMR, for good.
     assert_eq!(Arc::strong_count(&module), 2);
@@ -307,8 +308,8 @@ mod forgotten {
     pub(super) struct P;
     impl Provider for P {
         type Binding = u32;
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept(9, &TABLE).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept(9, &TABLE).into()
         }
     }
     impl ForgetDispatchImpl for P {
@@ -323,8 +324,8 @@ mod forgotten {
     pub(super) struct C(pub Mutex<Vec<ClientBindingRef<C>>>);
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            let accepted = offer.accept((), &());
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            let accepted = request.accept((), &());
             if let Ok(a) = &accepted {
                 self.0.lock().unwrap().push(a.binding().to_ref());
             }
@@ -385,18 +386,18 @@ fn a_forgotten_registration_keeps_its_owned_characteristics_for_later_peers() {
     struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     #[npi_client(npi = LeakNpi, module_id = "50C0D006-0000-4000-8000-0000000000BB")]
     struct C(AtomicUsize);
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            let magic = offer.provider().characteristics().map_or(0, |c| c.magic);
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            let magic = request.provider().characteristics().map_or(0, |c| c.magic);
             self.0.store(magic as usize, Ordering::SeqCst);
-            offer.decline()
+            request.decline()
         }
     }
     let caps = Arc::new(Caps { magic: 77 });
@@ -440,15 +441,15 @@ fn a_panic_whose_payload_panics_when_dropped_stays_inside_the_callback() {
     struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     #[npi_client(npi = PayloadNpi, module_id = "50C0D007-0000-4000-8000-0000000000BB")]
     struct C;
     impl Client for C {
         type Binding = ();
-        fn attach(&self, _: ProviderOffer<'_, Self>) -> Attach {
+        fn attach(&self, _: ClientAttachRequest<'_, Self>) -> Attach {
             std::panic::panic_any(Nested(3));
         }
     }
@@ -478,8 +479,8 @@ fn a_panicking_cleanup_and_a_panicking_value_destructor_are_both_caught() {
     struct P;
     impl Provider for P {
         type Binding = Bomb;
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept(Bomb, &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept(Bomb, &()).into()
         }
         fn cleanup(&self, _: &Bomb) {
             panic!("cleanup");
@@ -489,8 +490,8 @@ fn a_panicking_cleanup_and_a_panicking_value_destructor_are_both_caught() {
     struct C;
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     let npi = <TwiceNpi as Npi>::ID;
@@ -525,20 +526,20 @@ fn registering_from_a_thread_local_destructor_keeps_what_the_nmr_points_at() {
     struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     #[npi_client(npi = TlsNpi, module_id = "50C0D009-0000-4000-8000-0000000000BB")]
     struct C(String);
     impl Client for C {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
             assert!(self.0.starts_with("client"));
-            offer.accept((), &()).into()
+            request.accept((), &()).into()
         }
     }
-    static RESULT: Mutex<Option<Result<(), i32>>> = Mutex::new(None);
+    static RESULT: Mutex<Option<Result<(), Status>>> = Mutex::new(None);
     /// Registers (and deregisters) a client from its destructor, after the NMR's own
     /// thread-locals of this thread are gone.
     struct LateRegistrar;
@@ -578,7 +579,7 @@ fn registering_from_a_thread_local_destructor_keeps_what_the_nmr_points_at() {
 
 #[test]
 fn a_module_id_cannot_claim_more_bytes_than_it_has_nor_an_unknown_type() {
-    use npi_runtime::sys::{NPI_MODULEID, STATUS_INVALID_PARAMETER};
+    use npi_runtime::sys::NPI_MODULEID;
     #[npi(id = "50C0D00A-0000-4000-8000-00000000000A")]
     struct IdNpi;
     // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
@@ -588,8 +589,8 @@ fn a_module_id_cannot_claim_more_bytes_than_it_has_nor_an_unknown_type() {
     struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
     let npi = <IdNpi as Npi>::ID;
@@ -604,7 +605,7 @@ fn a_module_id_cannot_claim_more_bytes_than_it_has_nor_an_unknown_type() {
 
     id.Type = 7;
     let refused = ProviderRegistration::builder(Arc::new(P)).module_id(id).register();
-    assert_eq!(refused.err(), Some(STATUS_INVALID_PARAMETER));
+    assert_eq!(refused.err(), Some(Status::INVALID_PARAMETER));
     assert!(host::registrations_of(&npi).is_empty());
 }
 
@@ -622,8 +623,8 @@ fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
     struct SP;
     impl Provider for SP {
         type Binding = u32;
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept(5, &SHARD_TABLE).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept(5, &SHARD_TABLE).into()
         }
     }
     impl ForgetDispatchImpl for SP {
@@ -638,8 +639,8 @@ fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
     impl Client for SC {
         type Binding = ();
         const PARALLEL_CALLERS: usize = 4;
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            let accepted = offer.accept((), &());
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            let accepted = request.accept((), &());
             if let Ok(a) = &accepted {
                 self.0.lock().unwrap().push(a.binding().to_ref());
             }
@@ -695,8 +696,8 @@ mod detaching_across_shards {
     pub(super) struct P;
     impl Provider for P {
         type Binding = ();
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            offer.accept((), &()).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            request.accept((), &()).into()
         }
     }
 
@@ -707,8 +708,8 @@ mod detaching_across_shards {
     impl Client for C {
         type Binding = ();
         const PARALLEL_CALLERS: usize = 16;
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            let accepted = offer.accept((), &());
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            let accepted = request.accept((), &());
             if let Ok(accepted) = &accepted {
                 *self.stash.lock().unwrap() = Some(accepted.binding().to_ref());
             }

@@ -7,8 +7,9 @@
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use npi_runtime::generic::*;
 use npi_runtime::host;
-use npi_runtime::sys::{GUID, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER};
+use npi_runtime::sys::{GUID, STATUS_INVALID_DEVICE_STATE};
 use npi_runtime::*;
 
 /// An NPI with a counting client and provider, both `'static`.
@@ -30,9 +31,9 @@ macro_rules! counting_pair {
             }
             impl Provider for P {
                 type Binding = ();
-                fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+                fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
                     self.attaches.fetch_add(1, Ordering::SeqCst);
-                    offer.accept((), &()).into()
+                    request.accept((), &()).into()
                 }
                 fn cleanup(&self, (): &()) {
                     self.cleanups.fetch_add(1, Ordering::SeqCst);
@@ -45,8 +46,8 @@ macro_rules! counting_pair {
             }
             impl Client for C {
                 type Binding = ();
-                fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-                    offer.accept((), &()).into()
+                fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+                    request.accept((), &()).into()
                 }
                 fn cleanup(&self, (): &()) {
                     self.cleanups.fetch_add(1, Ordering::SeqCst);
@@ -108,14 +109,14 @@ fn a_static_registration_registers_binds_deregisters_and_registers_again() {
     assert_eq!(host::bindings_of(&npi).len(), 1);
 
     // A live registration refuses a second `register` without calling the NMR.
-    assert_eq!(PROVIDER_REGISTRATION.register(&PROVIDER), Err(STATUS_INVALID_DEVICE_STATE));
+    assert_eq!(PROVIDER_REGISTRATION.register(&PROVIDER), Err(Status::INVALID_DEVICE_STATE));
     assert_eq!(host::registrations_of(&npi).len(), 2);
 
     CLIENT_REGISTRATION.deregister().unwrap();
     assert_eq!(CLIENT.cleanups.load(Ordering::SeqCst), 1);
     assert_eq!(PROVIDER.cleanups.load(Ordering::SeqCst), 1);
     // Nothing left to deregister.
-    assert_eq!(CLIENT_REGISTRATION.deregister(), Err(STATUS_INVALID_DEVICE_STATE));
+    assert_eq!(CLIENT_REGISTRATION.deregister(), Err(Status::INVALID_DEVICE_STATE));
     assert!(!CLIENT_REGISTRATION.is_registered());
 
     // Empty again: it registers anew, and binds again.
@@ -201,8 +202,8 @@ mod dynamic {
     pub(super) struct D;
     impl Client for D {
         type Binding = ();
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            offer.decline()
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            request.decline()
         }
     }
     pub(super) static MODULE: D = D;
@@ -211,7 +212,7 @@ mod dynamic {
 #[test]
 fn a_module_without_a_static_module_id_is_refused() {
     let registration = StaticClientRegistration::<dynamic::D>::new();
-    assert_eq!(registration.register(&dynamic::MODULE), Err(STATUS_INVALID_PARAMETER));
+    assert_eq!(registration.register(&dynamic::MODULE), Err(Status::INVALID_PARAMETER));
     assert!(!registration.is_registered());
 }
 
@@ -223,7 +224,7 @@ fn a_deregistration_the_nmr_refuses_keeps_the_handle() {
     a.run(|| PROVIDER_REGISTRATION.register(&PROVIDER)).unwrap();
     // Another registrar refuses the handle: nothing started, so the registration stays live
     // here and in `a` (it used to be dropped from the word, never to be deregistered).
-    assert_eq!(b.run(|| PROVIDER_REGISTRATION.deregister()), Err(STATUS_INVALID_PARAMETER));
+    assert_eq!(b.run(|| PROVIDER_REGISTRATION.deregister()), Err(Status::INVALID_PARAMETER));
     assert!(PROVIDER_REGISTRATION.is_registered());
     assert_eq!(a.run(|| host::registrations_of(&id())).len(), 1);
     a.run(|| PROVIDER_REGISTRATION.deregister()).unwrap();

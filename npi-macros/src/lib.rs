@@ -17,7 +17,8 @@ use proc_macro::TokenStream;
 /// Declares a Network Programming Interface on a unit struct that names it.
 ///
 /// ```
-/// use npi_runtime::{dispatch_table, npi, NpiData};
+/// use npi_runtime::{dispatch_table, npi};
+/// use npi_runtime::generic::NpiData;
 ///
 /// /// `WSK_PROVIDER_CHARACTERISTICS`: what a provider publishes about itself.
 /// #[repr(C)]
@@ -82,11 +83,11 @@ pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Generates the module id, the `NPI_CLIENT_CHARACTERISTICS` with its registration instance
 /// as a `static` in read-only data with no run-time initialisation, and the impl of
-/// `npi_runtime::ClientModule` that ties the struct to its NPI. You write `impl Client` with
+/// `npi_runtime::generic::ClientModule` that ties the struct to its NPI. You write `impl Client` with
 /// the callbacks: `attach` (`ClientAttachProvider`), optionally `detach` and `cleanup`.
 ///
 /// ```
-/// use npi_runtime::{npi, npi_client, Attach, Client, ClientRegistration, ProviderOffer};
+/// use npi_runtime::{npi, npi_client, Attach, Client, ClientRegistration, ClientAttachRequest};
 ///
 /// #[npi(id = "0F5C2A7E-1B3D-4C8A-9E61-27D4B0A351C9")]
 /// pub struct Example;
@@ -99,8 +100,8 @@ pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// impl Client for MyClient {
 ///     type Binding = ();
-///     fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-///         offer.accept((), &()).into()
+///     fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+///         request.accept((), &()).into()
 ///     }
 /// }
 ///
@@ -143,7 +144,7 @@ pub fn npi_client(args: TokenStream, item: TokenStream) -> TokenStream {
 /// provider side; you write `impl Provider`.
 ///
 /// ```
-/// use npi_runtime::{npi, npi_provider, Attach, ClientOffer, Provider, ProviderRegistration};
+/// use npi_runtime::{npi, npi_provider, Attach, ProviderAttachRequest, Provider, ProviderRegistration};
 ///
 /// #[npi(id = "6A1F93C0-55E2-4B7D-8C04-E1B927A6D350")]
 /// pub struct Example;
@@ -156,9 +157,9 @@ pub fn npi_client(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// impl Provider for MyProvider {
 ///     type Binding = u32;
-///     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-///         let number = offer.client().number();
-///         offer.accept(number, &()).into()
+///     fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+///         let number = request.client().number();
+///         request.accept(number, &()).into()
 ///     }
 /// }
 ///
@@ -205,8 +206,9 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```
 /// use core::ffi::c_void;
-/// use npi_runtime::{dispatch_table, AsProvider, ProviderBinding, ProviderTable};
-/// # use npi_runtime::{npi, npi_provider, Attach, ClientOffer, Provider};
+/// use npi_runtime::{dispatch_table, ProviderBinding, ProviderTable};
+/// use npi_runtime::generic::AsProvider;
+/// # use npi_runtime::{npi, npi_provider, Attach, ProviderAttachRequest, Provider};
 ///
 /// #[dispatch_table]
 /// pub struct CounterDispatch {
@@ -224,8 +226,8 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # struct CounterProvider;
 /// # impl Provider for CounterProvider {
 /// #     type Binding = std::sync::atomic::AtomicU32;
-/// #     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-/// #         offer.accept(Default::default(), &TABLE).into()
+/// #     fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+/// #         request.accept(Default::default(), &TABLE).into()
 /// #     }
 /// # }
 ///

@@ -27,10 +27,10 @@ use core::ptr::{self, NonNull};
 use crate::heap::{AllocationSite, dealloc_layout, try_alloc_layout};
 use crate::npi::{DispatchTable, NpiData, Peer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering, fence};
-use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
+use crate::sys::{HANDLE, NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
 pub(crate) mod sealed {
-    /// Keeps [`Side`](super::Side) and [`Role`](crate::Role) to the runtime's own roles: the
+    /// Keeps [`Side`](super::Side) and the attach requests to the runtime's own types: the
     /// runtime trusts what their items say about a binding context.
     pub trait Sealed {}
 }
@@ -60,6 +60,57 @@ pub trait Side: sealed::Sealed + 'static {
     /// return) `STATUS_PENDING`, completed once.
     #[doc(hidden)]
     unsafe fn complete(handle: HANDLE);
+
+    // What registering this side takes.
+
+    /// `NPI_CLIENT_CHARACTERISTICS` or `NPI_PROVIDER_CHARACTERISTICS`.
+    type Characteristics: Copy + 'static;
+    /// The NPI-specific characteristics type this side publishes.
+    type NpiCharacteristics: NpiData;
+    /// The module id must be given per registration.
+    #[doc(hidden)]
+    const DYNAMIC_MODULE_ID: bool;
+    /// The macro-generated `'static` characteristics.
+    #[doc(hidden)]
+    fn static_characteristics() -> &'static Self::Characteristics;
+    /// The registration instance inside the characteristics.
+    #[doc(hidden)]
+    fn instance_mut(c: &mut Self::Characteristics) -> &mut NPI_REGISTRATION_INSTANCE;
+    /// `NmrRegister*`.
+    ///
+    /// # Safety
+    /// `c` and `context` stay valid and unchanged until the registration's wait returns.
+    #[doc(hidden)]
+    unsafe fn register(
+        c: &Self::Characteristics,
+        context: *mut c_void,
+        out: &mut HANDLE,
+    ) -> NTSTATUS;
+    /// `NmrDeregister*`; its status (an error: the NMR refused, nothing started).
+    ///
+    /// # Safety
+    /// `handle` came from a successful `register` of this role and is deregistered once.
+    #[doc(hidden)]
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS;
+    /// `NmrWaitFor*DeregisterComplete`; its status.
+    ///
+    /// # Safety
+    /// `handle` came from a successful `register` of this role and was deregistered.
+    #[doc(hidden)]
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS;
+    /// `NmrDeregister*` then `NmrWaitFor*DeregisterComplete`; returns the wait's status.
+    ///
+    /// # Safety
+    /// As [`Side::deregister`].
+    #[doc(hidden)]
+    #[inline]
+    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per this function's contract, which is `deregister`'s; then `wait`'s holds.
+        unsafe {
+            let _ = Self::deregister(handle);
+            Self::wait(handle)
+        }
+    }
 }
 
 /// The client role of `T`.

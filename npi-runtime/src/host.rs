@@ -48,8 +48,8 @@ use std::vec::Vec;
 use crate::backend::host::faults::{self, Plan};
 pub use crate::backend::host::graph::BindingGraph;
 pub use crate::backend::host::report::{
-    BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as RegistrationRole,
-    StuckWait, Violation, ViolationKind,
+    BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as Side, StuckWait,
+    Violation, ViolationKind,
 };
 use crate::backend::host::{self as imp, Role, WaitFailure, current};
 pub use crate::heap::AllocationSite;

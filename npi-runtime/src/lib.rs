@@ -31,6 +31,7 @@ mod heap;
 mod module;
 mod npi;
 mod registration;
+mod status;
 mod sync;
 pub mod sys;
 mod unwind;
@@ -49,21 +50,43 @@ pub mod soundness {}
 #[doc(inline)]
 pub use npi_macros::{dispatch_table, npi, npi_client, npi_provider};
 
-pub use binding::{
-    AsClient, AsProvider, Binding, BindingRef, Detach, DetachRequest, PeerCall, PendingDetach, Side,
-};
+// The root: what a module author writes, one name per concept, client and provider named alike
+// (the prefix is the module's own side). The role-generic forms these names stand for are in
+// [`generic`].
+pub use binding::Detach;
 pub use module::{
-    Accepted, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientModule,
-    ClientOffer, ClientPendingDetach, ClientTable, ClientVTable, Offer, PeerRegistration, Provider,
-    ProviderBinding, ProviderBindingRef, ProviderDetach, ProviderModule, ProviderOffer,
-    ProviderPendingDetach, ProviderTable, ProviderVTable, Refused,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
+    ClientPendingDetach, ClientTable, Provider, ProviderAttachRequest, ProviderBinding,
+    ProviderBindingRef, ProviderDetachRequest, ProviderPendingDetach, ProviderTable, Refused,
 };
-pub use npi::{DispatchTable, Npi, NpiData, NpiLayout, OwnTable, Peer, PeerTable, Table};
-#[cfg(npi_host)]
-pub use registration::Deregistering;
-#[cfg(feature = "alloc")]
-pub use registration::ModuleRef;
+pub use npi::{Npi, NpiLayout};
 pub use registration::{
-    ClientRegistration, IntoModule, ProviderRegistration, Registration, RegistrationBuilder, Role,
-    StaticClientRegistration, StaticProviderRegistration, StaticRegistration,
+    ClientRegistration, ProviderRegistration, StaticClientRegistration, StaticProviderRegistration,
 };
+pub use status::Status;
+
+/// The machinery under the root's names, generic over the side (client or provider): for code
+/// that serves both sides at once, and for the types the root's names are aliases of.
+///
+/// A module author rarely names these: `ClientBinding<'_, M>` is
+/// `generic::Binding<'_, generic::AsClient<M>>`, `ProviderRegistration<M>` is
+/// `generic::Registration<generic::AsProvider<M>>`, and so on. The traits here are sealed or
+/// implemented by the macros; their hidden items are the runtime's own.
+pub mod generic {
+    pub use crate::binding::{
+        AsClient, AsProvider, Binding, BindingRef, DetachRequest, PeerCall, PendingDetach, Side,
+    };
+    pub use crate::module::{
+        Accepted, AttachRequest, ClientModule, PeerRegistration, ProviderModule,
+    };
+    pub use crate::npi::{DispatchTable, NpiData, OwnTable, Peer, PeerTable, Table};
+    #[cfg(npi_host)]
+    #[cfg_attr(docsrs, doc(cfg(npi_host)))]
+    pub use crate::registration::Deregistering;
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    pub use crate::registration::ModuleRef;
+    pub use crate::registration::{
+        IntoModule, Registration, RegistrationBuilder, StaticRegistration,
+    };
+}

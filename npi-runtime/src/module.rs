@@ -11,10 +11,11 @@ use crate::binding::{
     Side, sealed,
 };
 use crate::npi::{Npi, NpiData, OwnTable, Table, data_ref};
+use crate::status::Status;
 use crate::sys::{
     self, HANDLE, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
-    NPI_REGISTRATION_INSTANCE, NT_SUCCESS, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS,
+    NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE,
+    STATUS_SUCCESS,
 };
 
 /// The declarations `#[npi_client]` generates for a registration-context type: which NPI it
@@ -90,12 +91,16 @@ pub trait Client: ClientModule {
     /// small (one counter inside it; more cost 128 bytes each).
     const PARALLEL_CALLERS: usize = 1;
 
-    /// A provider of the NPI is available: accept it with [`ProviderOffer::accept`] or decline.
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach;
+    /// A provider of the NPI is available: accept it with [`ClientAttachRequest::accept`] or decline.
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach;
 
     /// The binding must end. Answer [`DetachRequest::done`] or [`DetachRequest::pend`]. Calls
     /// into the provider must not start from now on; [`Binding::peer`] returns `None`.
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let _ = binding;
         request.done()
     }
@@ -121,14 +126,14 @@ pub trait Provider: ProviderModule {
     /// As [`Client::PARALLEL_CALLERS`], for calls into the client.
     const PARALLEL_CALLERS: usize = 1;
 
-    /// A client asks to attach: accept with [`ClientOffer::accept`] or decline.
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach;
+    /// A client asks to attach: accept with [`ProviderAttachRequest::accept`] or decline.
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach;
 
     /// The binding must end; see [`Client::detach`].
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         let _ = binding;
         request.done()
@@ -166,6 +171,31 @@ impl<T: Client> Side for AsClient<T> {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrClientDetachProviderComplete(handle) }
     }
+    type Characteristics = NPI_CLIENT_CHARACTERISTICS;
+    type NpiCharacteristics = <<T as ClientModule>::Npi as Npi>::ClientCharacteristics;
+    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
+    fn static_characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS {
+        T::characteristics()
+    }
+    fn instance_mut(c: &mut NPI_CLIENT_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
+        &mut c.ClientRegistrationInstance
+    }
+    unsafe fn register(
+        c: &NPI_CLIENT_CHARACTERISTICS,
+        context: *mut c_void,
+        out: &mut HANDLE,
+    ) -> NTSTATUS {
+        // SAFETY: per the trait's contract (R2).
+        unsafe { sys::NmrRegisterClient(c, context, out) }
+    }
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrDeregisterClient(handle) }
+    }
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrWaitForClientDeregisterComplete(handle) }
+    }
 }
 
 impl<T: Provider> sealed::Sealed for AsProvider<T> {}
@@ -180,6 +210,31 @@ impl<T: Provider> Side for AsProvider<T> {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrProviderDetachClientComplete(handle) }
     }
+    type Characteristics = NPI_PROVIDER_CHARACTERISTICS;
+    type NpiCharacteristics = <<T as ProviderModule>::Npi as Npi>::ProviderCharacteristics;
+    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
+    fn static_characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS {
+        T::characteristics()
+    }
+    fn instance_mut(c: &mut NPI_PROVIDER_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
+        &mut c.ProviderRegistrationInstance
+    }
+    unsafe fn register(
+        c: &NPI_PROVIDER_CHARACTERISTICS,
+        context: *mut c_void,
+        out: &mut HANDLE,
+    ) -> NTSTATUS {
+        // SAFETY: per the trait's contract (R2).
+        unsafe { sys::NmrRegisterProvider(c, context, out) }
+    }
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrDeregisterProvider(handle) }
+    }
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrWaitForProviderDeregisterComplete(handle) }
+    }
 }
 
 /// A client's view of one of its bindings.
@@ -187,9 +242,9 @@ pub type ClientBinding<'a, T> = Binding<'a, AsClient<T>>;
 /// A provider's view of one of its bindings.
 pub type ProviderBinding<'a, T> = Binding<'a, AsProvider<T>>;
 /// A client's detach request.
-pub type ClientDetach<'a, T> = DetachRequest<'a, AsClient<T>>;
+pub type ClientDetachRequest<'a, T> = DetachRequest<'a, AsClient<T>>;
 /// A provider's detach request.
-pub type ProviderDetach<'a, T> = DetachRequest<'a, AsProvider<T>>;
+pub type ProviderDetachRequest<'a, T> = DetachRequest<'a, AsProvider<T>>;
 /// A client's binding reference.
 pub type ClientBindingRef<T> = crate::binding::BindingRef<AsClient<T>>;
 /// A provider's binding reference.
@@ -204,7 +259,7 @@ pub type ClientTable<T> = Table<AsClient<T>, <ClientNpi<T> as Npi>::ClientDispat
 /// The provider dispatch table provider `T` offers; see [`ClientTable`].
 pub type ProviderTable<T> = Table<AsProvider<T>, <ProviderNpi<T> as Npi>::ProviderDispatch>;
 
-/// The answer to an attach offer: only [`ProviderOffer`] and [`ClientOffer`] make one.
+/// The answer to an attach request: only [`ClientAttachRequest`] and [`ProviderAttachRequest`] make one.
 ///
 /// The runtime does not take the module's word for it: the attach callback reports success
 /// exactly when `accept` succeeded inside it, so a module cannot report success without having
@@ -241,18 +296,26 @@ impl<S: Side> From<Accepted<'_, S>> for Attach {
     }
 }
 
-impl<S: Side, O: Offer> From<Result<Accepted<'_, S>, Refused<O>>> for Attach {
+impl<S: Side, O: AttachRequest> From<Result<Accepted<'_, S>, Refused<O>>> for Attach {
     fn from(r: Result<Accepted<'_, S>, Refused<O>>) -> Self {
         match r {
             Ok(a) => a.into(),
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
+    }
+}
+
+/// Answers with the refusal's status: an attach the peer (or the allocator) refused fails with
+/// what it said.
+impl<O: AttachRequest> From<Refused<O>> for Attach {
+    fn from(refused: Refused<O>) -> Self {
+        failure(refused.status)
     }
 }
 
 impl fmt::Debug for Attach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Attach").field(&format_args!("{:#x}", self.status)).finish()
+        f.debug_tuple("Attach").field(&Status::from_raw(self.status)).finish()
     }
 }
 
@@ -314,43 +377,43 @@ impl<C: NpiData> fmt::Debug for PeerRegistration<'_, C> {
     }
 }
 
-/// An attach offer: [`ProviderOffer`] or [`ClientOffer`]. Sealed.
-pub trait Offer: sealed::Sealed {
+/// An attach request: [`ClientAttachRequest`](crate::ClientAttachRequest) or
+/// [`ProviderAttachRequest`](crate::ProviderAttachRequest). Sealed.
+pub trait AttachRequest: sealed::Sealed {
     /// The module's per-binding value.
     type Value;
     /// Fails the attach with an error status (a success status is turned into
     /// `STATUS_NOINTERFACE`: only `accept` can attach).
-    fn fail(self, status: NTSTATUS) -> Attach;
+    fn fail(self, status: Status) -> Attach;
 }
 
 /// An attach that did not happen: the status the peer (or the NMR, or the allocator) answered,
-/// the offer back for another try (WSK-style version retry, R12) and the binding value.
-pub struct Refused<O: Offer> {
+/// the request back for another try (WSK-style version retry, R12) and the binding value.
+/// `.into()` answers the attach callback with its status.
+pub struct Refused<O: AttachRequest> {
     /// Why: the status `NmrClientAttachProvider` returned, or `STATUS_INSUFFICIENT_RESOURCES`
     /// when the runtime could not allocate the binding record.
-    pub status: NTSTATUS,
-    /// The offer, for another `accept` or a decline.
-    pub offer: O,
+    pub status: Status,
+    /// The request, for another `accept` or a decline.
+    pub request: O,
     /// The binding value that was offered, unless something kept a reference to it (a dispatch
     /// function of this side that the peer called during its attach took a `BindingRef`).
     pub binding: Option<O::Value>,
 }
 
-impl<O: Offer> fmt::Debug for Refused<O> {
+impl<O: AttachRequest> fmt::Debug for Refused<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refused")
-            .field("status", &format_args!("{:#x}", self.status))
-            .finish_non_exhaustive()
+        f.debug_struct("Refused").field("status", &self.status).finish_non_exhaustive()
     }
 }
 
 /// Answers `fail`: success statuses become `STATUS_NOINTERFACE`.
-fn failure(status: NTSTATUS) -> Attach {
-    Attach { status: if NT_SUCCESS(status) { STATUS_NOINTERFACE } else { status } }
+fn failure(status: Status) -> Attach {
+    Attach { status: if status.is_success() { STATUS_NOINTERFACE } else { status.raw() } }
 }
 
 /// A provider proposed to a client (inside `ClientAttachProvider`).
-pub struct ProviderOffer<'a, T: Client> {
+pub struct ClientAttachRequest<'a, T: Client> {
     handle: HANDLE,
     provider: PeerRegistration<'a, <ClientNpi<T> as Npi>::ProviderCharacteristics>,
     module: &'a T,
@@ -358,24 +421,24 @@ pub struct ProviderOffer<'a, T: Client> {
     accepted: &'a Cell<bool>,
 }
 
-impl<T: Client> sealed::Sealed for ProviderOffer<'_, T> {}
-impl<T: Client> Offer for ProviderOffer<'_, T> {
+impl<T: Client> sealed::Sealed for ClientAttachRequest<'_, T> {}
+impl<T: Client> AttachRequest for ClientAttachRequest<'_, T> {
     type Value = T::Binding;
-    fn fail(self, status: NTSTATUS) -> Attach {
+    fn fail(self, status: Status) -> Attach {
         failure(status)
     }
 }
 
-impl<T: Client> fmt::Debug for ProviderOffer<'_, T> {
+impl<T: Client> fmt::Debug for ClientAttachRequest<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderOffer")
+        f.debug_struct("ClientAttachRequest")
             .field("handle", &self.handle)
             .field("provider", &self.provider)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a, T: Client> ProviderOffer<'a, T> {
+impl<'a, T: Client> ClientAttachRequest<'a, T> {
     /// The provider's registration.
     #[must_use]
     pub fn provider(
@@ -413,8 +476,8 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
             Ok(record) => record,
             Err(binding) => {
                 return Err(Refused {
-                    status: STATUS_INSUFFICIENT_RESOURCES,
-                    offer: self,
+                    status: Status::INSUFFICIENT_RESOURCES,
+                    request: self,
                     binding: Some(binding),
                 });
             }
@@ -444,7 +507,11 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
         // Not attached: no cleanup will come (R10); the reference is ours again.
         // SAFETY: `context` came from `into_context` above and the NMR does not own it.
         let record = unsafe { RecordRef::<AsClient<T>>::from_context(context) };
-        Err(Refused { status, offer: self, binding: record.try_unwrap() })
+        Err(Refused {
+            status: Status::from_raw(status),
+            request: self,
+            binding: record.try_unwrap(),
+        })
     }
 
     /// Declines this provider (`STATUS_NOINTERFACE`).
@@ -453,14 +520,14 @@ impl<'a, T: Client> ProviderOffer<'a, T> {
     }
 
     /// Fails the attach with an error status (a success status is turned into
-    /// `STATUS_NOINTERFACE`: only [`ProviderOffer::accept`] can attach).
-    pub fn fail(self, status: NTSTATUS) -> Attach {
-        failure(status)
+    /// `STATUS_NOINTERFACE`: only [`ClientAttachRequest::accept`] can attach).
+    pub fn fail(self, status: impl Into<Status>) -> Attach {
+        failure(status.into())
     }
 }
 
 /// A client asking a provider to attach (inside `ProviderAttachClient`).
-pub struct ClientOffer<'a, T: Provider> {
+pub struct ProviderAttachRequest<'a, T: Provider> {
     handle: HANDLE,
     client: PeerRegistration<'a, <ProviderNpi<T> as Npi>::ClientCharacteristics>,
     client_context: *mut c_void,
@@ -472,24 +539,24 @@ pub struct ClientOffer<'a, T: Provider> {
     accepted: &'a Cell<bool>,
 }
 
-impl<T: Provider> sealed::Sealed for ClientOffer<'_, T> {}
-impl<T: Provider> Offer for ClientOffer<'_, T> {
+impl<T: Provider> sealed::Sealed for ProviderAttachRequest<'_, T> {}
+impl<T: Provider> AttachRequest for ProviderAttachRequest<'_, T> {
     type Value = T::Binding;
-    fn fail(self, status: NTSTATUS) -> Attach {
+    fn fail(self, status: Status) -> Attach {
         failure(status)
     }
 }
 
-impl<T: Provider> fmt::Debug for ClientOffer<'_, T> {
+impl<T: Provider> fmt::Debug for ProviderAttachRequest<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientOffer")
+        f.debug_struct("ProviderAttachRequest")
             .field("handle", &self.handle)
             .field("client", &self.client)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a, T: Provider> ClientOffer<'a, T> {
+impl<'a, T: Provider> ProviderAttachRequest<'a, T> {
     /// The client's registration.
     #[must_use]
     pub fn client(&self) -> &PeerRegistration<'a, <ProviderNpi<T> as Npi>::ClientCharacteristics> {
@@ -532,8 +599,8 @@ impl<'a, T: Provider> ClientOffer<'a, T> {
             Ok(record) => record,
             Err(binding) => {
                 return Err(Refused {
-                    status: STATUS_INSUFFICIENT_RESOURCES,
-                    offer: self,
+                    status: Status::INSUFFICIENT_RESOURCES,
+                    request: self,
                     binding: Some(binding),
                 });
             }
@@ -547,7 +614,7 @@ impl<'a, T: Provider> ClientOffer<'a, T> {
             self.out_dispatch.write(dispatch.as_dispatch());
         }
         self.accepted.set(true);
-        // SAFETY: as in `ProviderOffer::accept`: the record outlives this callback.
+        // SAFETY: as in `ClientAttachRequest::accept`: the record outlives this callback.
         Ok(Accepted { record: unsafe { RecordPtr::from_context(context) } })
     }
 
@@ -557,8 +624,8 @@ impl<'a, T: Provider> ClientOffer<'a, T> {
     }
 
     /// Fails the attach with an error status (success turns into `STATUS_NOINTERFACE`).
-    pub fn fail(self, status: NTSTATUS) -> Attach {
-        failure(status)
+    pub fn fail(self, status: impl Into<Status>) -> Attach {
+        failure(status.into())
     }
 }
 
@@ -601,7 +668,7 @@ pub(crate) unsafe extern "system" fn client_attach<T: Client>(
         // SAFETY: `Registration` registers `&T` as the context, alive until the wait returns;
         // the peer's instance is valid for the call.
         let (module, provider) = unsafe { (&*module, PeerRegistration::new(provider)) };
-        module.attach(ProviderOffer { handle, provider, module, accepted: &accepted }).status
+        module.attach(ClientAttachRequest { handle, provider, module, accepted: &accepted }).status
     });
     attach_answer(npi, handle, NAME, accepted.get(), answer)
 }
@@ -642,7 +709,7 @@ pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
         // SAFETY: as in `client_attach`.
         let (module, client) =
             unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(client)) };
-        let offer = ClientOffer {
+        let request = ProviderAttachRequest {
             handle,
             client,
             client_context,
@@ -652,7 +719,7 @@ pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
             module,
             accepted: &accepted,
         };
-        module.attach(offer).status
+        module.attach(request).status
     });
     attach_answer(npi, handle, NAME, accepted.get(), answer)
 }

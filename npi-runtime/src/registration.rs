@@ -12,122 +12,9 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::binding::{AsClient, AsProvider, Side};
 use crate::heap::{AllocationSite, RtBox};
-use crate::module::{Client, ClientModule, Provider, ProviderModule};
-use crate::npi::{Npi, NpiData};
-use crate::sys::{
-    self, GUID, HANDLE, MIT_GUID, MIT_IF_LUID, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID,
-    NPI_PROVIDER_CHARACTERISTICS, NPI_REGISTRATION_INSTANCE, NTSTATUS,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS,
-};
-
-/// What registering one role takes. Implemented for [`AsClient`] and [`AsProvider`] only
-/// (sealed through [`Side`]).
-pub trait Role: Side {
-    /// `NPI_CLIENT_CHARACTERISTICS` or `NPI_PROVIDER_CHARACTERISTICS`.
-    type Characteristics: Copy + 'static;
-    /// The NPI-specific characteristics type this side publishes.
-    type NpiCharacteristics: NpiData;
-    /// The module id must be given per registration.
-    #[doc(hidden)]
-    const DYNAMIC_MODULE_ID: bool;
-    /// The macro-generated `'static` characteristics.
-    #[doc(hidden)]
-    fn static_characteristics() -> &'static Self::Characteristics;
-    /// The registration instance inside the characteristics.
-    #[doc(hidden)]
-    fn instance_mut(c: &mut Self::Characteristics) -> &mut NPI_REGISTRATION_INSTANCE;
-    /// `NmrRegister*`.
-    ///
-    /// # Safety
-    /// `c` and `context` stay valid and unchanged until the registration's wait returns.
-    #[doc(hidden)]
-    unsafe fn register(
-        c: &Self::Characteristics,
-        context: *mut c_void,
-        out: &mut HANDLE,
-    ) -> NTSTATUS;
-    /// `NmrDeregister*`; its status (an error: the NMR refused, nothing started).
-    ///
-    /// # Safety
-    /// `handle` came from a successful `register` of this role and is deregistered once.
-    #[doc(hidden)]
-    unsafe fn deregister(handle: HANDLE) -> NTSTATUS;
-    /// `NmrWaitFor*DeregisterComplete`; its status.
-    ///
-    /// # Safety
-    /// `handle` came from a successful `register` of this role and was deregistered.
-    #[doc(hidden)]
-    unsafe fn wait(handle: HANDLE) -> NTSTATUS;
-    /// `NmrDeregister*` then `NmrWaitFor*DeregisterComplete`; returns the wait's status.
-    ///
-    /// # Safety
-    /// As [`Role::deregister`].
-    #[doc(hidden)]
-    #[inline]
-    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per this function's contract, which is `deregister`'s; then `wait`'s holds.
-        unsafe {
-            let _ = Self::deregister(handle);
-            Self::wait(handle)
-        }
-    }
-}
-
-impl<T: Client> Role for AsClient<T> {
-    type Characteristics = NPI_CLIENT_CHARACTERISTICS;
-    type NpiCharacteristics = <<T as ClientModule>::Npi as Npi>::ClientCharacteristics;
-    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
-    fn static_characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS {
-        T::characteristics()
-    }
-    fn instance_mut(c: &mut NPI_CLIENT_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
-        &mut c.ClientRegistrationInstance
-    }
-    unsafe fn register(
-        c: &NPI_CLIENT_CHARACTERISTICS,
-        context: *mut c_void,
-        out: &mut HANDLE,
-    ) -> NTSTATUS {
-        // SAFETY: per the trait's contract (R2).
-        unsafe { sys::NmrRegisterClient(c, context, out) }
-    }
-    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrDeregisterClient(handle) }
-    }
-    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrWaitForClientDeregisterComplete(handle) }
-    }
-}
-
-impl<T: Provider> Role for AsProvider<T> {
-    type Characteristics = NPI_PROVIDER_CHARACTERISTICS;
-    type NpiCharacteristics = <<T as ProviderModule>::Npi as Npi>::ProviderCharacteristics;
-    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
-    fn static_characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS {
-        T::characteristics()
-    }
-    fn instance_mut(c: &mut NPI_PROVIDER_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
-        &mut c.ProviderRegistrationInstance
-    }
-    unsafe fn register(
-        c: &NPI_PROVIDER_CHARACTERISTICS,
-        context: *mut c_void,
-        out: &mut HANDLE,
-    ) -> NTSTATUS {
-        // SAFETY: per the trait's contract (R2).
-        unsafe { sys::NmrRegisterProvider(c, context, out) }
-    }
-    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrDeregisterProvider(handle) }
-    }
-    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrWaitForProviderDeregisterComplete(handle) }
-    }
-}
+use crate::npi::NpiData;
+use crate::status::Status;
+use crate::sys::{GUID, HANDLE, MIT_GUID, MIT_IF_LUID, NPI_MODULEID, NTSTATUS, STATUS_SUCCESS};
 
 /// The registration context: a `'static` module or one shared through an `Arc` (a run-time
 /// registration, one per object).
@@ -246,7 +133,7 @@ struct Patched<C> {
 }
 
 /// What a registration made with per-registration values keeps alive, in one block.
-struct BuilderParts<R: Role> {
+struct BuilderParts<R: Side> {
     // Never read after registering: it only has to stay where the NMR points (R2).
     patched: Patched<R::Characteristics>,
     _module: Option<Keep>,
@@ -263,7 +150,7 @@ struct BuilderParts<R: Role> {
 /// (`mem::forget`, a reference cycle) leaks them and keeps the module registered, never leaves
 /// the NMR a dangling pointer. If the wait fails (the host NMR refuses a wait from inside a
 /// callback it would wait for), the registration keeps its parts forever for the same reason.
-pub struct Registration<R: Role> {
+pub struct Registration<R: Side> {
     handle: HANDLE,
     module: *const R::Module,
     /// What the NMR may use until the wait returns; `None` for a `'static` module with the
@@ -279,20 +166,20 @@ pub type ProviderRegistration<T> = Registration<AsProvider<T>>;
 // SAFETY: the handle is an opaque value and the NMR functions may be called from any thread
 // (R33); the module is Sync (and Send where required); owned characteristics are only ever set
 // when they are Send (and NpiData makes them Sync); the patched copy is only read by the NMR.
-unsafe impl<R: Role> Send for Registration<R> where R::Module: Send {}
+unsafe impl<R: Side> Send for Registration<R> where R::Module: Send {}
 // SAFETY: as above; `&Registration` only reads the handle and the module.
-unsafe impl<R: Role> Sync for Registration<R> {}
+unsafe impl<R: Side> Sync for Registration<R> {}
 
-impl<R: Role> Registration<R> {
+impl<R: Side> Registration<R> {
     /// Registers `module` (`&'static M` or `Arc<M>`) with the characteristics its macro
     /// generated.
     ///
     /// # Errors
     /// The status of `NmrRegister*` if it fails; `STATUS_INVALID_PARAMETER` without calling
     /// the NMR if the module declared `dynamic_module_id` (use [`Registration::builder`]).
-    pub fn register(module: impl IntoModule<R::Module>) -> Result<Self, NTSTATUS> {
+    pub fn register(module: impl IntoModule<R::Module>) -> Result<Self, Status> {
         if R::DYNAMIC_MODULE_ID {
-            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+            return Err(Status::INVALID_PARAMETER);
         }
         let (module, keep) = module.into_parts();
         // SAFETY: the characteristics are the macro's `'static` ones; the module is `'static`
@@ -310,12 +197,12 @@ impl<R: Role> Registration<R> {
         characteristics: &R::Characteristics,
         module: *const R::Module,
         keep: Option<Keep>,
-    ) -> Result<Self, NTSTATUS> {
+    ) -> Result<Self, Status> {
         let mut handle = ptr::null_mut();
         // SAFETY: per this function's contract (R2).
         let status = unsafe { R::register(characteristics, module.cast_mut().cast(), &mut handle) };
         if status != STATUS_SUCCESS {
-            return Err(status);
+            return Err(Status::from_raw(status));
         }
         Ok(Registration { handle, module, keep: ManuallyDrop::new(keep) })
     }
@@ -352,13 +239,13 @@ impl<R: Role> Registration<R> {
     /// # Errors
     /// The status of `NmrWaitFor*DeregisterComplete` if it is not `STATUS_SUCCESS`; the
     /// module and characteristics are then kept alive forever (the NMR may still use them).
-    pub fn deregister(self) -> Result<(), NTSTATUS> {
+    pub fn deregister(self) -> Result<(), Status> {
         // `finish` runs here instead of in `drop`.
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped, so this is the only call.
         match unsafe { this.finish() } {
             STATUS_SUCCESS => Ok(()),
-            status => Err(status),
+            status => Err(Status::from_raw(status)),
         }
     }
 
@@ -383,7 +270,7 @@ impl<R: Role> Registration<R> {
 
 #[cfg(npi_host)]
 #[cfg_attr(docsrs, doc(cfg(npi_host)))]
-impl<R: Role> Registration<R> {
+impl<R: Side> Registration<R> {
     /// Host NMR only: deregisters, then waits at most `limit` for every binding to be detached
     /// and cleaned up — what a test does instead of hanging when a module under test never
     /// completes a pending detach.
@@ -415,7 +302,7 @@ impl<R: Role> Registration<R> {
 /// until a wait succeeds; dropping it waits without a limit, as dropping a `Registration` does.
 #[cfg(npi_host)]
 #[cfg_attr(docsrs, doc(cfg(npi_host)))]
-pub struct Deregistering<R: Role> {
+pub struct Deregistering<R: Side> {
     handle: HANDLE,
     keep: ManuallyDrop<Option<Keep>>,
     stuck: crate::host::WaitError,
@@ -423,7 +310,7 @@ pub struct Deregistering<R: Role> {
 }
 
 #[cfg(npi_host)]
-impl<R: Role> Deregistering<R> {
+impl<R: Side> Deregistering<R> {
     /// Why the last wait returned: what it still waits for, or the status it was refused with.
     #[must_use]
     pub fn stuck(&self) -> &crate::host::WaitError {
@@ -470,7 +357,7 @@ impl<R: Role> Deregistering<R> {
 }
 
 #[cfg(npi_host)]
-impl<R: Role> Drop for Deregistering<R> {
+impl<R: Side> Drop for Deregistering<R> {
     fn drop(&mut self) {
         // SAFETY: a deregistered handle of this role; waiting again is allowed (the host NMR
         // keeps the handle valid until a wait succeeds).
@@ -482,7 +369,7 @@ impl<R: Role> Drop for Deregistering<R> {
 }
 
 #[cfg(npi_host)]
-impl<R: Role> fmt::Debug for Deregistering<R> {
+impl<R: Side> fmt::Debug for Deregistering<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deregistering")
             .field("handle", &self.handle)
@@ -492,23 +379,23 @@ impl<R: Role> fmt::Debug for Deregistering<R> {
 }
 
 #[cfg(npi_host)]
-impl<R: Role> fmt::Display for Deregistering<R> {
+impl<R: Side> fmt::Display for Deregistering<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "deregistration not complete: {}", self.stuck())
     }
 }
 
 #[cfg(npi_host)]
-impl<R: Role> std::error::Error for Deregistering<R> {}
+impl<R: Side> std::error::Error for Deregistering<R> {}
 
-impl<R: Role> Drop for Registration<R> {
+impl<R: Side> Drop for Registration<R> {
     fn drop(&mut self) {
         // SAFETY: `drop` runs once, and never after `deregister` (which forgets the value).
         let _ = unsafe { self.finish() };
     }
 }
 
-impl<R: Role> fmt::Debug for Registration<R> {
+impl<R: Side> fmt::Debug for Registration<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration").field("handle", &self.handle).finish_non_exhaustive()
     }
@@ -521,10 +408,8 @@ impl<R: Role> fmt::Debug for Registration<R> {
 ///
 /// ```
 /// use npi_runtime::sys::NTSTATUS;
-/// use npi_runtime::{
-///     Attach, ClientOffer, Provider, StaticProviderRegistration, StaticRegistration, npi,
-///     npi_provider,
-/// };
+/// use npi_runtime::{Attach, Provider, ProviderAttachRequest, StaticProviderRegistration};
+/// use npi_runtime::{npi, npi_provider};
 ///
 /// #[npi(id = "0B5E55ED-0000-4000-8000-000000000001")]
 /// struct MyNpi;
@@ -535,18 +420,18 @@ impl<R: Role> fmt::Debug for Registration<R> {
 /// struct MyProvider;
 /// impl Provider for MyProvider {
 ///     type Binding = ();
-///     fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-///         offer.accept((), &()).into()
+///     fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+///         request.accept((), &()).into()
 ///     }
 /// }
 ///
 /// static MY_PROVIDER: MyProvider = MyProvider;
-/// static REGISTRATION: StaticProviderRegistration<MyProvider> = StaticRegistration::new();
+/// static REGISTRATION: StaticProviderRegistration<MyProvider> = StaticProviderRegistration::new();
 ///
 /// fn driver_entry() -> NTSTATUS {
 ///     match REGISTRATION.register(&MY_PROVIDER) {
 ///         Ok(()) => npi_runtime::sys::STATUS_SUCCESS,
-///         Err(status) => status,
+///         Err(status) => status.raw(),
 ///     }
 /// }
 ///
@@ -570,7 +455,7 @@ impl<R: Role> fmt::Debug for Registration<R> {
 /// the handle word (empty → busy → registered → empty), so a second `register` of a live
 /// registration, or a `deregister` of an empty one, fails with `STATUS_INVALID_DEVICE_STATE`
 /// instead of losing a handle.
-pub struct StaticRegistration<R: Role> {
+pub struct StaticRegistration<R: Side> {
     /// NULL (not registered), `BUSY` (a `register` is in the NMR) or the NMR's handle.
     handle: AtomicPtr<c_void>,
     _role: PhantomData<fn() -> R>,
@@ -585,7 +470,7 @@ pub type StaticProviderRegistration<T> = StaticRegistration<AsProvider<T>>;
 /// kernel's are aligned pool addresses; the host NMR's stay below `usize::MAX`).
 const BUSY: *mut c_void = ptr::without_provenance_mut(usize::MAX);
 
-impl<R: Role> StaticRegistration<R> {
+impl<R: Side> StaticRegistration<R> {
     /// Not registered.
     #[must_use]
     pub const fn new() -> Self {
@@ -600,12 +485,12 @@ impl<R: Role> StaticRegistration<R> {
     /// the NMR if this registration is live (or being registered); `STATUS_INVALID_PARAMETER`
     /// without calling the NMR if the module declared `dynamic_module_id` (use
     /// [`Registration::builder`]).
-    pub fn register(&self, module: &'static R::Module) -> Result<(), NTSTATUS> {
+    pub fn register(&self, module: &'static R::Module) -> Result<(), Status> {
         if R::DYNAMIC_MODULE_ID {
-            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+            return Err(Status::INVALID_PARAMETER);
         }
         if !claim_empty(&self.handle) {
-            return Err(STATUS_INVALID_DEVICE_STATE);
+            return Err(Status::INVALID_DEVICE_STATE);
         }
         let mut handle = ptr::null_mut();
         // SAFETY: the macro's `'static` characteristics and a `'static` module: valid for as
@@ -620,7 +505,7 @@ impl<R: Role> StaticRegistration<R> {
         // `BUSY` kept every other `register` and `deregister` away: the word is still ours.
         if status != STATUS_SUCCESS {
             self.handle.store(ptr::null_mut(), Ordering::Release);
-            return Err(status);
+            return Err(Status::from_raw(status));
         }
         self.handle.store(handle, Ordering::Release);
         Ok(())
@@ -643,9 +528,9 @@ impl<R: Role> StaticRegistration<R> {
     /// otherwise the status of `NmrWaitFor*DeregisterComplete` if it is not `STATUS_SUCCESS`
     /// (the deregistration started and the NMR finishes it on its own; the module and
     /// characteristics are `'static`, so nothing is released early; the word is empty again).
-    pub fn deregister(&self) -> Result<(), NTSTATUS> {
+    pub fn deregister(&self) -> Result<(), Status> {
         let Some(handle) = claim_live(&self.handle) else {
-            return Err(STATUS_INVALID_DEVICE_STATE);
+            return Err(Status::INVALID_DEVICE_STATE);
         };
         // SAFETY: the handle of a successful registration of this role, taken out of the word
         // by the exchange above, so deregistered once.
@@ -654,14 +539,14 @@ impl<R: Role> StaticRegistration<R> {
             // Refused, so not started (the host NMR refuses a handle of another registrar): the
             // registration is still live and the word keeps its handle.
             self.handle.store(handle, Ordering::Release);
-            return Err(status);
+            return Err(Status::from_raw(status));
         }
         // SAFETY: deregistered just above.
         let status = unsafe { R::wait(handle) };
         self.handle.store(ptr::null_mut(), Ordering::Release);
         match status {
             STATUS_SUCCESS => Ok(()),
-            status => Err(status),
+            status => Err(Status::from_raw(status)),
         }
     }
 
@@ -690,27 +575,27 @@ fn claim_live(word: &AtomicPtr<c_void>) -> Option<HANDLE> {
     word.compare_exchange(handle, BUSY, Ordering::Acquire, Ordering::Relaxed).ok()
 }
 
-impl<R: Role> Default for StaticRegistration<R> {
+impl<R: Side> Default for StaticRegistration<R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<R: Role> Drop for StaticRegistration<R> {
+impl<R: Side> Drop for StaticRegistration<R> {
     fn drop(&mut self) {
         // Only values outside a `static` get here; a live one leaves like a `Registration`.
         let _ = self.deregister();
     }
 }
 
-impl<R: Role> fmt::Debug for StaticRegistration<R> {
+impl<R: Side> fmt::Debug for StaticRegistration<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticRegistration").field("handle", &self.handle()).finish()
     }
 }
 
 /// Builds a [`Registration`] with per-registration values.
-pub struct RegistrationBuilder<R: Role> {
+pub struct RegistrationBuilder<R: Side> {
     module: *const R::Module,
     keep: Option<Keep>,
     module_id: Option<NPI_MODULEID>,
@@ -719,7 +604,7 @@ pub struct RegistrationBuilder<R: Role> {
     owned: Option<Keep>,
 }
 
-impl<R: Role> fmt::Debug for RegistrationBuilder<R> {
+impl<R: Side> fmt::Debug for RegistrationBuilder<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegistrationBuilder")
             .field("module_id", &self.module_id)
@@ -728,7 +613,7 @@ impl<R: Role> fmt::Debug for RegistrationBuilder<R> {
     }
 }
 
-impl<R: Role> RegistrationBuilder<R> {
+impl<R: Side> RegistrationBuilder<R> {
     /// A `MIT_GUID` module id chosen at run time (read from the registry, per object, …).
     #[must_use]
     pub fn module_guid(self, guid: GUID) -> Self {
@@ -822,12 +707,12 @@ impl<R: Role> RegistrationBuilder<R> {
     /// `STATUS_INSUFFICIENT_RESOURCES` without calling the NMR if the registration's own copy
     /// of its characteristics could not be allocated; `STATUS_INVALID_PARAMETER` without
     /// calling the NMR for a module id of an unknown `Type`.
-    pub fn register(self) -> Result<Registration<R>, NTSTATUS> {
+    pub fn register(self) -> Result<Registration<R>, Status> {
         if R::DYNAMIC_MODULE_ID && self.module_id.is_none() {
-            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+            return Err(Status::INVALID_PARAMETER);
         }
         if self.module_id.is_some_and(|id| !matches!(id.Type, MIT_GUID | MIT_IF_LUID)) {
-            return Err(crate::sys::STATUS_INVALID_PARAMETER);
+            return Err(Status::INVALID_PARAMETER);
         }
         let template = R::static_characteristics();
         if self.module_id.is_none()
@@ -849,7 +734,7 @@ impl<R: Role> RegistrationBuilder<R> {
         };
         let Ok(mut parts) = RtBox::try_new(parts, AllocationSite::RegistrationCharacteristics)
         else {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+            return Err(Status::INSUFFICIENT_RESOURCES);
         };
         let p = &mut parts.patched;
         if let Some(id) = self.module_id {

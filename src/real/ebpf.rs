@@ -23,13 +23,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 use std::vec::Vec;
 
-use npi_runtime::sys::{
-    GUID, NPI_MODULEID, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
-};
+use npi_runtime::Status;
+use npi_runtime::generic::AsClient;
+use npi_runtime::sys::{GUID, NPI_MODULEID, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use npi_runtime::{
-    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
-    ClientTable, Detach, Npi, Provider, ProviderBinding, ProviderDetach, ProviderOffer,
-    dispatch_table, npi, npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
+    ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding,
+    ProviderDetachRequest, dispatch_table, npi, npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -192,7 +192,7 @@ pub fn parse_guid(text: &str) -> Option<GUID> {
 ///
 /// # Errors
 /// `STATUS_INVALID_PARAMETER` as above.
-pub fn query_npi_module_id(parameters: &ServiceParameters) -> Result<GUID, NTSTATUS> {
+pub fn query_npi_module_id(parameters: &ServiceParameters) -> Result<GUID, Status> {
     let bytes: [u8; 16] = parameters
         .npi_module_id
         .as_deref()
@@ -241,7 +241,7 @@ impl Bpf2cClient {
 pub fn driver_entry(
     client: Arc<Bpf2cClient>,
     parameters: &ServiceParameters,
-) -> Result<ClientRegistration<Bpf2cClient>, NTSTATUS> {
+) -> Result<ClientRegistration<Bpf2cClient>, Status> {
     let module_id = query_npi_module_id(parameters)?;
     client.trace.note(format!("bpf2c: DriverEntry, NpiModuleId = {module_id}"));
     ClientRegistration::builder(client).module_guid(module_id).register()
@@ -250,13 +250,13 @@ pub fn driver_entry(
 impl Client for Bpf2cClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         if self.provider_handle().is_some() {
             self.trace.note("bpf2c: a second provider -> STATUS_INVALID_PARAMETER");
-            return offer.fail(STATUS_INVALID_PARAMETER);
+            return request.fail(STATUS_INVALID_PARAMETER);
         }
-        let handle = offer.handle();
-        match offer.accept((), &METADATA_TABLE) {
+        let handle = request.handle();
+        match request.accept((), &METADATA_TABLE) {
             Ok(accepted) => {
                 self.provider_handle.store(handle, Ordering::Release);
                 self.trace.note(format!("bpf2c: attached to ebpfcore, binding {handle:?}"));
@@ -264,12 +264,16 @@ impl Client for Bpf2cClient {
             }
             Err(refused) => {
                 self.trace.note(format!("bpf2c: ebpfcore refused: {:#x}", refused.status));
-                refused.offer.fail(refused.status)
+                refused.into()
             }
         }
     }
 
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let _ = binding;
         self.provider_handle.store(ptr::null_mut(), Ordering::Release);
         self.trace.note("bpf2c: detach -> done");
@@ -420,9 +424,9 @@ impl EbpfCore {
 impl Provider for EbpfCore {
     type Binding = GUID;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let raw = offer.client().raw();
-        let module_id = *offer.client().module_id();
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let raw = request.client().raw();
+        let module_id = *request.client().module_id();
         lock(&self.seen).push(SeenInstance {
             version: raw.Version,
             size: raw.Size,
@@ -433,25 +437,27 @@ impl Provider for EbpfCore {
             npi_specific_characteristics_null: raw.NpiSpecificCharacteristics.is_null(),
         });
         // A NULL client dispatch is an older module: rejected.
-        let Some(table) = offer.client_dispatch() else { return offer.fail(STATUS_NOT_SUPPORTED) };
+        let Some(table) = request.client_dispatch() else {
+            return request.fail(STATUS_NOT_SUPPORTED);
+        };
         if table.size < offset_of!(MetadataTable, version) {
-            return offer.fail(STATUS_INVALID_PARAMETER);
+            return request.fail(STATUS_INVALID_PARAMETER);
         }
         let mut version = Bpf2cVersion::default();
         // SAFETY: the module's own table, at least through `version` (checked above).
         unsafe { (table.version)(&mut version) };
         if version < MINIMUM_VERSION {
             self.trace.note("ebpfcore: module too old -> STATUS_NOT_SUPPORTED");
-            return offer.fail(STATUS_NOT_SUPPORTED);
+            return request.fail(STATUS_NOT_SUPPORTED);
         }
-        let Some(guid) = module_id.guid() else { return offer.decline() };
+        let Some(guid) = module_id.guid() else { return request.decline() };
         let mut modules = lock(&self.modules);
         if modules.contains(&guid) {
             self.trace.note(format!("ebpfcore: module {guid} already loaded -> refuse"));
-            return offer.fail(STATUS_INVALID_PARAMETER);
+            return request.fail(STATUS_INVALID_PARAMETER);
         }
         // ProviderDispatch = NULL.
-        match offer.accept(guid, &()) {
+        match request.accept(guid, &()) {
             Ok(accepted) => {
                 modules.push(guid);
                 self.attached.fetch_add(1, Ordering::SeqCst);
@@ -463,7 +469,7 @@ impl Provider for EbpfCore {
             }
             Err(refused) => {
                 self.trace.note(format!("ebpfcore: module {guid} refused: {:#x}", refused.status));
-                refused.offer.fail(refused.status)
+                refused.into()
             }
         }
     }
@@ -472,7 +478,7 @@ impl Provider for EbpfCore {
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         let guid = **binding;
         lock(&self.modules).retain(|g| *g != guid);

@@ -18,12 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::vec::Vec;
 
-use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE};
+use npi_runtime::Status;
+use npi_runtime::generic::{AsClient, NpiData};
+use npi_runtime::sys::{GUID, STATUS_NOINTERFACE};
 use npi_runtime::{
-    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
-    ClientTable, Detach, Npi, NpiData, Provider, ProviderBinding, ProviderBindingRef,
-    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, dispatch_table,
-    npi, npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
+    ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
+    ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, dispatch_table, npi,
+    npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -240,7 +242,7 @@ impl LinkObject {
         self: &Arc<Self>,
         link_id: GUID,
         client_data: Arc<EbpfExtensionData>,
-    ) -> Result<ClientRegistration<LinkObject>, NTSTATUS> {
+    ) -> Result<ClientRegistration<LinkObject>, Status> {
         ClientRegistration::builder(Arc::clone(self))
             .module_guid(link_id)
             .owned_characteristics(client_data)
@@ -251,8 +253,8 @@ impl LinkObject {
 impl Client for LinkObject {
     type Binding = Arc<Counters>;
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        let provider = offer.provider();
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        let provider = request.provider();
         let valid = provider.characteristics().is_some_and(|d| {
             d.header.version == 1
                 && d.header.size <= d.header.total_size
@@ -273,21 +275,25 @@ impl Client for LinkObject {
         };
         if declined.is_some() {
             self.counters.declined.fetch_add(1, Ordering::SeqCst);
-            return offer.fail(STATUS_NOINTERFACE);
+            return request.fail(STATUS_NOINTERFACE);
         }
-        match offer.accept(Arc::clone(&self.counters), &LINK_DISPATCH) {
+        match request.accept(Arc::clone(&self.counters), &LINK_DISPATCH) {
             Ok(accepted) => {
                 self.counters.attached.fetch_add(1, Ordering::SeqCst);
                 accepted.into()
             }
             Err(refused) => {
                 self.bound.store(false, Ordering::Release);
-                refused.offer.fail(refused.status)
+                refused.into()
             }
         }
     }
 
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let _ = binding;
         self.counters.detached.fetch_add(1, Ordering::SeqCst);
         request.done()
@@ -363,10 +369,11 @@ pub struct HookProvider {
 }
 
 // The provider's module id is the attach type it serves.
-const _: () = assert!(match <HookProvider as npi_runtime::ProviderModule>::MODULE_ID.guid() {
-    Some(g) => g.to_u128() == SAMPLE_ATTACH_TYPE.to_u128(),
-    None => false,
-});
+const _: () =
+    assert!(match <HookProvider as npi_runtime::generic::ProviderModule>::MODULE_ID.guid() {
+        Some(g) => g.to_u128() == SAMPLE_ATTACH_TYPE.to_u128(),
+        None => false,
+    });
 
 impl HookProvider {
     /// The provider and its rundown worker (which ends when the provider is dropped).
@@ -407,27 +414,27 @@ impl HookProvider {
 impl Provider for HookProvider {
     type Binding = ();
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        if offer.client().characteristics().is_none_or(|d| d.header.version != 1)
-            || offer.client_dispatch().is_none_or(|t| t.count < 4)
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        if request.client().characteristics().is_none_or(|d| d.header.version != 1)
+            || request.client_dispatch().is_none_or(|t| t.count < 4)
         {
             self.counters.declined.fetch_add(1, Ordering::SeqCst);
-            return offer.decline();
+            return request.decline();
         }
-        match offer.accept((), &()) {
+        match request.accept((), &()) {
             Ok(accepted) => {
                 lock(&self.links).push(accepted.binding().to_ref());
                 self.counters.attached.fetch_add(1, Ordering::SeqCst);
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         let handle = binding.handle();
         lock(&self.links).retain(|l| l.handle() != handle);

@@ -19,14 +19,15 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
+use npi_runtime::Status;
+use npi_runtime::generic::AsProvider;
 use npi_runtime::sys::{
     GUID, HANDLE, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
-    STATUS_UNSUCCESSFUL,
 };
 use npi_runtime::{
-    AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
-    ClientPendingDetach, ClientRegistration, Detach, Npi, Provider, ProviderOffer, ProviderTable,
-    dispatch_table, npi, npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
+    ClientPendingDetach, ClientRegistration, Detach, Npi, Provider, ProviderAttachRequest,
+    ProviderTable, dispatch_table, npi, npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -105,16 +106,16 @@ impl Provider for MsQuicProvider {
     /// `*ProviderBindingContext = NmrBindingHandle`: the handle itself (as an address).
     type Binding = usize;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let client = offer.client();
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let client = request.client();
         self.trace.note(format!(
             "msquic: attach from client module {} (Version {}, Number {}) -> accept",
             client.module_id().guid().unwrap_or_default(),
             client.version(),
             client.number()
         ));
-        let handle = offer.handle().addr();
-        let accepted = offer.accept(handle, &MSQUIC_NMR_DISPATCH);
+        let handle = request.handle().addr();
+        let accepted = request.accept(handle, &MSQUIC_NMR_DISPATCH);
         if accepted.is_ok() {
             self.attached.fetch_add(1, Ordering::SeqCst);
         }
@@ -176,15 +177,15 @@ impl Client for MsQuicNmrClient {
     type Binding = ();
 
     /// Binds the first provider only; later ones get `STATUS_NOINTERFACE`.
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         if self.binding_count.fetch_add(1, Ordering::AcqRel) + 1 != 1 {
             self.binding_count.fetch_sub(1, Ordering::AcqRel);
             self.declined.fetch_add(1, Ordering::SeqCst);
             self.trace.note("client: another provider -> STATUS_NOINTERFACE (first one only)");
-            return offer.fail(STATUS_NOINTERFACE);
+            return request.fail(STATUS_NOINTERFACE);
         }
         // No client dispatch table: `()` travels as NULL.
-        match offer.accept((), &()) {
+        match request.accept((), &()) {
             Ok(accepted) => {
                 *lock(&self.provider) = Some(accepted.binding().to_ref());
                 lock(&self.state).registration_complete = true;
@@ -194,14 +195,18 @@ impl Client for MsQuicNmrClient {
             }
             Err(refused) => {
                 self.binding_count.fetch_sub(1, Ordering::AcqRel);
-                refused.offer.fail(refused.status)
+                refused.into()
             }
         }
     }
 
     /// `InterlockedOr8(&Deleting, 1)`: done if the owner is deregistering already, else pending
     /// until it does.
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let _ = binding;
         lock(&self.provider).take();
         let mut state = lock(&self.state);
@@ -236,7 +241,7 @@ pub fn msquic_nmr_client_register(
     module_id: GUID,
     timeout: Duration,
     trace: Arc<Trace>,
-) -> Result<MsQuicClientHandle, NTSTATUS> {
+) -> Result<MsQuicClientHandle, Status> {
     let client = Arc::new(MsQuicNmrClient {
         trace,
         binding_count: AtomicI32::new(0),
@@ -257,7 +262,7 @@ pub fn msquic_nmr_client_register(
             drop(state);
             c.trace.note("client: no provider attached in time -> STATUS_UNSUCCESSFUL");
             drop(handle); // the full deregistration
-            return Err(STATUS_UNSUCCESSFUL);
+            return Err(Status::UNSUCCESSFUL);
         }
         state = c
             .registration_complete
@@ -286,14 +291,14 @@ impl MsQuicClientHandle {
     ///
     /// # Errors
     /// `STATUS_NOINTERFACE` if not bound, else `OpenVersion`'s status.
-    pub fn open_and_close_api(&self) -> Result<(), NTSTATUS> {
+    pub fn open_and_close_api(&self) -> Result<(), Status> {
         let binding = self.dispatch().ok_or(STATUS_NOINTERFACE)?;
         let msquic = binding.peer().ok_or(STATUS_NOINTERFACE)?;
         let mut api: *const c_void = ptr::null();
         // SAFETY: a valid out-pointer, as MsQuicOpenVersion expects.
         let status = unsafe { msquic.open_version(QUIC_API_VERSION_2, &mut api) };
         if status != STATUS_SUCCESS {
-            return Err(status);
+            return Err(status.into());
         }
         // SAFETY: the handle OpenVersion returned, closed once.
         unsafe { msquic.close(api) };

@@ -9,7 +9,7 @@
 //! The port: [`WskClient`] reads the provider's version range, attaches with the highest
 //! version both support and retries with the next lower one after `STATUS_NOINTERFACE`
 //! (nmr-contract §6.3). Its detach is pending while a call into the provider is in flight (a
-//! held [`npi_runtime::PeerCall`]). [`WskProvider`] refuses majors it does not implement and
+//! held [`npi_runtime::generic::PeerCall`]). [`WskProvider`] refuses majors it does not implement and
 //! pends its detach while mock sockets are open (§6.4, §6.6).
 
 use core::ffi::c_void;
@@ -18,15 +18,17 @@ use core::ptr;
 use std::sync::Arc;
 use std::vec::Vec;
 
+use npi_runtime::Status;
+use npi_runtime::generic::{AsClient, AsProvider, NpiData};
 use npi_runtime::sys::{
     GUID, NTSTATUS, STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE,
     STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, ClientTable, Detach, NpiData, Provider, ProviderBinding, ProviderBindingRef,
-    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderTable, dispatch_table, npi,
-    npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
+    ClientTable, Detach, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
+    ProviderDetachRequest, ProviderPendingDetach, ProviderTable, dispatch_table, npi, npi_client,
+    npi_provider,
 };
 
 use super::Trace;
@@ -379,8 +381,8 @@ pub struct MockIrp {
 impl Provider for WskProvider {
     type Binding = WskClientObject;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let Some(table) = offer.client_dispatch() else { return offer.decline() };
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let Some(table) = request.client_dispatch() else { return request.decline() };
         let wanted = table.version;
         let granted = match wsk_major_version(wanted) {
             1 if self.max_major >= 1 => &WSK_PROVIDER_DISPATCH_1_0,
@@ -390,7 +392,7 @@ impl Provider for WskProvider {
                     "provider: client asks for {} -> STATUS_NOINTERFACE",
                     show_version(wanted)
                 ));
-                return offer.fail(STATUS_NOINTERFACE);
+                return request.fail(STATUS_NOINTERFACE);
             }
         };
         self.trace.note(format!(
@@ -404,7 +406,7 @@ impl Provider for WskProvider {
             gate: Arc::clone(&self.gate),
             trace: Arc::clone(&self.trace),
         };
-        let accepted = offer.accept(object, granted);
+        let accepted = request.accept(object, granted);
         if accepted.is_ok() {
             self.attached.fetch_add(1, Ordering::SeqCst);
         }
@@ -414,7 +416,7 @@ impl Provider for WskProvider {
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         let mut s = lock(&binding.sockets);
         s.detaching = true;
@@ -652,7 +654,7 @@ impl WskClient {
     ///
     /// # Errors
     /// `STATUS_DEVICE_NOT_READY` if not attached (or detaching), else the provider's status.
-    pub fn open_socket(&self) -> Result<Box<MockSocket>, NTSTATUS> {
+    pub fn open_socket(&self) -> Result<Box<MockSocket>, Status> {
         let binding = self.provider().ok_or(STATUS_DEVICE_NOT_READY)?;
         let wsk = binding.peer().ok_or(STATUS_DEVICE_NOT_READY)?;
         let mut irp = MockIrp { status: STATUS_DEVICE_NOT_READY, socket: None };
@@ -673,7 +675,7 @@ impl WskClient {
         };
         match (status, irp.socket) {
             (STATUS_SUCCESS, Some(socket)) => Ok(socket),
-            _ => Err(status),
+            _ => Err(status.into()),
         }
     }
 
@@ -681,7 +683,7 @@ impl WskClient {
     ///
     /// # Errors
     /// As [`WskClient::open_socket`].
-    pub fn transport_list_size(&self) -> Result<usize, NTSTATUS> {
+    pub fn transport_list_size(&self) -> Result<usize, Status> {
         let binding = self.provider().ok_or(STATUS_DEVICE_NOT_READY)?;
         let wsk = binding.peer().ok_or(STATUS_DEVICE_NOT_READY)?;
         let mut returned = usize::MAX;
@@ -697,15 +699,15 @@ impl WskClient {
                 ptr::null_mut(),
             )
         };
-        if status == STATUS_SUCCESS { Ok(returned) } else { Err(status) }
+        if status == STATUS_SUCCESS { Ok(returned) } else { Err(status.into()) }
     }
 
     /// A call that blocks in the mock provider until its [`Gate`] opens. While it runs, the
-    /// [`npi_runtime::PeerCall`] it holds keeps this client's detach pending.
+    /// [`npi_runtime::generic::PeerCall`] it holds keeps this client's detach pending.
     ///
     /// # Errors
     /// As [`WskClient::open_socket`].
-    pub fn blocking_query(&self) -> Result<(), NTSTATUS> {
+    pub fn blocking_query(&self) -> Result<(), Status> {
         let binding = self.provider().ok_or(STATUS_DEVICE_NOT_READY)?;
         let wsk = binding.peer().ok_or(STATUS_DEVICE_NOT_READY)?;
         let mut returned = 0;
@@ -721,7 +723,7 @@ impl WskClient {
                 ptr::null_mut(),
             )
         };
-        if status == STATUS_SUCCESS { Ok(()) } else { Err(status) }
+        if status == STATUS_SUCCESS { Ok(()) } else { Err(status.into()) }
     }
 }
 
@@ -734,11 +736,11 @@ pub fn show_version(v: u16) -> String {
 impl Client for WskClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, mut request: ClientAttachRequest<'_, Self>) -> Attach {
         // WskQueryProviderCharacteristics: the range the subsystem supports.
-        let Some(range) = offer.provider().characteristics().copied() else {
+        let Some(range) = request.provider().characteristics().copied() else {
             self.trace.note("client: provider without WSK characteristics -> decline");
-            return offer.decline();
+            return request.decline();
         };
         self.trace.note(format!(
             "client: provider supports {}..={}",
@@ -750,7 +752,6 @@ impl Client for WskClient {
             wsk_major_version(range.lowest_version)..=wsk_major_version(range.highest_version);
         let candidates =
             CLIENT_TABLES.iter().filter(|t| majors.contains(&wsk_major_version(t.version)));
-        let mut offer = offer;
         let mut status = STATUS_NOINTERFACE;
         for table in candidates {
             lock(&self.tries).push(table.version);
@@ -758,7 +759,7 @@ impl Client for WskClient {
                 "client: NmrClientAttachProvider with WSK_CLIENT_DISPATCH {}",
                 show_version(table.version)
             ));
-            match offer.accept((), *table) {
+            match request.accept((), *table) {
                 Ok(accepted) => {
                     let binding = accepted.binding();
                     let granted = binding.peer().map(|wsk| wsk.as_table().version);
@@ -772,17 +773,21 @@ impl Client for WskClient {
                 }
                 Err(refused) if refused.status == STATUS_NOINTERFACE => {
                     self.trace.note("client: STATUS_NOINTERFACE -> retry with a lower version");
-                    status = refused.status;
-                    offer = refused.offer;
+                    status = refused.status.raw();
+                    request = refused.request;
                 }
-                Err(refused) => return refused.offer.fail(refused.status),
+                Err(refused) => return refused.into(),
             }
         }
         self.trace.note("client: no common version -> give up");
-        offer.fail(status)
+        request.fail(status)
     }
 
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let _ = binding;
         self.detached.fetch_add(1, Ordering::SeqCst);
         self.trace.note(

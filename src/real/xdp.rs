@@ -18,15 +18,17 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
+use npi_runtime::Status;
+use npi_runtime::generic::{AsClient, NpiData, Table};
 use npi_runtime::sys::{
     GUID, HANDLE, NPI_MODULEID, NTSTATUS, NmrIsEqualNpiModuleId, STATUS_DEVICE_NOT_READY,
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use npi_runtime::{
-    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
-    ClientTable, Detach, Npi, NpiData, Provider, ProviderBinding, ProviderBindingRef,
-    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, Table,
-    dispatch_table, npi, npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
+    ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
+    ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, dispatch_table, npi,
+    npi_client, npi_provider,
 };
 
 use super::{Trace, lock, size32};
@@ -259,9 +261,9 @@ pub fn register_interface(
     if_index: u32,
     capabilities: Arc<XdpCapabilities>,
     trace: Arc<Trace>,
-) -> Result<(Arc<XdpInterface>, ClientRegistration<XdpInterface>), NTSTATUS> {
+) -> Result<(Arc<XdpInterface>, ClientRegistration<XdpInterface>), Status> {
     if capabilities.capabilities_ex.driver_api_version_count != 1 {
-        return Err(STATUS_INVALID_PARAMETER);
+        return Err(Status::INVALID_PARAMETER);
     }
     let interface = Arc::new(XdpInterface {
         capabilities,
@@ -290,15 +292,15 @@ impl XdpInterface {
 impl Client for XdpInterface {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         let mut binding = lock(&self.binding);
         if binding.is_some() {
             self.refused_busy.fetch_add(1, Ordering::SeqCst);
             self.trace.note("interface: already bound -> STATUS_DEVICE_NOT_READY");
-            return offer.fail(STATUS_DEVICE_NOT_READY);
+            return request.fail(STATUS_DEVICE_NOT_READY);
         }
-        let handle = offer.handle();
-        match offer.accept((), &NPI_CLIENT) {
+        let handle = request.handle();
+        match request.accept((), &NPI_CLIENT) {
             Ok(accepted) => {
                 *binding = Some(handle.addr());
                 self.trace.note(format!("interface: bound to XDP, binding {handle:?}"));
@@ -307,12 +309,16 @@ impl Client for XdpInterface {
             Err(refused) => {
                 self.trace
                     .note(format!("interface: XDP refused the binding: {:#x}", refused.status));
-                refused.offer.fail(refused.status)
+                refused.into()
             }
         }
     }
 
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let _ = binding;
         lock(&self.binding).take();
         self.trace.note("interface: detach -> done");
@@ -437,10 +443,15 @@ impl XdpProvider {
         lock(&self.refusals).clone()
     }
 
-    fn refuse(&self, offer: ClientOffer<'_, Self>, status: NTSTATUS, why: &str) -> Attach {
+    fn refuse(
+        &self,
+        request: ProviderAttachRequest<'_, Self>,
+        status: NTSTATUS,
+        why: &str,
+    ) -> Attach {
         self.trace.note(format!("xdp provider #{}: {why} -> {status:#x}", self.if_index));
         lock(&self.refusals).push(status);
-        offer.fail(status)
+        request.fail(status)
     }
 }
 
@@ -462,7 +473,7 @@ pub fn open_provider(
     if_index: u32,
     instance_id: GUID,
     trace: Arc<Trace>,
-) -> Result<OpenProvider, (NTSTATUS, Arc<XdpProvider>)> {
+) -> Result<OpenProvider, (Status, Arc<XdpProvider>)> {
     let provider = Arc::new(XdpProvider {
         if_index,
         module_id: NPI_MODULEID::from_guid(instance_id),
@@ -481,7 +492,7 @@ pub fn open_provider(
     if !bound {
         provider.trace.note(format!("xdp: no interface #{if_index} bound -> STATUS_NOINTERFACE"));
         drop(open); // Closed, then torn down.
-        return Err((STATUS_NOINTERFACE, provider));
+        return Err((Status::NOINTERFACE, provider));
     }
     Ok(open)
 }
@@ -510,7 +521,7 @@ impl OpenProvider {
     ///
     /// # Errors
     /// `STATUS_DEVICE_NOT_READY` if not bound, else the interface's status.
-    pub fn open_interface(&self, version: &XdpVersion) -> Result<(), NTSTATUS> {
+    pub fn open_interface(&self, version: &XdpVersion) -> Result<(), Status> {
         let binding = self.client().ok_or(STATUS_DEVICE_NOT_READY)?;
         let npi_client = binding.peer().ok_or(STATUS_DEVICE_NOT_READY)?;
         let (mut interface_context, mut interface_dispatch) = (ptr::null_mut(), ptr::null());
@@ -524,17 +535,17 @@ impl OpenProvider {
             )
         };
         if status != STATUS_SUCCESS {
-            return Err(status);
+            return Err(status.into());
         }
         // SAFETY: the client returned its XDP_INTERFACE_DISPATCH, static in the driver.
         let dispatch = unsafe { &*interface_dispatch.cast::<XdpInterfaceDispatch>() };
         if dispatch.header.revision < XDP_INTERFACE_DISPATCH_REVISION_1 {
-            return Err(STATUS_NOT_SUPPORTED);
+            return Err(Status::NOT_SUPPORTED);
         }
         // SAFETY: the interface context the same call returned.
         match unsafe { (dispatch.open_interface)(interface_context) } {
             STATUS_SUCCESS => Ok(()),
-            status => Err(status),
+            status => Err(status.into()),
         }
     }
 
@@ -574,38 +585,38 @@ impl Provider for XdpProvider {
     /// `*ProviderBindingContext = Provider`: the module itself holds the state.
     type Binding = ();
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let client = offer.client();
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let client = request.client();
         if client.version() != XDP_BINDING_VERSION_1 {
-            return self.refuse(offer, STATUS_NOT_SUPPORTED, "client binding version is not 1");
+            return self.refuse(request, STATUS_NOT_SUPPORTED, "client binding version is not 1");
         }
         if client.number() != self.if_index {
-            return self.refuse(offer, STATUS_INVALID_PARAMETER, "another interface index");
+            return self.refuse(request, STATUS_INVALID_PARAMETER, "another interface index");
         }
         if !NmrIsEqualNpiModuleId(client.module_id(), &self.module_id) {
-            return self.refuse(offer, STATUS_NOINTERFACE, "another interface instance id");
+            return self.refuse(request, STATUS_NOINTERFACE, "another interface instance id");
         }
-        let npi_client_ok = offer.client_dispatch().is_some_and(|t| {
+        let npi_client_ok = request.client_dispatch().is_some_and(|t| {
             t.header.revision >= XDP_NPI_CLIENT_REVISION_1
                 && t.header.size as usize >= XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH
         });
         if !npi_client_ok {
-            return self.refuse(offer, STATUS_NOT_SUPPORTED, "XDP_NPI_CLIENT too old");
+            return self.refuse(request, STATUS_NOT_SUPPORTED, "XDP_NPI_CLIENT too old");
         }
-        let caps_ok = offer.client().characteristics().is_some_and(|c| {
+        let caps_ok = request.client().characteristics().is_some_and(|c| {
             c.header.revision >= XDP_CAPABILITIES_EX_REVISION_1
                 && c.header.size as usize >= XDP_SIZEOF_CAPABILITIES_EX_REVISION_1
         });
         if !caps_ok {
-            return self.refuse(offer, STATUS_NOT_SUPPORTED, "capabilities too old");
+            return self.refuse(request, STATUS_NOT_SUPPORTED, "capabilities too old");
         }
         let mut state = lock(&self.state);
         if state.bound || state.closed {
             drop(state);
-            return self.refuse(offer, STATUS_DEVICE_NOT_READY, "bound once already or closed");
+            return self.refuse(request, STATUS_DEVICE_NOT_READY, "bound once already or closed");
         }
         // `*ProviderDispatch = NULL`.
-        match offer.accept((), &()) {
+        match request.accept((), &()) {
             Ok(accepted) => {
                 state.bound = true;
                 state.client = Some(accepted.binding().to_ref());
@@ -614,7 +625,7 @@ impl Provider for XdpProvider {
             }
             Err(refused) => {
                 drop(state);
-                self.refuse(refused.offer, refused.status, "no binding record")
+                self.refuse(refused.request, refused.status.raw(), "no binding record")
             }
         }
     }
@@ -624,7 +635,7 @@ impl Provider for XdpProvider {
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         let _ = binding;
         let mut state = lock(&self.state);

@@ -5,9 +5,7 @@
 use std::ptr;
 use std::thread;
 
-use npi_runtime::host::{
-    self, BindingState, HalfState, RegistrationRole as Role, ViolationKind, WaitError,
-};
+use npi_runtime::host::{self, BindingState, HalfState, Side as Role, ViolationKind, WaitError};
 use npi_runtime::sys::*;
 
 use crate::support::*;

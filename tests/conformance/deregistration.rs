@@ -4,7 +4,7 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::Instant;
 
-use npi_runtime::host::{self, BindingState, RegistrationRole};
+use npi_runtime::host::{self, BindingState, Side};
 use npi_runtime::sys::*;
 
 use crate::support::*;
@@ -54,8 +54,7 @@ fn r24_the_registration_is_marked_deregistering_before_its_detach_callbacks_run(
     let late = fx.provider("Late");
     let npi = fx.npi;
     c.on_detach(move |b| {
-        let me =
-            host::registrations_of(&npi).into_iter().find(|r| r.role == RegistrationRole::Client);
+        let me = host::registrations_of(&npi).into_iter().find(|r| r.role == Side::Client);
         b.core.log.mark(&format!("C deregistering: {}", me.is_some_and(|r| r.deregistering)));
         // A provider arriving now must not be proposed to C (R6).
         assert_eq!(late.register(), STATUS_SUCCESS);

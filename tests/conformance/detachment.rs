@@ -185,7 +185,7 @@ fn r21_completion_from_another_thread_while_the_detach_callback_still_runs() {
         let (tx, rx) = mpsc::channel();
         let h = b.handle;
         thread::spawn(move || {
-            complete(npi_runtime::host::RegistrationRole::Client, h);
+            complete(npi_runtime::host::Side::Client, h);
             tx.send(()).unwrap();
         });
         recv(&rx);

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use npi_runtime::host::{self, BindingState, HalfState, RegistrationRole as Role, WaitError};
+use npi_runtime::host::{self, BindingState, HalfState, Side as Role, WaitError};
 use npi_runtime::sys::*;
 
 use crate::support::*;

@@ -1,6 +1,6 @@
 //! R29–R32: calling the NMR from inside callbacks.
 
-use npi_runtime::host::{self, BindingState, RegistrationRole as Role, ViolationKind};
+use npi_runtime::host::{self, BindingState, Side as Role, ViolationKind};
 use npi_runtime::sys::*;
 
 use crate::support::*;

@@ -4,7 +4,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
 
-use npi_runtime::host::{self, RegistrationRole, ViolationKind};
+use npi_runtime::host::{self, Side, ViolationKind};
 use npi_runtime::sys::*;
 
 use crate::support::*;
@@ -21,8 +21,8 @@ fn r01_register_succeeds_with_distinct_non_null_handles() {
     assert_ne!(c.handle(), p.handle());
     let regs = host::registrations_of(&fx.npi);
     assert_eq!(regs.len(), 2);
-    assert_eq!((regs[0].handle, regs[0].role), (c.handle_value(), RegistrationRole::Client));
-    assert_eq!((regs[1].handle, regs[1].role), (p.handle_value(), RegistrationRole::Provider));
+    assert_eq!((regs[0].handle, regs[0].role), (c.handle_value(), Side::Client));
+    assert_eq!((regs[1].handle, regs[1].role), (p.handle_value(), Side::Provider));
     c.unload();
     p.unload();
     fx.assert_clean();

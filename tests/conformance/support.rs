@@ -24,9 +24,7 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use npi_runtime::host::{
-    self, BindingInfo, Irql, RegistrationRole as Role, ViolationKind, WaitError,
-};
+use npi_runtime::host::{self, BindingInfo, Irql, Side as Role, ViolationKind, WaitError};
 use npi_runtime::sys::*;
 
 /// How long a test waits for a signal from another thread before it calls the run a hang.

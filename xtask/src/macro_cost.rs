@@ -351,11 +351,8 @@ pub mod npi_{I} {
     use core::ffi::c_void;
     use core::sync::atomic::{AtomicU32, Ordering};
 
-    use npi_runtime::{
-        AsClient, AsProvider, Attach, Client, ClientBinding, ClientOffer, ClientTable, NpiLayout,
-        Provider, ProviderBinding, ProviderOffer, ProviderTable, dispatch_table, npi, npi_client,
-        npi_provider,
-    };
+    use npi_runtime::{Attach, Client, ClientBinding, ProviderAttachRequest, ClientTable, NpiLayout, Provider, ProviderBinding, ClientAttachRequest, ProviderTable, dispatch_table, npi, npi_client, npi_provider};
+use npi_runtime::generic::{AsClient, AsProvider};
 
     /// What the provider offers its clients.
     #[dispatch_table]
@@ -412,9 +409,9 @@ pub mod npi_{I} {
         impl Provider for Module {
             type Binding = AtomicU32;
 
-            fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+            fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
                 self.attached.fetch_add(1, Ordering::Relaxed);
-                offer.accept(AtomicU32::new(0), &TABLE).into()
+                request.accept(AtomicU32::new(0), &TABLE).into()
             }
         }
 
@@ -460,8 +457,8 @@ pub mod npi_{I} {
         impl Client for Module {
             type Binding = AtomicU32;
 
-            fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-                offer.accept(AtomicU32::new(0), &TABLE).into()
+            fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+                request.accept(AtomicU32::new(0), &TABLE).into()
             }
         }
 

@@ -21,12 +21,12 @@ mod kernel;
 
 use core::ffi::c_void;
 
+use npi_runtime::generic::{AsClient, AsProvider};
 use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientDetach, ClientOffer,
-    ClientTable, Detach, Provider, ProviderBinding, ProviderDetach, ProviderOffer, ProviderTable,
-    StaticClientRegistration, StaticProviderRegistration, StaticRegistration,
-    npi_client, npi_provider,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientTable, Detach,
+    Provider, ProviderAttachRequest, ProviderBinding, ProviderDetachRequest, ProviderTable,
+    StaticClientRegistration, StaticProviderRegistration, npi_client, npi_provider,
 };
 
 use kernel::{trace, trace_value};
@@ -55,16 +55,16 @@ struct ProviderBindingState {
 impl Provider for ExProvider {
     type Binding = ProviderBindingState;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let client_number = offer.client().number();
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let client_number = request.client().number();
         trace_value!("provider: attach from client #", client_number);
-        offer.accept(ProviderBindingState { client_number }, &PROVIDER_DISPATCH).into()
+        request.accept(ProviderBindingState { client_number }, &PROVIDER_DISPATCH).into()
     }
 
     fn detach(
         &self,
         binding: &ProviderBinding<'_, Self>,
-        request: ProviderDetach<'_, Self>,
+        request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
         trace_value!("provider: detach client #", binding.client_number);
         request.done()
@@ -100,9 +100,9 @@ struct ExClient;
 impl Client for ExClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         trace!("client: attach to provider -> accept");
-        match offer.accept((), &CLIENT_DISPATCH) {
+        match request.accept((), &CLIENT_DISPATCH) {
             Ok(accepted) => {
                 // Call the provider through its table right away: with no threads to hand the
                 // binding to, this is where the kernel example exercises both tables.
@@ -112,11 +112,15 @@ impl Client for ExClient {
                 }
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 
-    fn detach(&self, binding: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(
+        &self,
+        binding: &ClientBinding<'_, Self>,
+        request: ClientDetachRequest<'_, Self>,
+    ) -> Detach {
         let _ = binding;
         trace!("client: detach -> done (nothing in flight)");
         request.done()
@@ -145,8 +149,9 @@ static CLIENT: ExClient = ExClient;
 
 /// The registrations, live from a successful `DriverEntry` to `DriverUnload`: one handle each,
 /// as a C driver keeps them.
-static PROVIDER_REGISTRATION: StaticProviderRegistration<ExProvider> = StaticRegistration::new();
-static CLIENT_REGISTRATION: StaticClientRegistration<ExClient> = StaticRegistration::new();
+static PROVIDER_REGISTRATION: StaticProviderRegistration<ExProvider> =
+    StaticProviderRegistration::new();
+static CLIENT_REGISTRATION: StaticClientRegistration<ExClient> = StaticClientRegistration::new();
 
 /// `DRIVER_INITIALIZE`: registers the EXNPI provider, then the client, whose attach (and its
 /// calls through both dispatch tables) runs inside `NmrRegisterClient`.
@@ -165,13 +170,13 @@ pub extern "system" fn DriverEntry(
     }
     trace!("DriverEntry: register the provider (no client yet, so no callbacks)");
     if let Err(status) = PROVIDER_REGISTRATION.register(&PROVIDER) {
-        return status;
+        return status.raw();
     }
     trace!("DriverEntry: register the client (attach runs inside the call)");
     if let Err(status) = CLIENT_REGISTRATION.register(&CLIENT) {
         // The provider goes before the driver does.
         let _ = PROVIDER_REGISTRATION.deregister();
-        return status;
+        return status.raw();
     }
     // SAFETY: the I/O manager's DRIVER_OBJECT (checked non-NULL above), which a driver fills in
     // during DriverEntry; the offset of `DriverUnload` is asserted in `kernel`.

@@ -522,7 +522,7 @@ fn gen_constructor(
         (
             "<S>".to_owned(),
             "S".to_owned(),
-            "The table, from its data members in declaration order, for the side `S` to offer.",
+            "The table, from its data members in declaration order, for the side `S` to request.",
         )
     };
     let data_params = members.iter().zip(types).filter_map(|(m, ty)| {
@@ -683,7 +683,7 @@ fn gen_shim(
 /// `<Name>Calls<'a>`: the peer's table, with one method per function.
 fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names) {
     let doc = string_literal(&format!(
-        "The peer's [`{}`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it.",
+        "The peer's [`{}`], as [`PeerCall`](::npi_runtime::generic::PeerCall) dereferences to it.",
         item.ident
     ));
     tpl!(

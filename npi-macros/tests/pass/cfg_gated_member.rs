@@ -1,8 +1,7 @@
 // An OS-gated tail member disappears with everything generated for it: the trait fn, the
 // shim, the call method, the constructor's initializer and the END_OF constant.
-use npi_runtime::{
-    AsProvider, Attach, ClientOffer, ProviderTable, dispatch_table, npi, npi_provider,
-};
+use npi_runtime::{Attach, ProviderAttachRequest, ProviderTable, dispatch_table, npi, npi_provider};
+use npi_runtime::generic::{AsProvider};
 
 // An OS-gated tail member, as `#if NTDDI_VERSION >= NTDDI_WIN7` in `wsk.h`.
 #[dispatch_table]
@@ -25,8 +24,8 @@ pub struct Provider;
 
 impl npi_runtime::Provider for Provider {
     type Binding = ();
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept((), &TABLE).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &TABLE).into()
     }
 }
 

@@ -16,11 +16,8 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
-use npi_runtime::{
-    AsClient, Attach, Client, ClientOffer, ClientRegistration, ClientTable, Npi, Provider,
-    ProviderBindingRef, ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client,
-    npi_provider,
-};
+use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Npi, Provider, ProviderBindingRef, ClientAttachRequest, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider};
+use npi_runtime::generic::{AsClient};
 
 /// `program_entry_t` (opaque here).
 #[repr(C)]
@@ -127,17 +124,17 @@ struct Bpf2cClient {
 impl Client for Bpf2cClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         if !self.provider_handle.load(Ordering::Acquire).is_null() {
-            return offer.fail(STATUS_INVALID_PARAMETER);
+            return request.fail(STATUS_INVALID_PARAMETER);
         }
-        let handle = offer.handle();
-        match offer.accept((), &METADATA_TABLE) {
+        let handle = request.handle();
+        match request.accept((), &METADATA_TABLE) {
             Ok(accepted) => {
                 self.provider_handle.store(handle, Ordering::Release);
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 
@@ -219,30 +216,30 @@ const MINIMUM_VERSION: Bpf2cVersion = Bpf2cVersion { major: 0, minor: 21, revisi
 impl Provider for EbpfCore {
     type Binding = GUID;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
         // A NULL client dispatch is an older module: rejected.
-        let Some(table) = offer.client_dispatch() else { return offer.fail(STATUS_NOT_SUPPORTED) };
+        let Some(table) = request.client_dispatch() else { return request.fail(STATUS_NOT_SUPPORTED) };
         if table.size < offset_of!(MetadataTable, version) {
-            return offer.fail(STATUS_INVALID_PARAMETER);
+            return request.fail(STATUS_INVALID_PARAMETER);
         }
         let mut version = Bpf2cVersion::default();
         // SAFETY: the module's own table, at least through `version` (checked above).
         unsafe { (table.version)(&mut version) };
         if version < MINIMUM_VERSION {
-            return offer.fail(STATUS_NOT_SUPPORTED);
+            return request.fail(STATUS_NOT_SUPPORTED);
         }
-        let Some(guid) = offer.client().module_id().guid() else { return offer.decline() };
+        let Some(guid) = request.client().module_id().guid() else { return request.decline() };
         let mut modules = self.modules.lock().unwrap();
         if modules.iter().any(|(g, _)| *g == guid) {
-            return offer.fail(STATUS_INVALID_PARAMETER);
+            return request.fail(STATUS_INVALID_PARAMETER);
         }
         // ProviderDispatch = NULL.
-        match offer.accept(guid, &()) {
+        match request.accept(guid, &()) {
             Ok(accepted) => {
                 modules.push((guid, accepted.binding().to_ref()));
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 }
@@ -255,7 +252,7 @@ fn main() {
     let provider = ProviderRegistration::register(&EBPF_CORE).expect("register ebpfcore");
 
     // The module id must be given per registration.
-    assert_eq!(ClientRegistration::register(&CLIENT).err(), Some(STATUS_INVALID_PARAMETER));
+    assert_eq!(ClientRegistration::register(&CLIENT).err(), Some(npi_runtime::Status::INVALID_PARAMETER));
 
     // `<service key>\Parameters\NpiModuleId`, read in DriverEntry.
     let npi_module_id = GUID::from_u128(0x0B7F_3E2A_51C4_4D8E_9A06_7C21_E4F5_A9D3);

@@ -26,11 +26,8 @@
 
 use core::ffi::c_void;
 
-use npi_runtime::{
-    AsProvider, Attach, Client, ClientOffer, ClientRegistration, ClientTable, NpiData, Provider,
-    ProviderBinding, ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, npi,
-    npi_client, npi_provider,
-};
+use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, npi, npi_client, npi_provider};
+use npi_runtime::generic::{AsProvider, NpiData};
 
 /// The provider's table.
 #[dispatch_table]
@@ -89,8 +86,8 @@ struct LintProvider;
 impl Provider for LintProvider {
     type Binding = u32;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept(7, &LINT_DISPATCH).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept(7, &LINT_DISPATCH).into()
     }
 }
 
@@ -119,8 +116,8 @@ struct LintClient;
 impl Client for LintClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        match offer.accept((), &CLIENT_DISPATCH) {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        match request.accept((), &CLIENT_DISPATCH) {
             Ok(accepted) => {
                 let provider = accepted.binding().peer().expect("the provider's table");
                 assert_eq!(provider.with_context(1), 8);
@@ -130,7 +127,7 @@ impl Client for LintClient {
                 assert_eq!(out, 1);
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 }

@@ -16,11 +16,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
-use npi_runtime::{
-    AsProvider, Attach, Client, ClientBindingRef, ClientOffer, ClientRegistration, Npi, Provider,
-    ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client,
-    npi_provider,
-};
+use npi_runtime::{Attach, Client, ClientBindingRef, ProviderAttachRequest, ClientRegistration, Npi, Provider, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider};
+use npi_runtime::generic::{AsProvider};
 
 /// `QUIC_API_VERSION_2`.
 const QUIC_API_VERSION_2: u32 = 2;
@@ -79,11 +76,11 @@ impl Provider for MsQuicProvider {
     type Binding = ();
 
     /// Accepts every client; its dispatch and context are ignored.
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        assert!(offer.client_dispatch().is_none(), "the client passes a NULL dispatch");
-        assert_eq!(offer.client().number(), 0);
-        assert_eq!(offer.client().version(), 0);
-        offer.accept((), &MSQUIC_NMR_DISPATCH).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        assert!(request.client_dispatch().is_none(), "the client passes a NULL dispatch");
+        assert_eq!(request.client().number(), 0);
+        assert_eq!(request.client().version(), 0);
+        request.accept((), &MSQUIC_NMR_DISPATCH).into()
     }
 }
 
@@ -126,20 +123,20 @@ impl Client for MsQuicClient {
     type Binding = ();
 
     /// Binds the first provider only; later ones get `STATUS_NOINTERFACE`.
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         if self.binding_count.fetch_add(1, Ordering::AcqRel) != 0 {
             self.binding_count.fetch_sub(1, Ordering::AcqRel);
-            return offer.decline();
+            return request.decline();
         }
         // No client dispatch table: `()` travels as NULL.
-        match offer.accept((), &()) {
+        match request.accept((), &()) {
             Ok(accepted) => {
                 *self.provider.lock().unwrap() = Some(accepted.binding().to_ref());
                 accepted.into()
             }
             Err(refused) => {
                 self.binding_count.fetch_sub(1, Ordering::AcqRel);
-                refused.offer.fail(refused.status)
+                refused.into()
             }
         }
     }

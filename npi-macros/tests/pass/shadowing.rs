@@ -11,11 +11,8 @@ mod driver {
     // A local `npi_runtime` that a relative `npi_runtime::…` path would resolve to.
     mod npi_runtime {}
 
-    use ::npi_runtime::{
-        AsProvider, Attach, Client, ClientOffer, ClientRegistration, Provider, ProviderBinding,
-        ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client,
-        npi_provider,
-    };
+    use ::npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider};
+use ::npi_runtime::generic::{AsProvider};
 
     struct GUID;
     struct NPI_MODULEID;
@@ -61,7 +58,7 @@ mod driver {
     }
 
     // SAFETY: #[repr(C)] plain data.
-    unsafe impl ::npi_runtime::NpiData for ShadowClientInfo {}
+    unsafe impl ::npi_runtime::generic::NpiData for ShadowClientInfo {}
 
     static CLIENT_INFO: ShadowClientInfo = ShadowClientInfo { flags: 3 };
 
@@ -82,9 +79,9 @@ mod driver {
     impl Provider for ShadowProvider {
         type Binding = i64;
 
-        fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-            let info = offer.client().characteristics().map_or(0, |c| c.flags);
-            offer.accept(i64::from(info), &SHADOW_DISPATCH).into()
+        fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+            let info = request.client().characteristics().map_or(0, |c| c.flags);
+            request.accept(i64::from(info), &SHADOW_DISPATCH).into()
         }
     }
 
@@ -111,16 +108,16 @@ mod driver {
     impl Client for ShadowClient {
         type Binding = ();
 
-        fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-            assert_eq!(offer.provider().number(), 5);
-            assert_eq!(offer.provider().version(), 2);
-            match offer.accept((), &()) {
+        fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+            assert_eq!(request.provider().number(), 5);
+            assert_eq!(request.provider().version(), 2);
+            match request.accept((), &()) {
                 Ok(accepted) => {
                     let peer = accepted.binding().peer().expect("the provider's table");
                     assert_eq!(peer.twice(20), 43);
                     accepted.into()
                 }
-                Err(refused) => refused.offer.fail(refused.status),
+                Err(refused) => refused.into(),
             }
         }
     }

@@ -16,11 +16,8 @@ use core::ptr;
 use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
-use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientOffer,
-    ClientRegistration, ClientTable, Npi, NpiData, Provider, ProviderBinding, ProviderOffer,
-    ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider,
-};
+use npi_runtime::{Attach, Client, ClientBinding, ClientBindingRef, ProviderAttachRequest, ClientRegistration, ClientTable, Npi, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider};
+use npi_runtime::generic::{AsClient, AsProvider, NpiData};
 
 /// `MAKE_WSK_VERSION(Mj, Mn)`.
 const fn make_wsk_version(major: u8, minor: u8) -> u16 {
@@ -246,18 +243,18 @@ struct WskClientObject {
 impl Provider for WskProvider {
     type Binding = WskClientObject;
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let Some(table) = offer.client_dispatch() else { return offer.decline() };
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let Some(table) = request.client_dispatch() else { return request.decline() };
         // The 1.0 table leaves the optional event callback NULL, as WSK allows.
         assert_eq!(
             table.wsk_client_event.is_none(),
             table.version == make_wsk_version(1, 0)
         );
         if wsk_major_version(table.version) != 1 {
-            return offer.decline();
+            return request.decline();
         }
         let version = table.version;
-        offer.accept(WskClientObject { version }, &WSK_PROVIDER_DISPATCH).into()
+        request.accept(WskClientObject { version }, &WSK_PROVIDER_DISPATCH).into()
     }
 }
 
@@ -374,23 +371,23 @@ struct WskClient {
 impl Client for WskClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        let Some(chars) = offer.provider().characteristics() else { return offer.decline() };
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        let Some(chars) = request.provider().characteristics() else { return request.decline() };
         assert_eq!(*chars, WSK_PROVIDER_CHARACTERISTICS);
         // Ask for 2.0 first, then fall back to 1.0 on STATUS_NOINTERFACE.
         self.tries.lock().unwrap().push(WSK_CLIENT_DISPATCH_2_0.version);
-        let refused = match offer.accept((), &WSK_CLIENT_DISPATCH_2_0) {
+        let refused = match request.accept((), &WSK_CLIENT_DISPATCH_2_0) {
             Ok(accepted) => return accepted.into(),
             Err(refused) => refused,
         };
         assert_eq!(refused.status, STATUS_NOINTERFACE);
         self.tries.lock().unwrap().push(WSK_CLIENT_DISPATCH_1_0.version);
-        match refused.offer.accept((), &WSK_CLIENT_DISPATCH_1_0) {
+        match refused.request.accept((), &WSK_CLIENT_DISPATCH_1_0) {
             Ok(accepted) => {
                 *self.provider.lock().unwrap() = Some(accepted.binding().to_ref());
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 }

@@ -21,11 +21,8 @@ use npi_runtime::sys::{
     GUID, NPI_MODULEID, NTSTATUS, NmrIsEqualNpiModuleId, STATUS_DEVICE_NOT_READY,
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
-use npi_runtime::{
-    AsClient, Attach, Client, ClientOffer, ClientRegistration, ClientTable, Npi, NpiData, Provider,
-    ProviderBindingRef, ProviderOffer, ProviderRegistration, Table, dispatch_table, host, npi,
-    npi_client, npi_provider,
-};
+use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Npi, Provider, ProviderBindingRef, ClientAttachRequest, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider};
+use npi_runtime::generic::{AsClient, NpiData, Table};
 
 /// `XDP_BINDING_VERSION_1`.
 const XDP_BINDING_VERSION_1: u16 = 1;
@@ -215,17 +212,17 @@ struct XdpInterface {
 impl Client for XdpInterface {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         if !self.binding.load(Ordering::Acquire).is_null() {
-            return offer.fail(STATUS_DEVICE_NOT_READY);
+            return request.fail(STATUS_DEVICE_NOT_READY);
         }
-        let handle = offer.handle();
-        match offer.accept((), &NPI_CLIENT) {
+        let handle = request.handle();
+        match request.accept((), &NPI_CLIENT) {
             Ok(accepted) => {
                 self.binding.store(handle, Ordering::Release);
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 
@@ -353,16 +350,16 @@ struct XdpProvider {
 impl Provider for XdpProvider {
     type Binding = ();
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        let client = offer.client();
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        let client = request.client();
         if client.version() != XDP_BINDING_VERSION_1 {
-            return offer.fail(STATUS_NOT_SUPPORTED);
+            return request.fail(STATUS_NOT_SUPPORTED);
         }
         if client.number() != self.if_index {
-            return offer.fail(STATUS_INVALID_PARAMETER);
+            return request.fail(STATUS_INVALID_PARAMETER);
         }
         if !NmrIsEqualNpiModuleId(client.module_id(), &self.module_id) {
-            return offer.fail(STATUS_NOINTERFACE);
+            return request.fail(STATUS_NOINTERFACE);
         }
         let capabilities = client.characteristics().expect("the interface's capabilities");
         let size = capabilities.header.size as usize;
@@ -371,23 +368,23 @@ impl Provider for XdpProvider {
         // RTL_CONTAINS_FIELD before reading an appended field.
         assert!(size >= SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP);
         assert_eq!(capabilities.tx_timestamp_supported, 1);
-        match offer.client_dispatch() {
+        match request.client_dispatch() {
             Some(npi_client)
                 if npi_client.header.revision >= XDP_NPI_CLIENT_REVISION_1
                     && npi_client.header.size as usize
                         >= XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH => {}
-            _ => return offer.fail(STATUS_NOT_SUPPORTED),
+            _ => return request.fail(STATUS_NOT_SUPPORTED),
         }
         if self.bound.swap(true, Ordering::AcqRel) || self.closed.load(Ordering::Acquire) {
-            return offer.fail(STATUS_DEVICE_NOT_READY);
+            return request.fail(STATUS_DEVICE_NOT_READY);
         }
         // `*ProviderDispatch = NULL`.
-        match offer.accept((), &()) {
+        match request.accept((), &()) {
             Ok(accepted) => {
                 *self.client.lock().unwrap() = Some(accepted.binding().to_ref());
                 accepted.into()
             }
-            Err(refused) => refused.offer.fail(refused.status),
+            Err(refused) => refused.into(),
         }
     }
 }

@@ -117,7 +117,7 @@ impl ExProviderDispatch {
         )
     }
 }
-///The peer's [`ExProviderDispatch`], as [`PeerCall`](::npi_runtime::PeerCall) dereferences to it.
+///The peer's [`ExProviderDispatch`], as [`PeerCall`](::npi_runtime::generic::PeerCall) dereferences to it.
 ///
 /// Neither `Copy` nor `Clone`: it is only lent by a `PeerCall`, which keeps this side's
 /// detach pending, and what it lends is borrowed from it.

@@ -2,6 +2,7 @@
 // table that reads its binding context, provider characteristics, one provider, one client.
 
 use core::ffi::c_void;
+use npi_runtime::generic::*;
 use npi_runtime::*;
 
 /// The provider's table: `get` reads the provider's binding value.
@@ -37,8 +38,8 @@ pub struct SoundProvider;
 
 impl Provider for SoundProvider {
     type Binding = u32;
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept(7, &TABLE).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept(7, &TABLE).into()
     }
 }
 
@@ -57,7 +58,7 @@ pub struct SoundClient;
 
 impl Client for SoundClient {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
 }

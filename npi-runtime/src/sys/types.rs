@@ -363,32 +363,35 @@ pub struct NPI {
     pub Dispatch: *const c_void,
 }
 
-// `ntstatus.h` values the NMR contract uses. The `as` casts reinterpret the documented hex bit
-// patterns as the signed NTSTATUS, which is exactly what the C macros do.
-/// The operation completed successfully.
-pub const STATUS_SUCCESS: NTSTATUS = 0;
-/// The operation continues asynchronously.
-pub const STATUS_PENDING: NTSTATUS = 0x0000_0103;
-/// A wait timed out.
-pub const STATUS_TIMEOUT: NTSTATUS = 0x0000_0102;
-/// Generic failure.
-pub const STATUS_UNSUCCESSFUL: NTSTATUS = 0xC000_0001_u32 as i32;
-/// An invalid handle was specified.
-pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32 as i32;
-/// An invalid parameter was passed.
-pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
-/// Not enough virtual memory.
-pub const STATUS_NO_MEMORY: NTSTATUS = 0xC000_0017_u32 as i32;
-/// Insufficient system resources.
-pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32 as i32;
-/// The device is not ready.
-pub const STATUS_DEVICE_NOT_READY: NTSTATUS = 0xC000_00A3_u32 as i32;
-/// The request is not supported.
-pub const STATUS_NOT_SUPPORTED: NTSTATUS = 0xC000_00BB_u32 as i32;
-/// The device is in a state that does not allow the request.
-pub const STATUS_INVALID_DEVICE_STATE: NTSTATUS = 0xC000_0184_u32 as i32;
-/// The requested interface is not supported (an attach was declined).
-pub const STATUS_NOINTERFACE: NTSTATUS = 0xC000_02B9_u32 as i32;
+// `ntstatus.h` values the NMR contract uses, each written once: the raw constant here, the
+// same value as a [`Status`](crate::Status) constant, and its name for `Display`. The `as` casts
+// reinterpret the documented hex bit patterns as the signed NTSTATUS, as the C macros do.
+crate::status::statuses! {
+    /// The operation completed successfully.
+    (STATUS_SUCCESS, SUCCESS) = 0;
+    /// The operation continues asynchronously.
+    (STATUS_PENDING, PENDING) = 0x0000_0103;
+    /// A wait timed out.
+    (STATUS_TIMEOUT, TIMEOUT) = 0x0000_0102;
+    /// Generic failure.
+    (STATUS_UNSUCCESSFUL, UNSUCCESSFUL) = 0xC000_0001_u32 as i32;
+    /// An invalid handle was specified.
+    (STATUS_INVALID_HANDLE, INVALID_HANDLE) = 0xC000_0008_u32 as i32;
+    /// An invalid parameter was passed.
+    (STATUS_INVALID_PARAMETER, INVALID_PARAMETER) = 0xC000_000D_u32 as i32;
+    /// Not enough virtual memory.
+    (STATUS_NO_MEMORY, NO_MEMORY) = 0xC000_0017_u32 as i32;
+    /// Insufficient system resources.
+    (STATUS_INSUFFICIENT_RESOURCES, INSUFFICIENT_RESOURCES) = 0xC000_009A_u32 as i32;
+    /// The device is not ready.
+    (STATUS_DEVICE_NOT_READY, DEVICE_NOT_READY) = 0xC000_00A3_u32 as i32;
+    /// The request is not supported.
+    (STATUS_NOT_SUPPORTED, NOT_SUPPORTED) = 0xC000_00BB_u32 as i32;
+    /// The device is in a state that does not allow the request.
+    (STATUS_INVALID_DEVICE_STATE, INVALID_DEVICE_STATE) = 0xC000_0184_u32 as i32;
+    /// The requested interface is not supported (an attach was declined).
+    (STATUS_NOINTERFACE, NOINTERFACE) = 0xC000_02B9_u32 as i32;
+}
 
 /// `NT_SUCCESS(status)`.
 #[must_use]

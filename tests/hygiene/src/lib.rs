@@ -14,9 +14,10 @@
 
 use ::core::ffi::c_void;
 
+use ::npi_runtime::generic::{AsClient, AsProvider, NpiData};
 use ::npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientOffer, ClientTable, NpiData,
-    Provider, ProviderBinding, ProviderOffer, ProviderTable, dispatch_table, npi, npi_client,
+    Attach, Client, ClientAttachRequest, ClientBinding, ClientTable, Provider,
+    ProviderAttachRequest, ProviderBinding, ProviderTable, dispatch_table, npi, npi_client,
     npi_provider,
 };
 
@@ -95,8 +96,8 @@ pub struct HygieneProvider;
 
 impl Provider for HygieneProvider {
     type Binding = u32;
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept(0, &PROVIDER_DISPATCH).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept(0, &PROVIDER_DISPATCH).into()
     }
 }
 
@@ -122,12 +123,12 @@ pub struct HygieneClient {
 
 impl Client for HygieneClient {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        match offer.provider().characteristics() {
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        match request.provider().characteristics() {
             ::core::option::Option::Some(c) if c.highest >= 2 => {
-                offer.accept((), &CLIENT_DISPATCH).into()
+                request.accept((), &CLIENT_DISPATCH).into()
             }
-            _ => offer.decline(),
+            _ => request.decline(),
         }
     }
 }

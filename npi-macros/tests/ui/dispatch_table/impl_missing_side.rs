@@ -1,6 +1,7 @@
 use core::ffi::c_void;
 
-use npi_runtime::{Binding, dispatch_table};
+use npi_runtime::{dispatch_table};
+use npi_runtime::generic::{Binding};
 
 #[dispatch_table]
 pub struct ExProviderDispatch {

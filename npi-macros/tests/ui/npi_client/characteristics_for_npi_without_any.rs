@@ -1,4 +1,4 @@
-use npi_runtime::{Attach, Client, ProviderOffer, npi, npi_client};
+use npi_runtime::{Attach, Client, ClientAttachRequest, npi, npi_client};
 
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
 pub struct MsQuic;
@@ -12,7 +12,7 @@ pub struct QuicClientInfo {
 }
 
 // SAFETY: #[repr(C)] plain data.
-unsafe impl npi_runtime::NpiData for QuicClientInfo {}
+unsafe impl npi_runtime::generic::NpiData for QuicClientInfo {}
 
 static CLIENT_INFO: QuicClientInfo = QuicClientInfo { flags: 0 };
 
@@ -23,8 +23,8 @@ struct QuicClient;
 impl Client for QuicClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.decline()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.decline()
     }
 }
 

@@ -1,4 +1,4 @@
-use npi_runtime::{Attach, Client, ProviderOffer, npi, npi_client};
+use npi_runtime::{Attach, Client, ClientAttachRequest, npi, npi_client};
 
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
 pub struct MsQuic;
@@ -12,8 +12,8 @@ struct QuicClient;
 impl Client for QuicClient {
     type Binding = ();
 
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.decline()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.decline()
     }
 }
 

@@ -1,6 +1,6 @@
 use core::ffi::c_void;
 
-use npi_runtime::{Attach, ClientOffer, Provider, dispatch_table, npi, npi_provider};
+use npi_runtime::{Attach, ProviderAttachRequest, Provider, dispatch_table, npi, npi_provider};
 
 #[dispatch_table]
 pub struct ExClientDispatch {
@@ -32,11 +32,11 @@ static CLIENT_TABLE: Option<ExClientDispatch> = None;
 impl Provider for ExProvider {
     type Binding = ();
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
         // The provider offers its own table, not one of the client's.
         match &CLIENT_TABLE {
-            Some(table) => offer.accept((), table).into(),
-            None => offer.decline(),
+            Some(table) => request.accept((), table).into(),
+            None => request.decline(),
         }
     }
 }

@@ -1,4 +1,5 @@
-use npi_runtime::{Attach, ClientOffer, NpiData, Provider, npi, npi_provider};
+use npi_runtime::{Attach, ProviderAttachRequest, Provider, npi, npi_provider};
+use npi_runtime::generic::{NpiData};
 
 /// `WSK_PROVIDER_CHARACTERISTICS`.
 #[repr(C)]
@@ -33,8 +34,8 @@ struct WskProvider;
 impl Provider for WskProvider {
     type Binding = ();
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.decline()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.decline()
     }
 }
 

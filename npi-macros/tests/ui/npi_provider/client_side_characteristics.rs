@@ -1,4 +1,5 @@
-use npi_runtime::{Attach, ClientOffer, NpiData, Provider, npi, npi_provider};
+use npi_runtime::{Attach, ProviderAttachRequest, Provider, npi, npi_provider};
+use npi_runtime::generic::{NpiData};
 
 /// The client side's characteristics (the shape of `XDP_CAPABILITIES_EX`, shortened).
 #[repr(C)]
@@ -39,8 +40,8 @@ struct XdpProvider;
 impl Provider for XdpProvider {
     type Binding = ();
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.decline()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.decline()
     }
 }
 

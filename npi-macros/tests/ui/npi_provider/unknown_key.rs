@@ -1,4 +1,4 @@
-use npi_runtime::{Attach, ClientOffer, Provider, npi, npi_provider};
+use npi_runtime::{Attach, ProviderAttachRequest, Provider, npi, npi_provider};
 
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA")]
 pub struct MsQuic;
@@ -12,8 +12,8 @@ struct QuicProvider;
 impl Provider for QuicProvider {
     type Binding = ();
 
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.decline()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.decline()
     }
 }
 

@@ -1,6 +1,7 @@
 // An NPI declaration is a promise about binary layouts that the NMR passes as `void *`: two
 // declarations of one id with different characteristics would read one module's data as
 // another type. The promise must be made with `unsafe`, by whoever declares the NPI.
+use npi_runtime::generic::*;
 use npi_runtime::*;
 
 #[repr(C)]

@@ -6,10 +6,10 @@ struct Twice;
 
 impl Client for Twice {
     type Binding = ();
-    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
-        offer.accept((), &()).into()
+    fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
+        request.accept((), &()).into()
     }
-    fn detach(&self, _: &ClientBinding<'_, Self>, request: ClientDetach<'_, Self>) -> Detach {
+    fn detach(&self, _: &ClientBinding<'_, Self>, request: ClientDetachRequest<'_, Self>) -> Detach {
         let (answer, pending) = request.pend();
         pending.complete();
         pending.complete();

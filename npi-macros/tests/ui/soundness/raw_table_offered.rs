@@ -8,8 +8,8 @@ struct RawProvider;
 
 impl Provider for RawProvider {
     type Binding = u32;
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept(1, &RAW).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept(1, &RAW).into()
     }
 }
 

@@ -3,7 +3,7 @@ use npi_runtime::sys::{GUID, HANDLE};
 
 struct MySide;
 
-impl npi_runtime::Side for MySide {
+impl npi_runtime::generic::Side for MySide {
     type Module = ();
     type Value = u32;
     type PeerDispatch = ();

@@ -7,8 +7,8 @@ struct OtherProvider;
 
 impl Provider for OtherProvider {
     type Binding = String;
-    fn attach(&self, offer: ClientOffer<'_, Self>) -> Attach {
-        offer.accept(String::new(), &TABLE).into()
+    fn attach(&self, request: ProviderAttachRequest<'_, Self>) -> Attach {
+        request.accept(String::new(), &TABLE).into()
     }
 }
 
