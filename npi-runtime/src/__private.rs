@@ -23,6 +23,7 @@ pub use crate::unwind::dispatch_guard;
 /// pointer value read from several threads is harmless; dereferencing one takes `unsafe`), so
 /// that no other type can be smuggled into a shared `static` through it.
 #[repr(transparent)]
+#[derive(Debug)]
 pub struct Static<T>(pub T);
 
 // SAFETY: see the type's documentation: plain data and pointers, never written.
@@ -64,6 +65,7 @@ impl<T: crate::Provider> ProviderVTableCharacteristics for T {
 /// Stands in for the NPI of a `#[npi_client]`/`#[npi_provider]` whose `npi` argument is
 /// missing, so the one error about it is not followed by a cascade. Never registered: its
 /// module impl comes with a compile error.
+#[derive(Debug)]
 pub struct NoNpi;
 
 // SAFETY: no types, nothing published.

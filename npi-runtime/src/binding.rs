@@ -118,6 +118,18 @@ pub struct AsClient<T>(PhantomData<T>);
 /// The provider role of `T`.
 pub struct AsProvider<T>(PhantomData<T>);
 
+impl<T> fmt::Debug for AsClient<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsClient<{}>", core::any::type_name::<T>())
+    }
+}
+
+impl<T> fmt::Debug for AsProvider<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsProvider<{}>", core::any::type_name::<T>())
+    }
+}
+
 /// The most hold-count shards a record may have (`PARALLEL_CALLERS` is clamped to it).
 pub(crate) const MAX_SHARDS: usize = 16;
 /// A shard's top bit: no hold may be taken (not attached yet, or detach began).
@@ -805,6 +817,18 @@ pub struct PeerCall<'a, S: Side> {
     calls: <S::PeerDispatch as DispatchTable>::Calls<'a>,
 }
 
+// SAFETY: moving the guard to another thread is what a `BindingRef` (Send + Sync) already
+// allows: it could take the same hold there. The hold's release is an atomic decrement on its
+// shard, and the detach completion it may trigger is an NMR call any thread may make (R21).
+// The view calls the peer's dispatch functions with the peer's context, which any thread may
+// do while the binding is held (R23; the contract's "Concurrency and IRQL"): nothing in it is tied
+// to the thread that took it. Being `Send` also makes "kept in a `static`" fail on the borrow
+// of the binding (the real reason) instead of on a raw pointer inside the view.
+unsafe impl<S: Side> Send for PeerCall<'_, S> {}
+// SAFETY: a shared guard only lends `&` to the view; concurrent calls through one binding
+// from several threads are what the NMR contract allows and what `PARALLEL_CALLERS` shards.
+unsafe impl<S: Side> Sync for PeerCall<'_, S> {}
+
 impl<'a, S: Side> PeerCall<'a, S> {
     /// `shard` is one of `record`'s shards.
     #[inline]
@@ -848,6 +872,12 @@ impl<S: Side> fmt::Debug for PeerCall<'_, S> {
 /// [`DetachRequest::pend`].
 pub struct DetachRequest<'a, S: Side> {
     record: RecordPtr<'a, S>,
+}
+
+impl<S: Side> fmt::Debug for DetachRequest<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DetachRequest").field("handle", &self.record.get().handle()).finish()
+    }
 }
 
 /// The answer to a [`DetachRequest`]; only obtainable from one.

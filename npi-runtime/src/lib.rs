@@ -1,23 +1,7 @@
-//! npi: the Windows Network Module Registrar (NMR) for Rust.
-//!
-//! - [`sys`] is the raw ABI (`netioddk.h`), C names verbatim, with the nine `Nmr*` functions.
-//!   On a Windows kernel build those functions are imports from `NETIO.SYS` and this crate is
-//!   `#![no_std]`: it takes its binding records from the non-paged pool itself, so a driver
-//!   needs no global allocator for it (`alloc` is linked only for the `Arc`-based
-//!   registrations of the default `alloc` feature). On every other target, and on Windows
-//!   with the `host` feature, they are a faithful in-process NMR ([`host`]) so a driver's NPI
-//!   code runs in `cargo test` unchanged.
-//! - The safe layer: an NPI is a type implementing [`Npi`]; a module is a registration-context
-//!   type implementing [`Client`] or [`Provider`]; [`Registration`] registers it and, when
-//!   dropped, deregisters and waits. Binding contexts are owned by the runtime from attach to
-//!   cleanup ([`Binding`], [`BindingRef`]); a pending detach is a [`PendingDetach`] value
-//!   completed exactly once.
-//!
-//! What "safe" means here — what safe code cannot do to the NMR, its peers or the runtime,
-//! whatever it does with the guards it gets, and what each `unsafe` item asks of its caller —
-//! is argued item by item in [`soundness`].
+#![doc = include_str!("../docs/guide.md")]
 #![no_std]
 #![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alloc")]

@@ -86,7 +86,7 @@ pub trait Client: ClientModule {
 
     /// How many threads may call the provider through one binding at once without sharing a
     /// cache line (at most 16). Each binding keeps this many hold counters, and each
-    /// [`BindingRef`](crate::BindingRef) clone calls through the next one, so callers on
+    /// [`BindingRef`](crate::generic::BindingRef) clone calls through the next one, so callers on
     /// different cores scale when each holds its own clone. The default, 1, keeps a binding
     /// small (one counter inside it; more cost 128 bytes each).
     const PARALLEL_CALLERS: usize = 1;
@@ -277,7 +277,7 @@ pub struct Accepted<'a, S: Side> {
 }
 
 impl<'a, S: Side> Accepted<'a, S> {
-    /// The new binding, e.g. to keep a [`BindingRef`](crate::BindingRef) for later calls.
+    /// The new binding, e.g. to keep a [`BindingRef`](crate::generic::BindingRef) for later calls.
     #[must_use]
     pub fn binding(&self) -> Binding<'a, S> {
         Binding::new(self.record)
@@ -775,6 +775,12 @@ fn cleanup_with<S: Side>(
 /// `static`).
 pub struct ClientVTable<T>(core::marker::PhantomData<T>);
 
+impl<T> fmt::Debug for ClientVTable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientVTable<{}>", core::any::type_name::<T>())
+    }
+}
+
 impl<T: Client> ClientVTable<T> {
     /// The characteristics: `Version` 0, `Length` and `Size` from `size_of`, the runtime's
     /// callbacks for `T`, and the registration instance from `T`'s declarations.
@@ -800,6 +806,12 @@ impl<T: Client> ClientVTable<T> {
 
 /// The characteristics of `T`'s provider registration; see [`ClientVTable`].
 pub struct ProviderVTable<T>(core::marker::PhantomData<T>);
+
+impl<T> fmt::Debug for ProviderVTable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProviderVTable<{}>", core::any::type_name::<T>())
+    }
+}
 
 impl<T: Provider> ProviderVTable<T> {
     /// As [`ClientVTable::CHARACTERISTICS`].

@@ -80,7 +80,7 @@ pub unsafe trait Npi: NpiLayout + 'static {
 /// As [`NpiData`]; `calls` must only build a view of `peer`'s table and context, must return
 /// `Some` whenever the table pointer is not NULL, and the view must give nothing out that
 /// outlives a borrow of it (no `Copy`/`Clone` view, no `'a`
-/// references): a [`PeerCall`](crate::PeerCall) lends the view only while it holds this side's
+/// references): a [`PeerCall`](crate::generic::PeerCall) lends the view only while it holds this side's
 /// detach open.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an NPI dispatch table",
@@ -163,7 +163,7 @@ pub(crate) unsafe fn data_ref<'a, T: NpiData>(p: *const c_void) -> Option<&'a T>
 /// The other side of a binding: its binding context and its dispatch table, typed by the NPI.
 ///
 /// A `Peer` is only handed out while the binding is attached and no detach has begun on this
-/// side (R23), inside a [`PeerCall`](crate::PeerCall) guard that keeps this side's detach
+/// side (R23), inside a [`PeerCall`](crate::generic::PeerCall) guard that keeps this side's detach
 /// pending, and only by reference: it is neither `Copy` nor `Clone`, and what it lends is
 /// borrowed from it, so nothing outlives the guard.
 pub struct Peer<'a, D: NpiData> {

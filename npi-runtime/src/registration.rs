@@ -27,6 +27,17 @@ pub enum ModuleRef<M: 'static> {
     Shared(Arc<M>),
 }
 
+/// The variant and the module's address (a module need not be `Debug`).
+#[cfg(feature = "alloc")]
+impl<M> fmt::Debug for ModuleRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModuleRef::Static(m) => f.debug_tuple("Static").field(&ptr::from_ref(*m)).finish(),
+            ModuleRef::Shared(m) => f.debug_tuple("Shared").field(&Arc::as_ptr(m)).finish(),
+        }
+    }
+}
+
 /// What `register` and `builder` accept as the registration context: `&'static M`,
 /// `Arc<M>` or a [`ModuleRef`]. Sealed.
 ///
@@ -74,6 +85,7 @@ impl<M: Send + Sync + 'static> IntoModule<M> for ModuleRef<M> {
 /// function that releases it: type-erased, so that only registrations that keep something
 /// link the code that releases it.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct Keep {
     ptr: NonNull<()>,
     release: unsafe fn(NonNull<()>),
