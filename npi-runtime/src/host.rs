@@ -49,9 +49,9 @@ use crate::backend::host::faults::{self, Plan};
 pub use crate::backend::host::graph::BindingGraph;
 pub use crate::backend::host::report::{
     BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as Side, StuckWait,
-    Violation, ViolationKind,
+    Violation, ViolationKind, WaitError,
 };
-use crate::backend::host::{self as imp, Role, WaitFailure, current};
+use crate::backend::host::{self as imp, Role, current};
 pub use crate::heap::AllocationSite;
 use crate::sys::{GUID, HANDLE, NTSTATUS};
 
@@ -113,28 +113,6 @@ pub fn bindings_of(npi: &GUID) -> Vec<BindingInfo> {
     bindings().into_iter().filter(|b| b.npi == *npi).collect()
 }
 
-/// Why a bounded wait returned without success.
-#[derive(Debug)]
-pub enum WaitError {
-    /// The wait was refused with this status (bad handle, not deregistered, …); see
-    /// [`violations`].
-    Status(NTSTATUS),
-    /// The time ran out; this is what the wait still waits for. The handle stays valid and the
-    /// wait may be repeated.
-    Stuck(StuckWait),
-}
-
-impl core::fmt::Display for WaitError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            WaitError::Status(s) => write!(f, "wait refused with status {s:#x}"),
-            WaitError::Stuck(s) => s.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for WaitError {}
-
 /// `NmrWaitForClientDeregisterComplete` or `NmrWaitForProviderDeregisterComplete` (picked by
 /// the handle), giving up after `limit`.
 ///
@@ -147,14 +125,7 @@ pub fn wait_for_deregister_complete(handle: HANDLE, limit: Duration) -> Result<(
         imp::for_handle(h, "host::wait_for_deregister_complete").map_err(WaitError::Status)?;
     // A handle of no known kind: the registrar classifies and records it.
     let role = imp::role_of_handle(h).unwrap_or(Role::Client);
-    nmr.wait(role, h, Some(limit)).map_err(convert)
-}
-
-fn convert(e: WaitFailure) -> WaitError {
-    match e {
-        WaitFailure::Status(s) => WaitError::Status(s),
-        WaitFailure::Stuck(s) => WaitError::Stuck(s),
-    }
+    nmr.wait(role, h, Some(limit))
 }
 
 /// How often an unbounded `NmrWaitFor*` that makes no progress prints its [`StuckWait`] report

@@ -44,10 +44,10 @@ pub(super) fn innermost() -> Option<usize> {
     FRAMES.try_with(|f| f.borrow().last().copied()).ok().flatten()
 }
 
-pub(super) fn irql() -> Irql {
+pub(crate) fn irql() -> Irql {
     IRQL.try_with(Cell::get).unwrap_or(Irql::Passive)
 }
 
-pub(super) fn set_irql(level: Irql) -> Irql {
+pub(crate) fn set_irql(level: Irql) -> Irql {
     IRQL.try_with(|c| c.replace(level)).unwrap_or(Irql::Passive)
 }

@@ -1,10 +1,10 @@
-//! What the host NMR tells a test: violations, listings and stuck-wait reports.
+//! What the host NMR tells a test: violations, listings, stuck-wait reports and failed waits.
 
 use std::fmt;
 use std::string::String;
 use std::vec::Vec;
 
-use crate::sys::{GUID, NPI_MODULEID};
+use crate::sys::{GUID, NPI_MODULEID, NTSTATUS};
 
 /// A breach of the NMR contract by a module (or a bad argument), as Driver Verifier would flag it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -173,6 +173,28 @@ pub struct StuckWait {
     /// Its bindings that are not gone yet.
     pub bindings: Vec<BindingInfo>,
 }
+
+/// Why a bounded wait returned without success.
+#[derive(Debug)]
+pub enum WaitError {
+    /// The wait was refused with this status (bad handle, not deregistered, …); see
+    /// [`violations`](crate::host::violations).
+    Status(NTSTATUS),
+    /// The time ran out; this is what the wait still waits for. The handle stays valid and the
+    /// wait may be repeated.
+    Stuck(StuckWait),
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Status(s) => write!(f, "wait refused with status {s:#x}"),
+            WaitError::Stuck(s) => s.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
 
 impl fmt::Display for BindingInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
