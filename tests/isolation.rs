@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use npi_runtime::host::Handle;
 use npi_runtime::host::{self, HalfState, Registrar, ViolationKind};
 use npi_runtime::sys::{self, STATUS_INVALID_PARAMETER};
 use npi_runtime::{ClientRegistration, Npi, ProviderRegistration};
@@ -38,12 +39,12 @@ fn two_parallel_tests_register_the_same_real_npi_id_without_seeing_each_other() 
                     let regs = host::registrations_of(&Wsk::ID);
                     assert_eq!(regs.len(), 2, "{regs:?}");
                     let handles: Vec<_> = regs.iter().map(|r| r.handle).collect();
-                    assert_eq!(handles, [p.handle().addr(), c.handle().addr()]);
+                    assert_eq!(handles, [p.handle(), c.handle()]);
                     let bindings = host::bindings_of(&Wsk::ID);
                     assert_eq!(bindings.len(), 1, "{bindings:?}");
                     assert_eq!(
                         (bindings[0].provider, bindings[0].client),
-                        (p.handle().addr(), c.handle().addr())
+                        (Handle::from(p.handle()), Handle::from(c.handle()))
                     );
                     // Each provider was offered this scope's client only, and vice versa.
                     assert_eq!(provider.attached.load(Ordering::SeqCst), 1);
@@ -123,7 +124,7 @@ fn a_handle_of_another_registrar_is_refused_with_a_violation() {
         assert!(matches!(err, Err(host::WaitError::Status(STATUS_INVALID_PARAMETER))), "{err:?}");
     });
     let kinds: Vec<_> = b.violations().iter().map(|v| (v.kind, v.handle)).collect();
-    assert_eq!(kinds, [(ViolationKind::ForeignHandle, handle.addr()); 3]);
+    assert_eq!(kinds, [(ViolationKind::ForeignHandle, Handle::from(handle)); 3]);
     assert!(a.violations().is_empty(), "{:?}", a.violations());
     let regs = a.registrations();
     assert_eq!(regs.len(), 1);

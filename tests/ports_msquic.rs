@@ -8,6 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use npi_runtime::Status;
+use npi_runtime::host::Handle;
 use npi_runtime::host::{self, HalfState, Registrar};
 use npi_runtime::{Npi, ProviderRegistration};
 use npi_suite::real::Trace;
@@ -43,12 +44,12 @@ fn the_first_provider_binds_and_a_second_is_declined() {
         assert!(trace.contains("STATUS_NOINTERFACE"));
         let bindings = host::bindings_of(&MsQuic::ID);
         assert_eq!(bindings.len(), 1);
-        assert_eq!(bindings[0].provider, p1.handle().addr(), "bound to the first provider");
+        assert_eq!(bindings[0].provider, p1.handle(), "bound to the first provider");
         assert_eq!(second.attached.load(Ordering::SeqCst), 0);
 
         // The provider's binding context is the binding handle itself, as msquic.sys sets it.
         let dispatch = handle.dispatch().unwrap();
-        assert_eq!(dispatch.handle().addr(), bindings[0].handle);
+        assert_eq!(bindings[0].handle, dispatch.handle());
 
         // msquic.sys serves many clients: another driver's helper binds the first provider too.
         let other_driver = msquic_nmr_client_register(
@@ -158,7 +159,7 @@ fn the_client_detach_stays_pending_until_the_owner_deregisters() {
         let b = host::bindings_of(&MsQuic::ID);
         assert_eq!((b[0].client_half, b[0].provider_half), (HalfState::Pending, HalfState::Done));
         // The completion is for the *binding* handle (the C helper passes its registration handle).
-        assert_eq!(handle.pending_detach().map(|h| h.addr()), Some(binding));
+        assert_eq!(handle.pending_detach().map(Handle::from), Some(binding));
         assert!(handle.open_and_close_api().is_err(), "no calls once detach began");
 
         handle.deregister();

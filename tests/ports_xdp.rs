@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use npi_runtime::Status;
 use npi_runtime::generic::AsClient;
+use npi_runtime::host::Handle;
 use npi_runtime::host::{self, HalfState};
 use npi_runtime::sys::NTSTATUS;
 use npi_runtime::sys::{
@@ -214,7 +215,7 @@ fn the_provider_detach_always_pends_until_cleanup() {
                 (b[0].client_half, b[0].provider_half),
                 (HalfState::Done, HalfState::Pending)
             );
-            assert_eq!(open.pending_detach().map(|h| h.addr()), Some(binding));
+            assert_eq!(open.pending_detach().map(Handle::from), Some(binding));
             assert_eq!(open.provider().detach_notified.load(Ordering::SeqCst), 1);
             assert!(interface.binding_handle().is_none());
 

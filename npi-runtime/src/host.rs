@@ -48,7 +48,7 @@ use std::vec::Vec;
 use crate::backend::host::faults::{self, Plan};
 pub use crate::backend::host::graph::BindingGraph;
 pub use crate::backend::host::report::{
-    BindingInfo, BindingState, HalfState, Irql, RegistrationInfo, Role as Side, StuckWait,
+    BindingInfo, BindingState, HalfState, Handle, Irql, RegistrationInfo, Role as Side, StuckWait,
     Violation, ViolationKind, WaitError,
 };
 use crate::backend::host::{self as imp, Role, current};

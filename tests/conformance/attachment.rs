@@ -594,7 +594,8 @@ fn r16_one_module_with_several_registrations_sharing_a_module_id_is_treated_per_
     let left = fx.bindings();
     assert_eq!(left.len(), 2);
     assert!(
-        left.iter().all(|b| b.client == m1.handle_value() && b.state == BindingState::Established)
+        left.iter()
+            .all(|b| b.client.value() == m1.handle_value() && b.state == BindingState::Established)
     );
     for m in [m1.core_ref(), mp.core_ref(), p.core_ref()] {
         m.unload();

@@ -242,7 +242,9 @@ fn bad_bogus_and_null_handles_are_invalid_parameter() {
             let count = || {
                 host::violations()
                     .iter()
-                    .filter(|v| v.handle == h && v.function == function && v.kind == BadHandle)
+                    .filter(|v| {
+                        v.handle.value() == h && v.function == function && v.kind == BadHandle
+                    })
                     .count()
             };
             let before = count();
@@ -326,7 +328,7 @@ fn bad_binding_handles_given_to_registration_functions_are_invalid_parameter() {
     // A live binding handle names its NPI; so does a live registration handle given to a
     // completion. Recording these without the NPI hides them from violations_of and strict mode.
     let named: Vec<_> =
-        host::violations_of(&fx.npi).into_iter().map(|v| (v.kind, v.handle)).collect();
+        host::violations_of(&fx.npi).into_iter().map(|v| (v.kind, v.handle.value())).collect();
     assert_eq!(named, [(WrongHandleKind, b); 5]);
 }
 
@@ -399,7 +401,7 @@ fn bad_completion_with_a_bogus_handle_is_recorded_and_changes_nothing() {
     complete(Role::Provider, BOGUS);
     complete(Role::Client, 0);
     assert_eq!(violations_with_handle(BOGUS), [BadHandle]);
-    assert!(host::violations().iter().any(|v| v.handle == 0
+    assert!(host::violations().iter().any(|v| v.handle.is_null()
         && v.kind == BadHandle
         && v.function == "NmrClientDetachProviderComplete"));
     assert_eq!(fx.take(), NOTHING, "no cleanup");

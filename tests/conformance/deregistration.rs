@@ -99,7 +99,7 @@ fn r25_the_wait_blocks_until_the_pending_half_completes_and_then_the_handle_is_d
     let h = c.handle_value();
     assert_eq!(c.wait(), STATUS_INVALID_PARAMETER);
     assert_eq!(c.deregister(), STATUS_INVALID_PARAMETER);
-    assert!(host::registrations_of(&fx.npi).iter().all(|r| r.handle != h));
+    assert!(host::registrations_of(&fx.npi).iter().all(|r| r.handle.value() != h));
     assert_eq!(violations_with_handle(h).len(), 2);
     p.unload();
     fx.assert_clean();
@@ -164,7 +164,7 @@ fn r27_the_counterpart_stays_registered_and_attaches_to_the_next_provider() {
     let regs = host::registrations_of(&fx.npi);
     assert_eq!(regs.len(), 1);
     assert_eq!(
-        (regs[0].handle, regs[0].deregistering, regs[0].bindings),
+        (regs[0].handle.value(), regs[0].deregistering, regs[0].bindings),
         (c.handle_value(), false, 0)
     );
     let p2 = fx.provider("P2");

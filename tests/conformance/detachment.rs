@@ -35,7 +35,10 @@ fn r17_a_binding_ends_only_when_one_of_its_own_registrations_deregisters() {
     assert_eq!(fx.take(), ["C2.detach(P)", "P.detach(C2)", "C2.cleanup(P)", "P.cleanup(C2)"]);
     let left = fx.bindings();
     assert_eq!(left.len(), 1);
-    assert_eq!((left[0].client, left[0].state), (c1.handle_value(), BindingState::Established));
+    assert_eq!(
+        (left[0].client.value(), left[0].state),
+        (c1.handle_value(), BindingState::Established)
+    );
     assert_eq!(c1.binding("P").detaches(), 0);
     c1.unload();
     p.unload();

@@ -32,14 +32,14 @@ fn bounded_wait_reports_the_stuck_binding_its_pending_side_and_both_modules() {
     assert!(start.elapsed() >= limit, "gave up after {:?}", start.elapsed());
     let r = &stuck.registration;
     assert_eq!(
-        (r.handle, r.role, r.npi, r.deregistering),
+        (r.handle.value(), r.role, r.npi, r.deregistering),
         (c.handle_value(), Role::Client, fx.npi, true)
     );
     assert_eq!(guid(&r.module_id), guid(c.module_id));
     assert_eq!(stuck.bindings.len(), 1);
     let b = &stuck.bindings[0];
-    assert_eq!(b.handle, c.binding("P").handle);
-    assert_eq!((b.client, b.provider), (c.handle_value(), p.handle_value()));
+    assert_eq!(b.handle.value(), c.binding("P").handle);
+    assert_eq!((b.client.value(), b.provider.value()), (c.handle_value(), p.handle_value()));
     assert_eq!(
         (b.state, b.client_half, b.provider_half),
         (BindingState::Detaching, HalfState::Done, HalfState::Pending)
@@ -110,11 +110,11 @@ fn listings_show_npi_module_ids_numbers_and_every_state_change() {
     assert_eq!(regs.len(), 2, "{regs:?}");
     let (rp, rc) = (&regs[0], &regs[1]);
     assert_eq!(
-        (rp.handle, rp.role, rp.npi, rp.number),
+        (rp.handle.value(), rp.role, rp.npi, rp.number),
         (p.handle_value(), Role::Provider, fx.npi, 4)
     );
     assert_eq!(
-        (rc.handle, rc.role, rc.npi, rc.number),
+        (rc.handle.value(), rc.role, rc.npi, rc.number),
         (c.handle_value(), Role::Client, fx.npi, 3)
     );
     assert_eq!((guid(&rp.module_id), guid(&rc.module_id)), (guid(p.module_id), guid(c.module_id)));
@@ -125,7 +125,7 @@ fn listings_show_npi_module_ids_numbers_and_every_state_change() {
 
     let b = &fx.bindings()[0];
     assert_eq!(
-        (b.handle, b.npi, b.client, b.provider),
+        (b.handle.value(), b.npi, b.client.value(), b.provider.value()),
         (c.binding("P").handle, fx.npi, c.handle_value(), p.handle_value())
     );
     assert_eq!(

@@ -21,8 +21,8 @@ fn r01_register_succeeds_with_distinct_non_null_handles() {
     assert_ne!(c.handle(), p.handle());
     let regs = host::registrations_of(&fx.npi);
     assert_eq!(regs.len(), 2);
-    assert_eq!((regs[0].handle, regs[0].role), (c.handle_value(), Side::Client));
-    assert_eq!((regs[1].handle, regs[1].role), (p.handle_value(), Side::Provider));
+    assert_eq!((regs[0].handle.value(), regs[0].role), (c.handle_value(), Side::Client));
+    assert_eq!((regs[1].handle.value(), regs[1].role), (p.handle_value(), Side::Provider));
     c.unload();
     p.unload();
     fx.assert_clean();
@@ -42,7 +42,7 @@ fn r01_a_failed_registration_produces_no_handle_no_registration_and_no_callback(
     assert_eq!(fx.names(), NOTHING, "the provider would have been proposed");
     let regs = host::registrations_of(&fx.npi);
     assert_eq!(regs.len(), 1);
-    assert_eq!(regs[0].handle, p.handle_value());
+    assert_eq!(regs[0].handle.value(), p.handle_value());
     assert_eq!(fx.violations(), [ViolationKind::InvalidCharacteristics]);
     host::take_violations_of(&fx.npi);
     p.unload();
@@ -512,7 +512,7 @@ fn r08_each_proposal_gets_a_fresh_binding_handle_shared_by_both_sides() {
         seen.push(pair[0].binding);
     }
     // The same handle is what both sides quote later, and what the listing shows.
-    let listed: Vec<usize> = fx.bindings().iter().map(|b| b.handle).collect();
+    let listed: Vec<usize> = fx.bindings().iter().map(|b| b.handle.value()).collect();
     assert_eq!(listed, [events[0].binding, events[2].binding]);
     assert_eq!(c.binding("P1").handle, p1.binding("C").handle);
     // Re-registering never brings an old value back.

@@ -801,7 +801,7 @@ impl Fx {
 
 /// The violations recorded anywhere with this handle value (for handles that name no NPI).
 pub(crate) fn violations_with_handle(h: usize) -> Vec<ViolationKind> {
-    host::violations().into_iter().filter(|v| v.handle == h).map(|v| v.kind).collect()
+    host::violations().into_iter().filter(|v| v.handle.value() == h).map(|v| v.kind).collect()
 }
 
 static NPI_LESS: Mutex<()> = Mutex::new(());

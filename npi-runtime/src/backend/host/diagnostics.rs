@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::frames;
 use super::registrar::Registrar;
-use super::report::{Irql, Role, Violation, ViolationKind};
+use super::report::{Handle, Irql, Role, Violation, ViolationKind};
 use super::sync;
 use super::tables::{FxHashSet, State};
 use crate::sys::GUID;
@@ -31,7 +31,7 @@ impl Registrar {
         function: &'static str,
         detail: String,
     ) {
-        let v = Violation { kind, npi, handle, function, detail };
+        let v = Violation { kind, npi, handle: Handle::from_value(handle), function, detail };
         let mut d = sync::lock(&self.diagnostics);
         let strict = npi.is_some_and(|n| d.strict.contains(&n));
         let warning = matches!(

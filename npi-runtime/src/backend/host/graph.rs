@@ -13,7 +13,7 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use super::report::{BindingInfo, HalfState, RegistrationInfo, Role, StuckWait};
+use super::report::{BindingInfo, HalfState, Handle, RegistrationInfo, Role, StuckWait};
 use crate::sys::{GUID, NPI_MODULEID};
 
 /// Registrations and bindings of a registrar (or of a stuck wait), ready to be drawn.
@@ -48,7 +48,7 @@ impl StuckWait {
 
 impl BindingGraph {
     /// Every registration box, by handle, in handle order (so the text is deterministic).
-    fn nodes(&self) -> BTreeMap<usize, Node> {
+    fn nodes(&self) -> BTreeMap<Handle, Node> {
         let mut nodes = BTreeMap::new();
         for r in &self.registrations {
             nodes.insert(
@@ -188,7 +188,7 @@ impl BindingGraph {
 }
 
 /// The NPIs of the graph, in a fixed order.
-fn npis(nodes: &BTreeMap<usize, Node>) -> Vec<GUID> {
+fn npis(nodes: &BTreeMap<Handle, Node>) -> Vec<GUID> {
     let mut npis: Vec<GUID> = nodes.values().map(|n| n.npi).collect();
     npis.sort();
     npis.dedup();
@@ -197,7 +197,7 @@ fn npis(nodes: &BTreeMap<usize, Node>) -> Vec<GUID> {
 
 /// Each side of a binding: its registration, its name, its half, and the call a pending half
 /// still owes.
-fn halves(b: &BindingInfo) -> [(usize, &'static str, HalfState, &'static str); 2] {
+fn halves(b: &BindingInfo) -> [(Handle, &'static str, HalfState, &'static str); 2] {
     [
         (b.client, "client", b.client_half, "NmrClientDetachProviderComplete"),
         (b.provider, "provider", b.provider_half, "NmrProviderDetachClientComplete"),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::string::String;
 use std::vec::Vec;
 
-use crate::sys::{GUID, NPI_MODULEID, NTSTATUS};
+use crate::sys::{GUID, HANDLE, NPI_MODULEID, NTSTATUS};
 
 /// A breach of the NMR contract by a module (or a bad argument), as Driver Verifier would flag it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +56,83 @@ pub enum ViolationKind {
     Internal,
 }
 
+/// A handle as the host NMR's listings and reports give it: the value the NMR issued for a
+/// registration or a binding. It compares equal to the `HANDLE` the safe layer and the raw ABI
+/// return for the same registration or binding (`info.handle == registration.handle()`), and
+/// unlike a `HANDLE` it is `Send` and `Sync`, so listings and errors cross threads. `Display`
+/// and `Debug` print it in hex, as the host's reports and graphs do.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Handle(usize);
+
+impl Handle {
+    /// The handle with this raw value.
+    #[must_use]
+    pub fn from_raw(handle: HANDLE) -> Self {
+        Handle(handle.addr())
+    }
+
+    /// The raw `HANDLE`, for the `Nmr*` functions.
+    #[must_use]
+    pub fn as_raw(self) -> HANDLE {
+        // A host handle is a number, never dereferenced: it needs no provenance.
+        core::ptr::without_provenance_mut(self.0)
+    }
+
+    /// The handle's numeric value.
+    #[must_use]
+    pub const fn value(self) -> usize {
+        self.0
+    }
+
+    /// NULL: no handle.
+    #[must_use]
+    pub const fn is_null(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The handle with this numeric value (as [`Handle::value`] gives it).
+    #[must_use]
+    pub const fn from_value(value: usize) -> Self {
+        Handle(value)
+    }
+}
+
+impl From<HANDLE> for Handle {
+    fn from(handle: HANDLE) -> Self {
+        Handle::from_raw(handle)
+    }
+}
+
+impl PartialEq<HANDLE> for Handle {
+    fn eq(&self, other: &HANDLE) -> bool {
+        self.0 == other.addr()
+    }
+}
+
+impl PartialEq<Handle> for HANDLE {
+    fn eq(&self, other: &Handle) -> bool {
+        self.addr() == other.0
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Handle({:#x})", self.0)
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl fmt::LowerHex for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
 /// One recorded violation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -63,8 +140,8 @@ pub struct Violation {
     pub kind: ViolationKind,
     /// The NPI concerned, when the handle or characteristics name one.
     pub npi: Option<GUID>,
-    /// The handle the call was given (0 if none).
-    pub handle: usize,
+    /// The handle the call was given (NULL if none).
+    pub handle: Handle,
     /// The NMR function or callback at fault, e.g. `"NmrClientDetachProviderComplete"`.
     pub function: &'static str,
     /// A sentence a driver author can act on.
@@ -77,7 +154,7 @@ impl fmt::Display for Violation {
         if let Some(npi) = self.npi {
             write!(f, " (NPI {npi})")?;
         }
-        if self.handle != 0 {
+        if !self.handle.is_null() {
             write!(f, " [handle {:#x}]", self.handle)?;
         }
         Ok(())
@@ -96,8 +173,8 @@ pub enum Role {
 /// A registration as the host NMR sees it.
 #[derive(Clone, Debug)]
 pub struct RegistrationInfo {
-    /// The registration handle value.
-    pub handle: usize,
+    /// The registration handle.
+    pub handle: Handle,
     /// Client or provider.
     pub role: Role,
     /// `*NpiId`.
@@ -145,16 +222,16 @@ pub enum BindingState {
 /// A binding as the host NMR sees it.
 #[derive(Clone, Debug)]
 pub struct BindingInfo {
-    /// The binding handle value.
-    pub handle: usize,
+    /// The binding handle.
+    pub handle: Handle,
     /// The NPI.
     pub npi: GUID,
     /// The client registration handle.
-    pub client: usize,
+    pub client: Handle,
     /// The client's module id.
     pub client_module: NPI_MODULEID,
     /// The provider registration handle.
-    pub provider: usize,
+    pub provider: Handle,
     /// The provider's module id.
     pub provider_module: NPI_MODULEID,
     /// Overall state.

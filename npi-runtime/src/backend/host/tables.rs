@@ -9,7 +9,7 @@ use rustc_hash::FxBuildHasher;
 
 use super::binding_state::Binding;
 use super::registrar::Registrar;
-use super::report::{BindingInfo, RegistrationInfo, Role};
+use super::report::{BindingInfo, Handle, RegistrationInfo, Role};
 use super::{handles, slab, sync};
 use crate::sys::{
     GUID, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
@@ -133,7 +133,7 @@ impl State {
         // SAFETY: as in `module_id`.
         let number = unsafe { (*r.chars.instance()).Number };
         RegistrationInfo {
-            handle,
+            handle: Handle::from_value(handle),
             role: r.role,
             npi: r.npi,
             module_id: self.module_id(handle),
@@ -145,11 +145,11 @@ impl State {
 
     pub(super) fn binding_info(&self, handle: usize, b: &Binding) -> BindingInfo {
         BindingInfo {
-            handle,
+            handle: Handle::from_value(handle),
             npi: b.npi,
-            client: b.client,
+            client: Handle::from_value(b.client),
             client_module: self.module_id(b.client),
-            provider: b.provider,
+            provider: Handle::from_value(b.provider),
             provider_module: self.module_id(b.provider),
             state: b.state,
             client_half: b.client_half.public(),

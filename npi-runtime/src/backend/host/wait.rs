@@ -11,7 +11,7 @@ use std::vec::Vec;
 
 use super::registrar::Registrar;
 use super::report::{
-    BindingInfo, Irql, RegistrationInfo, Role, StuckWait, ViolationKind, WaitError,
+    BindingInfo, Handle, Irql, RegistrationInfo, Role, StuckWait, ViolationKind, WaitError,
 };
 use super::tables::State;
 use super::{frames, sync};
@@ -158,7 +158,7 @@ impl Registrar {
     pub(super) fn stuck_report(&self, st: &State, handle: usize) -> StuckWait {
         let registration = st.registrations.get(&handle).map_or_else(
             || RegistrationInfo {
-                handle,
+                handle: Handle::from_value(handle),
                 role: Role::Client,
                 npi: GUID::default(),
                 module_id: NPI_MODULEID::from_guid(GUID::default()),
