@@ -93,8 +93,10 @@ unsafe extern "system" fn ProviderFunction(binding: *mut c_void, value: u32) -> 
     // SAFETY: the NMR hands back the binding context this provider created in attach.
     let b = unsafe { &*binding.cast::<ProviderBinding>() };
     println!("  provider: ProviderFunction({value}) called by client #{}", b.client_name);
-    // SAFETY: the client's dispatch and context stay valid while the binding exists.
-    unsafe { ((*b.client_dispatch).ClientNotify)(b.client_context, value * 2) };
+    // SAFETY: the client's dispatch table stays valid while the binding exists.
+    let notify = unsafe { (*b.client_dispatch).ClientNotify };
+    // SAFETY: called with the client's own binding context, valid while the binding exists.
+    unsafe { notify(b.client_context, value * 2) };
     value * 2
 }
 
@@ -116,11 +118,10 @@ unsafe extern "system" fn ProviderAttachClient(
         client_dispatch: ClientDispatch.cast(),
         binding_handle: NmrBindingHandle,
     });
-    // SAFETY: out-pointers supplied by the NMR.
-    unsafe {
-        *ProviderBindingContext = Box::into_raw(binding).cast();
-        *ProviderDispatch = (&raw const PROVIDER_DISPATCH).cast();
-    }
+    // SAFETY: an out-pointer supplied by the NMR.
+    unsafe { *ProviderBindingContext = Box::into_raw(binding).cast() };
+    // SAFETY: as above.
+    unsafe { *ProviderDispatch = (&raw const PROVIDER_DISPATCH).cast() };
     STATUS_SUCCESS
 }
 
@@ -220,7 +221,9 @@ unsafe extern "system" fn ClientAttachProvider(
 ) -> NTSTATUS {
     let number = ClientContext.addr() as u32;
     // SAFETY: the provider's registration instance, valid during the call.
-    let provider = unsafe { &*(*ProviderRegistrationInstance).ModuleId };
+    let provider = unsafe { (*ProviderRegistrationInstance).ModuleId };
+    // SAFETY: its module id, valid while the provider is registered.
+    let provider = unsafe { &*provider };
     println!(
         "  client #{number}: ClientAttachProvider(provider module {}) -> NmrClientAttachProvider",
         provider.guid().unwrap_or_default()
@@ -230,14 +233,19 @@ unsafe extern "system" fn ClientAttachProvider(
         provider_context: ptr::null_mut(),
         provider_dispatch: ptr::null(),
     }));
-    // SAFETY: `binding` is ours until cleanup; the out-pointers point into it.
+    // SAFETY: `binding` is ours until cleanup: a place in it, no reference made.
+    let provider_context = unsafe { &raw mut (*binding).provider_context };
+    // SAFETY: as above.
+    let provider_dispatch = unsafe { &raw mut (*binding).provider_dispatch };
+    // SAFETY: inside this proposal's ClientAttachProvider; the out-pointers point into
+    // `binding`, which the NMR keeps as our binding context until cleanup.
     let status = unsafe {
         NmrClientAttachProvider(
             NmrBindingHandle,
             binding.cast(),
             (&raw const CLIENT_DISPATCH).cast(),
-            &raw mut (*binding).provider_context,
-            (&raw mut (*binding).provider_dispatch).cast(),
+            provider_context,
+            provider_dispatch.cast(),
         )
     };
     if status == STATUS_SUCCESS {
@@ -281,11 +289,10 @@ fn ClientDriverEntry() -> NTSTATUS {
 fn ClientUnload() {
     for h in &CLIENT_HANDLES {
         let handle = ptr::without_provenance_mut(h.load(Ordering::SeqCst));
-        // SAFETY: handles from NmrRegisterClient; deregister then wait, as Unload must.
-        unsafe {
-            NmrDeregisterClient(handle);
-            NmrWaitForClientDeregisterComplete(handle);
-        }
+        // SAFETY: a handle from NmrRegisterClient, deregistered once.
+        unsafe { NmrDeregisterClient(handle) };
+        // SAFETY: then the wait, as Unload must, before anything it points to is freed.
+        unsafe { NmrWaitForClientDeregisterComplete(handle) };
     }
 }
 
@@ -305,12 +312,14 @@ fn main() {
 
     println!("clients call the provider through its dispatch table:");
     for (i, b) in CLIENT_BINDINGS.lock().unwrap().iter().enumerate() {
-        let b = *b as *const ClientBinding;
-        // SAFETY: the binding is attached; the provider's dispatch and context stay valid
+        // SAFETY: the binding is attached; it, the provider's dispatch and context stay valid
         // until the client's detach, which cannot run while we hold CLIENT_BINDINGS.
-        let doubled = unsafe {
-            ((*(*b).provider_dispatch).ProviderFunction)((*b).provider_context, 10 + i as u32)
-        };
+        let b = unsafe { &*(*b as *const ClientBinding) };
+        let (dispatch, context) = (b.provider_dispatch, b.provider_context);
+        // SAFETY: as above: the provider's table is live.
+        let function = unsafe { (*dispatch).ProviderFunction };
+        // SAFETY: as above: called with the provider's own binding context.
+        let doubled = unsafe { function(context, 10 + i as u32) };
         println!("  -> returned {doubled}");
     }
 

@@ -2,6 +2,10 @@
 //! thousands of cycles while a third of the detaches pend and are completed from another
 //! thread (and some from inside the detach callback itself, R21). Nothing may hang, and every
 //! binding must be detached and cleaned up exactly once on each side.
+#![allow(
+    clippy::multiple_unsafe_ops_per_block,
+    reason = "raw-ABI test driving sequences of NMR calls under one SAFETY argument each; the library itself keeps one operation per block"
+)]
 
 use std::ffi::c_void;
 use std::ptr;

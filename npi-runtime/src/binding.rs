@@ -105,11 +105,10 @@ pub trait Side: sealed::Sealed + 'static {
     #[doc(hidden)]
     #[inline]
     unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per this function's contract, which is `deregister`'s; then `wait`'s holds.
-        unsafe {
-            let _ = Self::deregister(handle);
-            Self::wait(handle)
-        }
+        // SAFETY: per this function's contract, which is `deregister`'s.
+        let _ = unsafe { Self::deregister(handle) };
+        // SAFETY: deregistered just above: `wait`'s contract holds.
+        unsafe { Self::wait(handle) }
     }
 }
 
@@ -310,14 +309,11 @@ impl<S: Side> Record<S> {
         if Self::EXTRA == 0 {
             return &[];
         }
-        // SAFETY: the block holds `EXTRA` initialised shards at `EXTRA_OFFSET` (`LAYOUT`,
+        // SAFETY: `EXTRA_OFFSET` is inside the record's block (`LAYOUT`).
+        let first = unsafe { this.as_ptr().cast::<u8>().add(Self::EXTRA_OFFSET) };
+        // SAFETY: the block holds `EXTRA` initialised shards there (`LAYOUT`,
         // `RecordRef::try_new`), alive as long as the record, which the caller keeps.
-        unsafe {
-            core::slice::from_raw_parts(
-                this.as_ptr().cast::<u8>().add(Self::EXTRA_OFFSET).cast::<PaddedShard>(),
-                Self::EXTRA,
-            )
-        }
+        unsafe { core::slice::from_raw_parts(first.cast::<PaddedShard>(), Self::EXTRA) }
     }
 
     /// Publishes the peer once the attach succeeded; calls through it are allowed from now,
@@ -345,8 +341,10 @@ impl<S: Side> Record<S> {
     /// The reference count, by pointer (see [`release_ref`]).
     fn refs(this: NonNull<Self>) -> NonNull<AtomicUsize> {
         // SAFETY: a place projection through the raw pointer (no reference made) to a field of
-        // the record, so in bounds and not NULL.
-        unsafe { NonNull::new_unchecked(&raw mut (*this.as_ptr()).refs) }
+        // the record, so in bounds.
+        let refs = unsafe { &raw mut (*this.as_ptr()).refs };
+        // SAFETY: a field of a record at a non-NULL address is not NULL.
+        unsafe { NonNull::new_unchecked(refs) }
     }
 
     pub(crate) fn value(&self) -> &S::Value {
@@ -371,15 +369,17 @@ impl<S: Side> Record<S> {
     fn shard_ptr(this: NonNull<Self>, i: usize) -> NonNull<Shard> {
         debug_assert!(i < S::SHARDS);
         let p = this.as_ptr();
-        // SAFETY: a place projection through the raw pointer (no reference made) for the
-        // first shard; the extra ones are in the same block (`LAYOUT`), `i - 1 < EXTRA`.
-        unsafe {
-            NonNull::new_unchecked(if i == 0 {
-                &raw mut (*p).holds.first
-            } else {
-                p.cast::<u8>().add(Self::EXTRA_OFFSET + (i - 1) * SHARD_STRIDE).cast::<Shard>()
-            })
-        }
+        let shard = if i == 0 {
+            // SAFETY: a place projection through the raw pointer (no reference made) to the
+            // first shard, a field of the record.
+            unsafe { &raw mut (*p).holds.first }
+        } else {
+            // SAFETY: the extra shards are in the same block (`LAYOUT`), and `i - 1 < EXTRA`.
+            unsafe { p.cast::<u8>().add(Self::EXTRA_OFFSET + (i - 1) * SHARD_STRIDE) }
+                .cast::<Shard>()
+        };
+        // SAFETY: inside a record at a non-NULL address, so not NULL.
+        unsafe { NonNull::new_unchecked(shard) }
     }
 
     /// Marks detach begun and takes the hold of the detach callback itself.
@@ -414,10 +414,12 @@ impl<S: Side> Record<S> {
 
     /// Drops one hold counted in `remaining`; the last one completes this side's half.
     fn release_remaining(this: NonNull<Self>) {
-        // SAFETY: `holds` is a field of the live record; the caller owns a counted hold.
-        let last = unsafe {
-            Holds::release_remaining(NonNull::new_unchecked(&raw mut (*this.as_ptr()).holds))
-        };
+        // SAFETY: a place projection (no reference made) to a field of the live record.
+        let holds = unsafe { &raw mut (*this.as_ptr()).holds };
+        // SAFETY: a field of a record at a non-NULL address is not NULL.
+        let holds = unsafe { NonNull::new_unchecked(holds) };
+        // SAFETY: the holds of the live record; the caller owns a counted hold.
+        let last = unsafe { Holds::release_remaining(holds) };
         if last {
             // SAFETY: still alive: only the completion below can lead to cleanup.
             let handle = unsafe { this.as_ref() }.handle;
@@ -543,24 +545,24 @@ impl<S: Side> RecordRef<S> {
             return Err(value);
         };
         let p = block.as_ptr().cast::<Record<S>>();
-        // SAFETY: a fresh block of `LAYOUT` for a `Record<S>` and its extra shards: every
-        // field and shard is written once, in place, through raw pointers (no reference to
-        // uninitialised memory).
-        unsafe {
-            p.write(Record {
-                holds: Holds::new(),
-                refs: AtomicUsize::new(1),
-                module,
-                handle,
-                value: ManuallyDrop::new(value),
-            });
-            for i in 0..Record::<S>::EXTRA {
-                block
-                    .as_ptr()
-                    .add(Record::<S>::EXTRA_OFFSET + i * SHARD_STRIDE)
-                    .cast::<PaddedShard>()
-                    .write(PaddedShard { shard: Shard::new(), next_shard: AtomicUsize::new(0) });
-            }
+        let record = Record {
+            holds: Holds::new(),
+            refs: AtomicUsize::new(1),
+            module,
+            handle,
+            value: ManuallyDrop::new(value),
+        };
+        // SAFETY: a fresh block of `LAYOUT`, aligned for a `Record<S>`: written once, in place,
+        // through a raw pointer (no reference to uninitialised memory).
+        unsafe { p.write(record) };
+        for i in 0..Record::<S>::EXTRA {
+            // SAFETY: the extra shards follow the record in the same block (`LAYOUT`).
+            let shard = unsafe { block.as_ptr().add(Record::<S>::EXTRA_OFFSET + i * SHARD_STRIDE) };
+            let shard = shard.cast::<PaddedShard>();
+            // SAFETY: in the fresh block, aligned for a shard (`SHARD_STRIDE`), written once.
+            unsafe {
+                shard.write(PaddedShard { shard: Shard::new(), next_shard: AtomicUsize::new(0) })
+            };
         }
         // SAFETY: from a successful allocation.
         let ptr = unsafe { NonNull::new_unchecked(p) };
@@ -602,13 +604,15 @@ impl<S: Side> RecordRef<S> {
         if !unsafe { release_ref(Record::refs(ptr)) } {
             return None;
         }
-        // SAFETY: that was the last reference: the block is ours; the value is read out once
-        // and the block freed without dropping it again.
-        unsafe {
-            let value = ManuallyDrop::into_inner((&raw const (*ptr.as_ptr()).value).read());
-            dealloc_layout(ptr.cast(), Record::<S>::LAYOUT);
-            Some(value)
-        }
+        // SAFETY: that was the last reference: the block is ours; the value is read out once,
+        // and never dropped in place (the block is freed below without dropping it).
+        let value = unsafe { &raw const (*ptr.as_ptr()).value };
+        // SAFETY: as above: read out once.
+        let value = unsafe { value.read() };
+        // SAFETY: the block came from `try_alloc_layout` with this layout, and nothing refers
+        // to it any more.
+        unsafe { dealloc_layout(ptr.cast(), Record::<S>::LAYOUT) };
+        Some(ManuallyDrop::into_inner(value))
     }
 }
 
@@ -634,8 +638,10 @@ impl<S: Side> Drop for RecordRef<S> {
         }
         // SAFETY: the last reference: nothing else can reach the block.
         let _free = Free(self.ptr.cast(), Record::<S>::LAYOUT);
-        // SAFETY: the value is dropped once, here.
-        unsafe { ManuallyDrop::drop(&mut (*self.ptr.as_ptr()).value) };
+        // SAFETY: the last reference: no other reference to the record exists.
+        let record = unsafe { &mut *self.ptr.as_ptr() };
+        // SAFETY: the value is dropped once, here; the block is freed after (`_free`).
+        unsafe { ManuallyDrop::drop(&mut record.value) };
     }
 }
 
@@ -838,9 +844,11 @@ impl<'a, S: Side> PeerCall<'a, S> {
         if !held.try_hold() {
             return None;
         }
+        // SAFETY: this thread holds the shard (`try_hold` above).
+        let peer = unsafe { held.peer() };
         // SAFETY: held, so opened by `attached`, which opens shards only when the peer's table
         // is present or the NPI has none.
-        let calls = unsafe { S::PeerDispatch::calls_unchecked(held.peer()) };
+        let calls = unsafe { S::PeerDispatch::calls_unchecked(peer) };
         Some(Self { record, shard, calls })
     }
 }

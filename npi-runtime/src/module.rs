@@ -377,8 +377,8 @@ impl<C: NpiData> fmt::Debug for PeerRegistration<'_, C> {
     }
 }
 
-/// An attach request: [`ClientAttachRequest`](crate::ClientAttachRequest) or
-/// [`ProviderAttachRequest`](crate::ProviderAttachRequest). Sealed.
+/// An attach request: [`ClientAttachRequest`] or
+/// [`ProviderAttachRequest`]. Sealed.
 pub trait AttachRequest: sealed::Sealed {
     /// The module's per-binding value.
     type Value;
@@ -609,10 +609,9 @@ impl<'a, T: Provider> ProviderAttachRequest<'a, T> {
         let context = record.into_context();
         // SAFETY: the out-pointers were checked non-NULL by the callback shim; from here the
         // callback answers success (`accepted`), so the NMR owns the context until cleanup.
-        unsafe {
-            self.out_context.write(context);
-            self.out_dispatch.write(dispatch.as_dispatch());
-        }
+        unsafe { self.out_context.write(context) };
+        // SAFETY: as above.
+        unsafe { self.out_dispatch.write(dispatch.as_dispatch()) };
         self.accepted.set(true);
         // SAFETY: as in `ClientAttachRequest::accept`: the record outlives this callback.
         Ok(Accepted { record: unsafe { RecordPtr::from_context(context) } })
@@ -665,9 +664,10 @@ pub(crate) unsafe extern "system" fn client_attach<T: Client>(
     let accepted = Cell::new(false);
     let answer = crate::unwind::guard(npi, handle, NAME, || {
         let module = context.cast_const().cast::<T>();
-        // SAFETY: `Registration` registers `&T` as the context, alive until the wait returns;
-        // the peer's instance is valid for the call.
-        let (module, provider) = unsafe { (&*module, PeerRegistration::new(provider)) };
+        // SAFETY: `Registration` registers `&T` as the context, alive until the wait returns.
+        let module = unsafe { &*module };
+        // SAFETY: the peer's instance is valid for the call.
+        let provider = unsafe { PeerRegistration::new(provider) };
         module.attach(ClientAttachRequest { handle, provider, module, accepted: &accepted }).status
     });
     attach_answer(npi, handle, NAME, accepted.get(), answer)
@@ -707,8 +707,9 @@ pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
     let accepted = Cell::new(false);
     let answer = crate::unwind::guard(npi, handle, NAME, || {
         // SAFETY: as in `client_attach`.
-        let (module, client) =
-            unsafe { (&*context.cast_const().cast::<T>(), PeerRegistration::new(client)) };
+        let module = unsafe { &*context.cast_const().cast::<T>() };
+        // SAFETY: as in `client_attach`.
+        let client = unsafe { PeerRegistration::new(client) };
         let request = ProviderAttachRequest {
             handle,
             client,

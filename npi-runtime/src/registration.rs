@@ -762,16 +762,19 @@ impl<R: Side> RegistrationBuilder<R> {
             instance.NpiSpecificCharacteristics = data_ptr_raw(c);
         }
         let characteristics = ptr::from_ref(&parts.patched.characteristics);
-        // SAFETY: the patched copy lives in the block `keep` holds, at a fixed address, with
-        // what it points to ('static, owned by the block, or promised by the caller of
-        // `borrowed_characteristics`); the module is 'static or kept by the block.
+        // SAFETY: the patched copy lives in the block `keep` holds, at a fixed address, for as
+        // long as the registration (the block moves only as a pointer).
+        let characteristics = unsafe { &*characteristics };
+        // SAFETY: the characteristics and what they point to ('static, owned by the block, or
+        // promised by the caller of `borrowed_characteristics`) and the module ('static or
+        // kept by the block) stay valid until the wait returns.
         unsafe {
-            Registration::register_with(&*characteristics, self.module, Some(Keep::boxed(parts)))
+            Registration::register_with(characteristics, self.module, Some(Keep::boxed(parts)))
         }
     }
 }
 
-/// [`data_ptr`] for a pointer: NULL for `()`.
+/// [`data_ptr`](crate::npi::data_ptr) for a pointer: NULL for `()`.
 fn data_ptr_raw<T: NpiData>(p: *const T) -> *const c_void {
     if T::PRESENT { p.cast() } else { ptr::null() }
 }

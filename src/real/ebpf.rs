@@ -291,26 +291,23 @@ impl MetadataTableImpl for Bpf2cClient {
 
     unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.
-        unsafe {
-            programs.write(ptr::null_mut());
-            count.write(0);
-        }
+        unsafe { programs.write(ptr::null_mut()) };
+        // SAFETY: as above.
+        unsafe { count.write(0) };
     }
 
     unsafe fn maps(maps: *mut *mut MapEntry, count: *mut usize) {
         // SAFETY: as above.
-        unsafe {
-            maps.write(ptr::null_mut());
-            count.write(0);
-        }
+        unsafe { maps.write(ptr::null_mut()) };
+        // SAFETY: as above.
+        unsafe { count.write(0) };
     }
 
     unsafe fn hash(hash: *mut *const u8, size: *mut usize) {
         // SAFETY: as above.
-        unsafe {
-            hash.write(HASH.as_ptr());
-            size.write(HASH.len());
-        }
+        unsafe { hash.write(HASH.as_ptr()) };
+        // SAFETY: as above.
+        unsafe { size.write(HASH.len()) };
     }
 
     unsafe fn version(version: *mut Bpf2cVersion) {
@@ -323,10 +320,9 @@ impl MetadataTableImpl for Bpf2cClient {
         count: *mut usize,
     ) {
         // SAFETY: as above.
-        unsafe {
-            map_initial_values.write(ptr::null_mut());
-            count.write(0);
-        }
+        unsafe { map_initial_values.write(ptr::null_mut()) };
+        // SAFETY: as above.
+        unsafe { count.write(0) };
     }
 
     unsafe fn global_variable_sections(
@@ -334,10 +330,9 @@ impl MetadataTableImpl for Bpf2cClient {
         count: *mut usize,
     ) {
         // SAFETY: as above.
-        unsafe {
-            global_variable_sections.write(ptr::null_mut());
-            count.write(0);
-        }
+        unsafe { global_variable_sections.write(ptr::null_mut()) };
+        // SAFETY: as above.
+        unsafe { count.write(0) };
     }
 }
 

@@ -347,13 +347,13 @@ impl XdpNpiClientImpl for XdpInterface {
         interface_dispatch: *mut *const c_void,
     ) -> NTSTATUS {
         // SAFETY: XDP passes a valid version and out-pointers.
-        unsafe {
-            if (*version).major != XDP_DRIVER_API_VERSION.major {
-                return STATUS_NOT_SUPPORTED;
-            }
-            interface_context.write(get_interface_context);
-            interface_dispatch.write(ptr::from_ref(INTERFACE_DISPATCH.raw()).cast());
+        if unsafe { (*version).major } != XDP_DRIVER_API_VERSION.major {
+            return STATUS_NOT_SUPPORTED;
         }
+        // SAFETY: as above.
+        unsafe { interface_context.write(get_interface_context) };
+        // SAFETY: as above.
+        unsafe { interface_dispatch.write(ptr::from_ref(INTERFACE_DISPATCH.raw()).cast()) };
         STATUS_SUCCESS
     }
 }
