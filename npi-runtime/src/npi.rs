@@ -185,9 +185,10 @@ impl<'a, D: NpiData> Peer<'a, D> {
         self.context
     }
 
-    /// The peer's dispatch table, if it offered one.
+    /// The peer's dispatch table, if it offered one (the name the generated `<Table>Calls`
+    /// views use for the same thing).
     #[must_use]
-    pub fn dispatch(&self) -> Option<&D> {
+    pub fn as_table(&self) -> Option<&D> {
         // SAFETY: per `new`, NULL or a live `D` for `'a`, which outlives this borrow.
         unsafe { data_ref(self.dispatch) }
     }
