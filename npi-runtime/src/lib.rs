@@ -11,6 +11,7 @@ extern crate std;
 
 mod backend;
 mod binding;
+pub mod c_header;
 mod heap;
 mod module;
 mod npi;
