@@ -210,10 +210,19 @@ def run_broken(manifest, only):
 def run_sweep(manifest, only):
     """Each pool allocation of a run fails in turn; every run must end gracefully."""
     failures, rows = [], []
-    for sweep in manifest["sweeps"]:
-        arch, profile = sweep["arch"], sweep["profile"]
-        if only and arch not in only:
+    sweeps = []
+    for config in manifest["configs"]:
+        if config["profile"] != "release" or (only and config["arch"] not in only):
             continue
+        for title, client, provider in PAIRINGS:
+            for provider_first in (True, False):
+                sweeps.append({"name": f"{config['arch']} {config['profile']} {title}, "
+                               f"{'provider' if provider_first else 'client'} loads first",
+                               "arch": config["arch"], "profile": config["profile"],
+                               "images": config["images"], "client": client,
+                               "provider": provider, "provider_first": provider_first})
+    for sweep in sweeps:
+        arch, profile = sweep["arch"], sweep["profile"]
         images = sweep["images"]
         client, provider = sweep["client"], sweep["provider"]
         load = (provider, client) if sweep["provider_first"] else (client, provider)
