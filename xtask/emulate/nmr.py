@@ -107,7 +107,11 @@ class Nmr:
 
     def caller_image(self):
         image = self.k.image_of(self.k.caller)
-        return image.name if image else "?"
+        if image:
+            return image.name
+        if self.k.frames:  # a tail call: the import returns straight to the kernel
+            return self.k.frames[-1].role.split()[0] + " (tail call)"
+        return "?"
 
     def breach(self, rule, text):
         raise Failure("contract breach", f"{text} [{rule}]")

@@ -122,7 +122,15 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
                 pair.push((format!("{target} exnpi-{label}"), result, started.elapsed()));
                 if let Some((clang, toolchain)) = &c_pair {
                     let started = Instant::now();
-                    let c = pair_c_driver(toolchain, clang, &root, &krate.target_dir, profile, label, &[]);
+                    let c = pair_c_driver(
+                        toolchain,
+                        clang,
+                        &root,
+                        &krate.target_dir,
+                        profile,
+                        label,
+                        &[],
+                    );
                     let result = build_and_check_c(&c, target, objdump.as_deref(), roles)
                         .map_err(|error| format!("{error:#}"));
                     pair.push((format!("{target} exnpi_{label}.c"), result, started.elapsed()));
@@ -138,7 +146,14 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
     if !pair.is_empty() {
         let mut out = format!(
             "\n== the EXNPI pair as separate drivers ({} profile)\n{:<26} {:<6} {:>8} {:>8} {:>8} {:>8} {:>7}  sys\n",
-            profile.name(), "driver", "result", ".text", ".rdata", ".data", "file", "time"
+            profile.name(),
+            "driver",
+            "result",
+            ".text",
+            ".rdata",
+            ".data",
+            "file",
+            "time"
         );
         for (name, result, elapsed) in &pair {
             summary_row(&mut out, &format!("{name:<26}"), result, elapsed.as_secs_f64());

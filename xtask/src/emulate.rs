@@ -197,11 +197,8 @@ pub(crate) fn run(options: &EmulateOptions) -> anyhow::Result<()> {
     let toolchain = Toolchain::debian(options.install)?;
     let clang = toolchain::clang(options.install)?;
     let target_dir = root.join("target/xtask");
-    let targets: Vec<Target> = if options.only.is_empty() {
-        vec![Target::X64, Target::X86]
-    } else {
-        options.only.clone()
-    };
+    let targets: Vec<Target> =
+        if options.only.is_empty() { vec![Target::X64, Target::X86] } else { options.only.clone() };
 
     let mut manifest = String::from("{\"configs\": [\n");
     let mut first = true;
@@ -307,7 +304,11 @@ pub(crate) fn run(options: &EmulateOptions) -> anyhow::Result<()> {
 
 /// Builds one Rust driver of the pair and links it; a non-empty `variant` (its features) gets
 /// its own file names, so the broken builds never overwrite the real ones.
-fn build_rust(krate: &kbuild::KernelCrate<'_>, target: Target, variant: &str) -> anyhow::Result<Built> {
+fn build_rust(
+    krate: &kbuild::KernelCrate<'_>,
+    target: Target,
+    variant: &str,
+) -> anyhow::Result<Built> {
     let staticlib = krate.build(target, CrateType::Staticlib)?;
     let staticlib = if variant.is_empty() {
         staticlib

@@ -4,7 +4,9 @@
  *
  * On attach it calls the provider through its table (ProviderFunction(21)); the provider calls
  * back through ClientNotify. Its binding context comes from the non-paged pool at attach and is
- * freed in the cleanup callback; its detach is done at once.
+ * freed in the cleanup callback. Calls into the provider are counted as in
+ * examples/kernel-driver-c: none starts once detach began, and a detach that finds one in
+ * flight pends until the last returns (none is, here: the detach is done at once).
  *
  * EXNPI_BROKEN_* macros build deliberately broken variants, the emulator's self-test (never set
  * in a driver that ships):
@@ -23,7 +25,34 @@ typedef struct _EXNPI_CLIENT_BINDING {
     HANDLE NmrBindingHandle;
     PVOID ProviderBindingContext;
     const EXNPI_PROVIDER_DISPATCH *ProviderDispatch;
+    /* Bit 0: detach began; calls into the provider in steps of 2. */
+    volatile LONG Calls;
 } EXNPI_CLIENT_BINDING;
+
+/* A call into the provider may start: counted, unless this side's detach began. */
+static BOOLEAN EnterCall(EXNPI_CLIENT_BINDING *Binding)
+{
+    LONG Value = ReadNoFence(&Binding->Calls);
+    for (;;) {
+        LONG Seen;
+        if (Value & 1) {
+            return FALSE;
+        }
+        Seen = InterlockedCompareExchange(&Binding->Calls, Value + 2, Value);
+        if (Seen == Value) {
+            return TRUE;
+        }
+        Value = Seen;
+    }
+}
+
+/* The call returned; the last one of a pending detach completes it. */
+static VOID LeaveCall(EXNPI_CLIENT_BINDING *Binding)
+{
+    if (InterlockedExchangeAdd(&Binding->Calls, -2) == 3) {
+        NmrClientDetachProviderComplete(Binding->NmrBindingHandle);
+    }
+}
 
 static EXNPI_CLIENT_NOTIFY ClientNotify;
 static NPI_CLIENT_ATTACH_PROVIDER_FN ClientAttachProvider;
@@ -81,6 +110,7 @@ static NTSTATUS NTAPI ClientAttachProvider(
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     Binding->NmrBindingHandle = NmrBindingHandle;
+    Binding->Calls = 0;
     Status = NmrClientAttachProvider(NmrBindingHandle, Binding, &ClientDispatch,
                                      &Binding->ProviderBindingContext,
                                      (const VOID **)&Binding->ProviderDispatch);
@@ -89,10 +119,11 @@ static NTSTATUS NTAPI ClientAttachProvider(
         ExFreePoolWithTag(Binding, EXNPI_POOL_TAG);
         return NT_SUCCESS(Status) ? STATUS_NOINTERFACE : Status;
     }
-    if (Binding->ProviderDispatch != NULL) {
+    if (Binding->ProviderDispatch != NULL && EnterCall(Binding)) {
         ULONG Doubled =
             Binding->ProviderDispatch->ProviderFunction(Binding->ProviderBindingContext, 21);
         TRACE_VALUE("client: provider_function(21) returned", Doubled);
+        LeaveCall(Binding);
     }
     return STATUS_SUCCESS;
 #endif
@@ -104,9 +135,10 @@ static NTSTATUS __cdecl ClientDetachProviderCdecl(PVOID ClientBindingContext)
 static NTSTATUS NTAPI ClientDetachProvider(PVOID ClientBindingContext)
 #endif
 {
-    UNREFERENCED_PARAMETER(ClientBindingContext);
+    EXNPI_CLIENT_BINDING *Binding = ClientBindingContext;
+
     TRACE("client: detach -> done (nothing in flight)");
-    return STATUS_SUCCESS;
+    return InterlockedOr(&Binding->Calls, 1) == 0 ? STATUS_SUCCESS : STATUS_PENDING;
 }
 
 static VOID NTAPI ClientCleanupBindingContext(PVOID ClientBindingContext)

@@ -64,10 +64,12 @@ static NTSTATUS NTAPI ProviderAttachClient(
     UNREFERENCED_PARAMETER(ProviderContext);
 #if defined(EXNPI_BROKEN_BIG_STACK)
     {
-        volatile UCHAR Scratch[3000];
-        for (ULONG i = 0; i < sizeof(Scratch); i += 64) {
-            Scratch[i] = (UCHAR)i;
+        UCHAR Scratch[3000];
+        volatile UCHAR *Bytes = Scratch;
+        for (ULONG i = 0; i < sizeof(Scratch); i++) {
+            Bytes[i] = (UCHAR)i;
         }
+        DbgPrint("provider: 3,000 bytes of scratch at %p\n", Scratch);
     }
 #endif
 #if defined(EXNPI_BROKEN_DECLINE)

@@ -52,7 +52,10 @@ impl Provider for ExProvider {
         binding: &ProviderBinding<'_, Self>,
         request: ProviderDetachRequest<'_, Self>,
     ) -> Detach {
-        trace_value!("provider: detach client # (pending, a work item completes it)", binding.client_number);
+        trace_value!(
+            "provider: detach client # (pending, a work item completes it)",
+            binding.client_number
+        );
         let (answer, pending) = request.pend();
         if cfg!(feature = "broken-detach-never-completes") {
             // Broken on purpose: the pending detach is leaked, nobody ever completes it.
@@ -133,12 +136,15 @@ impl Deferred {
         {
             return Err(pending);
         }
-        // SAFETY: FILLING: this callback owns both cells until it stores QUEUED.
+        // SAFETY: FILLING: this callback owns both cells until it stores QUEUED; `pending` holds
+        // `None` (nothing to drop). Writes through `ptr::write` and `&raw mut`, no `*p = v`
+        // (whose debug alignment check would format its panic message).
         unsafe {
-            *self.pending.get() = Some(pending);
+            self.pending.get().write(Some(pending));
             // ExInitializeWorkItem.
-            (*self.item.get()).WorkerRoutine = Some(complete_pending_detach);
-            (*self.item.get()).Parameter = ptr::null_mut();
+            let item = self.item.get();
+            (&raw mut (*item).WorkerRoutine).write(Some(complete_pending_detach));
+            (&raw mut (*item).Parameter).write(ptr::null_mut());
         }
         self.state.store(QUEUED, Ordering::Release);
         // SAFETY: an initialised work item in static storage, queued once (QUEUED until the
@@ -155,7 +161,7 @@ unsafe extern "system" fn complete_pending_detach(parameter: *mut c_void) {
         return;
     }
     // SAFETY: QUEUED: the work routine owns `pending` until it stores FREE.
-    let pending = unsafe { (*DEFERRED.pending.get()).take() };
+    let pending = unsafe { DEFERRED.pending.get().replace(None) };
     DEFERRED.state.store(FREE, Ordering::Release);
     if let Some(pending) = pending {
         trace!("provider: work item completes the pending detach");
