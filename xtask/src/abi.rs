@@ -52,6 +52,7 @@ pub(crate) fn run(options: &AbiOptions) -> anyhow::Result<()> {
         manifest: source_dir.join("rust/Cargo.toml"),
         target_dir: target_dir.clone(),
         profile: Profile::Dev,
+        features: Vec::new(),
     };
 
     let mut measured = Vec::new();

@@ -21,16 +21,20 @@ use crate::kbuild::{self, LinkedDriver, Profile};
 use crate::target::Target;
 use crate::toolchain::{Toolchain, run_capture, run_status};
 
-/// The C source's file name in its directory, and the stem of everything built from it.
-const SOURCE: &str = "exnpi_driver.c";
-const STEM: &str = "exnpi_driver";
+/// The C source of `examples/kernel-driver-c`, and the stem of everything built from it.
+pub(crate) const SOURCE: &str = "exnpi_driver.c";
 
 /// The C driver's sources and where its builds go.
 pub(crate) struct CDriver<'a> {
     pub(crate) toolchain: &'a Toolchain,
     pub(crate) clang: PathBuf,
-    /// `examples/kernel-driver-c`.
+    /// `examples/kernel-driver-c`, or `examples/drivers/c`.
     pub(crate) source_dir: PathBuf,
+    /// The C file in `source_dir` (`exnpi_driver.c`); its stem names the build's files.
+    pub(crate) source: String,
+    /// Macros to define (`-D`): the deliberately broken variants of the emulator's self-test,
+    /// which are compiled without `-Werror` and get their own stem (`<stem>-<macros>`).
+    pub(crate) defines: Vec<String>,
     /// `<target-dir>/kernel-driver-c`; each build goes to `<target>/<profile>/` below it.
     pub(crate) out_dir: PathBuf,
     pub(crate) profile: Profile,
@@ -43,18 +47,25 @@ pub(crate) struct BuiltC {
 }
 
 impl CDriver<'_> {
-    /// Compiles, makes the import libraries and links `<out>/<target>/<profile>/exnpi_driver.sys`.
+    /// Compiles, makes the import libraries and links `<out>/<target>/<profile>/<stem>.sys`.
     pub(crate) fn build(&self, target: Target) -> anyhow::Result<BuiltC> {
         let dir = self.out_dir.join(target.name()).join(self.profile.name());
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let object = dir.join(format!("{STEM}.obj"));
+        let source = &self.source;
+        let mut stem = source.trim_end_matches(".c").to_owned();
+        for define in &self.defines {
+            stem.push('-');
+            stem.push_str(&define.to_ascii_lowercase().replace('_', "-"));
+        }
+        let object = dir.join(format!("{stem}.obj"));
         let mut clang = Command::new(&self.clang);
-        clang
-            .args(clang_args(target, self.profile))
-            .arg(self.source_dir.join(SOURCE))
-            .arg("-o")
-            .arg(&object);
-        run_status(&mut clang).with_context(|| format!("compiling {SOURCE} for {target}"))?;
+        clang.args(clang_args(target, self.profile));
+        if !self.defines.is_empty() {
+            clang.arg("-Wno-error");
+            clang.args(self.defines.iter().map(|d| format!("-D{d}")));
+        }
+        clang.arg(self.source_dir.join(source)).arg("-o").arg(&object);
+        run_status(&mut clang).with_context(|| format!("compiling {source} for {target}"))?;
 
         let bytes = fs::read(&object).with_context(|| format!("reading {}", object.display()))?;
         let imports = imports_of(&bytes, target)
@@ -69,7 +80,7 @@ impl CDriver<'_> {
         let mut inputs: Vec<&Path> = vec![&object];
         inputs.extend(libraries.iter().map(PathBuf::as_path));
         inputs.push(&helpers);
-        let linked = kbuild::link_sys(self.toolchain, target, &inputs, &dir.join(STEM))?;
+        let linked = kbuild::link_sys(self.toolchain, target, &inputs, &dir.join(&stem))?;
         Ok(BuiltC { object, linked })
     }
 }

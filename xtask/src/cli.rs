@@ -63,6 +63,16 @@ commands:
       --quick          every part in its smoke mode (x64 only; CI): nothing is asserted
       --no-macros      skip macro-cost (its callgrind runs take several minutes)
 
+  emulate     build the EXNPI pair as separate drivers (examples/drivers: Rust provider and
+              client, C provider and client; x64 and x86, dev and release) and run them in a
+              speakeasy-emulated Windows kernel whose NMR is xtask/emulate/nmr.py: every
+              pairing in both load and unload orders, the broken images (each must fail for
+              its reason), and the allocation sweep (each pool allocation failed in turn).
+              speakeasy-emulator 1.5.11 goes into a venv under target/emulate-venv
+      --only A         x64 or x86 (default both)
+      --verbose        print every driver's DbgPrint trace
+      --no-install     as above (also: never pip install)
+
   help        this text
 
 The Windows builds use Debian's rustc-web/cargo-web/rust-web-src (-Zbuild-std) and lld-22,
@@ -79,6 +89,16 @@ pub(crate) enum Command {
     Asan(CheckOptions),
     MacroCost(MacroCostOptions),
     Bench(BenchOptions),
+    Emulate(EmulateOptions),
+}
+
+/// `cargo xtask emulate`.
+#[derive(Debug)]
+pub(crate) struct EmulateOptions {
+    /// `x64`, `x86` (empty: both).
+    pub(crate) only: Vec<Target>,
+    pub(crate) verbose: bool,
+    pub(crate) install: bool,
 }
 
 /// `cargo xtask bench`.
@@ -148,6 +168,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
         "asan" => parse_check(rest, "asan").map(Command::Asan),
         "macro-cost" => parse_macro_cost(rest).map(Command::MacroCost),
         "bench" => parse_bench(rest).map(Command::Bench),
+        "emulate" => parse_emulate(rest).map(Command::Emulate),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
 }
@@ -175,6 +196,23 @@ fn parse_driver(args: &[String]) -> anyhow::Result<DriverOptions> {
     }
     if options.targets.is_empty() {
         options.targets.push(Target::X64);
+    }
+    Ok(options)
+}
+
+fn parse_emulate(args: &[String]) -> anyhow::Result<EmulateOptions> {
+    let mut options = EmulateOptions { only: Vec::new(), verbose: false, install: true };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--only" => add_targets(&mut options.only, value(&mut args, arg)?)?,
+            "--verbose" | "-v" => options.verbose = true,
+            "--no-install" => options.install = false,
+            other => bail!("unknown option `{other}` for `emulate`\n\n{USAGE}"),
+        }
+    }
+    if options.only.contains(&Target::Arm64) {
+        bail!("speakeasy emulates x64 and x86 only: no arm64");
     }
     Ok(options)
 }

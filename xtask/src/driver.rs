@@ -14,7 +14,7 @@ use crate::cbuild::{self, CDriver};
 use crate::cli::DriverOptions;
 use crate::fmt_free;
 use crate::image::Image;
-use crate::inspect::{self, CheckResult, Inputs, Language};
+use crate::inspect::{self, CheckResult, Inputs, Language, Roles};
 use crate::kbuild::{self, CrateType, KernelCrate, LinkedDriver, Profile};
 use crate::map::LinkMap;
 use crate::target::Target;
@@ -76,18 +76,21 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
             toolchain: &toolchain,
             clang,
             source_dir: root.join("examples/kernel-driver-c"),
+            source: cbuild::SOURCE.into(),
+            defines: Vec::new(),
             out_dir: target_dir.join("kernel-driver-c"),
             profile,
         })
     } else {
         None
     };
-    let krate = KernelCrate { toolchain: &toolchain, manifest, target_dir, profile };
+    let krate =
+        KernelCrate { toolchain: &toolchain, manifest, target_dir, profile, features: Vec::new() };
 
     let mut outcomes = Vec::new();
     for &target in &options.targets {
         let started = Instant::now();
-        let result = build_and_check(&krate, target, objdump.as_deref());
+        let result = build_and_check(&krate, target, objdump.as_deref(), Roles::Both);
         let result = result.map_err(|error| {
             println!("\n== {target}: FAILED before the checks\n   {error:#}");
             format!("{error:#}")
@@ -95,7 +98,8 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
         let seconds = started.elapsed().as_secs_f64();
         let c = c_driver.as_ref().map(|c_driver| {
             let started = Instant::now();
-            let result = build_and_check_c(c_driver, target, objdump.as_deref()).map_err(|error| {
+            let result = build_and_check_c(c_driver, target, objdump.as_deref(), Roles::Both);
+            let result = result.map_err(|error| {
                 println!("\n== {target} (C): FAILED before the checks\n   {error:#}");
                 format!("{error:#}")
             });
@@ -104,9 +108,57 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
         outcomes.push(Outcome { target, result, seconds, c });
     }
 
+    // The EXNPI pair as two drivers (examples/drivers), which `cargo xtask emulate` runs: a
+    // provider and a client in Rust and in C, each checked for its one role.
+    let mut pair = Vec::new();
+    if options.crate_dir.is_none() && options.c {
+        let c_pair = c_driver.as_ref().map(|c| (c.clang.clone(), c.toolchain));
+        for &target in &options.targets {
+            for (label, roles) in [("provider", Roles::Provider), ("client", Roles::Client)] {
+                let started = Instant::now();
+                let krate = pair_crate(&toolchain, &root, &krate.target_dir, profile, label, &[]);
+                let result = build_and_check(&krate, target, objdump.as_deref(), roles)
+                    .map_err(|error| format!("{error:#}"));
+                pair.push((format!("{target} exnpi-{label}"), result, started.elapsed()));
+                if let Some((clang, toolchain)) = &c_pair {
+                    let started = Instant::now();
+                    let c = pair_c_driver(
+                        toolchain,
+                        clang,
+                        &root,
+                        &krate.target_dir,
+                        profile,
+                        label,
+                        &[],
+                    );
+                    let result = build_and_check_c(&c, target, objdump.as_deref(), roles)
+                        .map_err(|error| format!("{error:#}"));
+                    pair.push((format!("{target} exnpi_{label}.c"), result, started.elapsed()));
+                }
+            }
+        }
+    }
+
     print!("{}", summary(&outcomes, profile));
     if c_driver.is_some() {
         print!("{}", comparison(&outcomes, profile));
+    }
+    if !pair.is_empty() {
+        let mut out = format!(
+            "\n== the EXNPI pair as separate drivers ({} profile)\n{:<26} {:<6} {:>8} {:>8} {:>8} {:>8} {:>7}  sys\n",
+            profile.name(),
+            "driver",
+            "result",
+            ".text",
+            ".rdata",
+            ".data",
+            "file",
+            "time"
+        );
+        for (name, result, elapsed) in &pair {
+            summary_row(&mut out, &format!("{name:<26}"), result, elapsed.as_secs_f64());
+        }
+        print!("{out}");
     }
     let failed_check = |r: &Result<Checked, String>| r.as_ref().map_or(true, |c| c.failed > 0);
     let failed: Vec<String> = outcomes
@@ -119,6 +171,7 @@ pub(crate) fn run(options: &DriverOptions) -> anyhow::Result<()> {
                     .map(|_| format!("{} (C)", o.target.name()));
             rust.into_iter().chain(c)
         })
+        .chain(pair.iter().filter(|(_, r, _)| failed_check(r)).map(|(name, _, _)| name.clone()))
         .collect();
     if failed.is_empty() {
         Ok(())
@@ -135,11 +188,53 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The crate of one driver of the EXNPI pair (`examples/drivers/exnpi-<role>`), built into
+/// `target_dir` with `features`.
+pub(crate) fn pair_crate<'a>(
+    toolchain: &'a Toolchain,
+    root: &Path,
+    target_dir: &Path,
+    profile: Profile,
+    role: &str,
+    features: &[&str],
+) -> KernelCrate<'a> {
+    KernelCrate {
+        toolchain,
+        manifest: root.join(format!("examples/drivers/exnpi-{role}/Cargo.toml")),
+        target_dir: target_dir.to_path_buf(),
+        profile,
+        features: features.iter().map(|f| (*f).to_owned()).collect(),
+    }
+}
+
+/// The C driver of one role of the EXNPI pair (`examples/drivers/c/exnpi_<role>.c`), with
+/// `defines` (a broken variant) or none.
+pub(crate) fn pair_c_driver<'a>(
+    toolchain: &'a Toolchain,
+    clang: &Path,
+    root: &Path,
+    target_dir: &Path,
+    profile: Profile,
+    role: &str,
+    defines: &[&str],
+) -> CDriver<'a> {
+    CDriver {
+        toolchain,
+        clang: clang.to_path_buf(),
+        source_dir: root.join("examples/drivers/c"),
+        source: format!("exnpi_{role}.c"),
+        defines: defines.iter().map(|d| (*d).to_owned()).collect(),
+        out_dir: target_dir.join("drivers-c"),
+        profile,
+    }
+}
+
 /// Builds, links and checks one target, printing its report.
 fn build_and_check(
     krate: &KernelCrate<'_>,
     target: Target,
     objdump: Option<&Path>,
+    roles: Roles,
 ) -> anyhow::Result<Checked> {
     log(format_args!(
         "building {} for {target} ({}, {})",
@@ -169,6 +264,7 @@ fn build_and_check(
     let mut inputs = Inputs {
         target,
         language: Language::Rust,
+        roles,
         image: &image,
         map: &map,
         archive_crt_sections: &archive_crt_sections,
@@ -194,6 +290,7 @@ fn build_and_check_c(
     c_driver: &CDriver<'_>,
     target: Target,
     objdump: Option<&Path>,
+    roles: Roles,
 ) -> anyhow::Result<Checked> {
     log(format_args!(
         "building {} for {target} ({}, {})",
@@ -217,6 +314,7 @@ fn build_and_check_c(
     let mut inputs = Inputs {
         target,
         language: Language::C,
+        roles,
         image: &image,
         map: &map,
         archive_crt_sections: &crt_sections,

@@ -49,10 +49,43 @@ pub(crate) enum Language {
 pub(crate) const C_CHARACTERISTICS: [(&str, bool); 2] =
     [("ClientCharacteristics", true), ("ProviderCharacteristics", false)];
 
+/// Which NMR roles a driver registers: decides which characteristics and `Nmr*` imports the
+/// checks require.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Roles {
+    /// Client and provider (`examples/kernel-driver` and its C counterpart).
+    Both,
+    /// A client only (`examples/drivers/exnpi-client`, `exnpi_client.c`).
+    Client,
+    /// A provider only (`examples/drivers/exnpi-provider`, `exnpi_provider.c`).
+    Provider,
+}
+
+impl Roles {
+    fn client(self) -> bool {
+        matches!(self, Roles::Both | Roles::Client)
+    }
+
+    fn provider(self) -> bool {
+        matches!(self, Roles::Both | Roles::Provider)
+    }
+
+    /// The `Nmr*` functions a driver of these roles imports: `NMR_IMPORTS`' first five are the
+    /// client's, the last four the provider's.
+    fn nmr_imports(self) -> impl Iterator<Item = &'static (&'static str, u32)> {
+        NMR_IMPORTS
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| if *i < 5 { self.client() } else { self.provider() })
+            .map(|(_, entry)| entry)
+    }
+}
+
 /// Everything the checks look at.
 pub(crate) struct Inputs<'a> {
     pub(crate) target: Target,
     pub(crate) language: Language,
+    pub(crate) roles: Roles,
     pub(crate) image: &'a Image,
     pub(crate) map: &'a LinkMap,
     /// `member: section` for every `.CRT$*` section in the objects linked (the staticlib's members,
@@ -236,7 +269,7 @@ fn nmr_imports(inputs: &Inputs<'_>) -> Outcome {
     let netio = names_from("NETIO.SYS");
     let mut problems = Vec::new();
     let missing: Vec<&str> =
-        NMR_IMPORTS.iter().map(|(n, _)| *n).filter(|n| !netio.contains(n)).collect();
+        inputs.roles.nmr_imports().map(|(n, _)| *n).filter(|n| !netio.contains(n)).collect();
     if !missing.is_empty() {
         problems.push(format!("not imported from NETIO.SYS: {}", missing.join(", ")));
     }
@@ -259,8 +292,8 @@ fn nmr_imports(inputs: &Inputs<'_>) -> Outcome {
     // On x86 the callers' link names say which convention they used: stdcall decorates the
     // import symbol with the argument bytes (`__imp__NmrRegisterClient@12`), cdecl does not
     // (`__imp__NmrRegisterClient`), and a cdecl call into a stdcall function corrupts the stack.
-    let mut detail =
-        format!("{} of {} present", NMR_IMPORTS.len() - missing.len(), NMR_IMPORTS.len());
+    let wanted = inputs.roles.nmr_imports().count();
+    let mut detail = format!("{} of {} present", wanted - missing.len(), wanted);
     if inputs.target == Target::X86 {
         let mut stdcall = 0;
         for (name, bytes) in NMR_IMPORTS.iter().filter(|(n, _)| netio.contains(n)) {
@@ -317,7 +350,7 @@ fn characteristics(inputs: &Inputs<'_>) -> Outcome {
         }
     };
     let mut problems = Vec::new();
-    if clients == 0 || providers == 0 {
+    if (inputs.roles.client() && clients == 0) || (inputs.roles.provider() && providers == 0) {
         let names = match inputs.language {
             Language::Rust => "did npi-macros rename `static CHARACTERISTICS`",
             Language::C => "did the C driver rename ClientCharacteristics/ProviderCharacteristics",
@@ -846,6 +879,7 @@ mod tests {
         let mut inputs = Inputs {
             target,
             language,
+            roles: Roles::Both,
             image,
             map,
             archive_crt_sections: &[],
@@ -901,6 +935,7 @@ mod tests {
         let mut inputs = Inputs {
             target: Target::X64,
             language: Language::C,
+            roles: Roles::Both,
             image: &image,
             map: &both,
             archive_crt_sections: &[],

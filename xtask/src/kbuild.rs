@@ -42,6 +42,8 @@ pub(crate) struct KernelCrate<'a> {
     pub(crate) manifest: PathBuf,
     pub(crate) target_dir: PathBuf,
     pub(crate) profile: Profile,
+    /// Cargo features of the crate to enable (the emulator's deliberately broken builds).
+    pub(crate) features: Vec<String>,
 }
 
 impl KernelCrate<'_> {
@@ -66,6 +68,9 @@ impl KernelCrate<'_> {
             .arg("--message-format=json-render-diagnostics");
         if crate_type == CrateType::Staticlib {
             cargo.args(["--crate-type", "staticlib"]);
+        }
+        if !self.features.is_empty() {
+            cargo.arg("--features").arg(self.features.join(","));
         }
         if target == Target::X86 {
             cargo.arg("-Zjson-target-spec");

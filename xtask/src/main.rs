@@ -14,6 +14,8 @@
 //!   (see `memcheck`).
 //! - `macro-cost`: `cargo check` of a generated crate that uses the macros against the same
 //!   crate expanded, and the cold build of the macros' dependency stack (see `macro_cost`).
+//! - `emulate`: runs the EXNPI drivers of `examples/drivers` (Rust and C, x64 and x86) in a
+//!   speakeasy-emulated kernel with an NMR written in Python (see `emulate`).
 //! - `bench`: every benchmark of BENCHMARKS.md in one run, then one table of ratios against
 //!   their references and goals (see `bench`).
 //!
@@ -25,6 +27,7 @@ mod bench;
 mod cbuild;
 mod cli;
 mod driver;
+mod emulate;
 mod fmt_free;
 mod image;
 mod inspect;
@@ -63,6 +66,7 @@ fn run(command: cli::Command) -> anyhow::Result<()> {
         cli::Command::Asan(options) => memcheck::run(memcheck::Tool::Asan, &options),
         cli::Command::MacroCost(options) => macro_cost::run(&options),
         cli::Command::Bench(options) => bench::run(&options),
+        cli::Command::Emulate(options) => emulate::run(&options),
     }
 }
 
