@@ -78,17 +78,27 @@ unsafe impl Npi for NoNpi {
     type ProviderDispatch = ();
 }
 
-/// Types a safe call into a peer may pass without a promise: integers, floats, `bool`, `char`
-/// and references. The macro decides from the spelling of a parameter's type; this trait
-/// checks that the type really is one of these (a type alias named `u64` could be a pointer).
+/// Plain values: what a safe table function may pass and return. `#[dispatch_table]` makes a
+/// table function `unsafe fn` when it is declared `unsafe fn(..)` or its signature spells a raw
+/// pointer or a function pointer; for every other function it checks each parameter and
+/// return type against this trait, at the type the user wrote.
+///
+/// Implemented for the primitive integers, floats, `bool`, `char` and `()`, and for arrays of,
+/// references to and `Option`s of references to plain values. A type alias of one of these
+/// (`NTSTATUS`, `ULONG`, `c_int`) is that type, so it is plain too; an alias that hides a
+/// pointer (`HANDLE`, `PVOID`) or a struct is not.
 ///
 /// # Safety
-/// Every value of the type is safe to hand to a peer that follows the NPI.
+/// Every value of the type is safe to hand to a peer that follows the NPI: it carries no
+/// pointer the peer would follow on the caller's word.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is named like a plain value, but it is not one",
-    label = "the generated call through the peer's table would be safe with this argument",
-    note = "safe calls pass integers, floats, `bool`, `char` and references; spell a pointer type \
-            as a pointer (`*const T`, `*mut c_void`) so that its call is an `unsafe fn`"
+    message = "`{Self}` is not a plain value, so this table function cannot be safe",
+    label = "a safe table function passes and returns only plain values",
+    note = "plain values are integers, floats, `bool`, `char` and `()`, and arrays of and \
+            references to them (aliases such as `NTSTATUS`, `ULONG` or `c_int` are these types)",
+    note = "declare the function `unsafe fn(..)` in the table if it passes other data (a struct, \
+            or a pointer behind an alias such as `HANDLE`): its callers then promise to pass \
+            what the NPI specifies, or use a plain type"
 )]
 pub unsafe trait Plain {}
 
@@ -98,12 +108,18 @@ macro_rules! plain {
         unsafe impl Plain for $t {}
     )* };
 }
-plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64, char);
-// SAFETY: a valid reference, for the duration of the call.
-unsafe impl<T: ?Sized> Plain for &T {}
+plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64, char, ());
+// SAFETY: plain values side by side.
+unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
+// SAFETY: a valid reference to a plain value, for the duration of the call.
+unsafe impl<T: Plain> Plain for &T {}
 // SAFETY: as above.
-unsafe impl<T: ?Sized> Plain for &mut T {}
+unsafe impl<T: Plain> Plain for &mut T {}
+// SAFETY: NULL or a valid reference to a plain value.
+unsafe impl<T: Plain> Plain for Option<&T> {}
+// SAFETY: as above.
+unsafe impl<T: Plain> Plain for Option<&mut T> {}
 
 /// Compiles only for a [`Plain`] type; does nothing.
 #[inline(always)]
-pub const fn assert_plain<T: Plain + ?Sized>() {}
+pub const fn assert_plain<T: Plain>() {}

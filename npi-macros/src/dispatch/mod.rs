@@ -59,16 +59,19 @@ struct Function {
     context: bool,
     /// `#[optional]`: the entry may be NULL (`Option<fn>`); `Name::without_<member>()` clears it.
     optional: bool,
+    /// The `<Name>Impl` method and the `<Name>Calls` method are `unsafe fn`: the member is
+    /// declared `unsafe fn(..)`, or its signature (besides the `#[context]` parameter) spells a
+    /// raw pointer or a function pointer (see [`spells_pointer`]). Decided here, once, from
+    /// the tokens; a safe function's types are then checked to be plain by the type system.
+    unsafety: bool,
     params: Vec<Param>,
     output: ReturnType,
 }
 
 impl Function {
-    /// Every argument the implementing side receives (besides the binding) is a plain value.
-    /// If not, its `Impl` method is an `unsafe fn`: the peer vouches for the pointers.
-    fn plain(&self) -> bool {
-        let own = if self.context { &self.params[1..] } else { &self.params[..] };
-        own.iter().all(|p| is_plain(&p.ty))
+    /// The parameters besides the `#[context]` one: what a caller passes.
+    fn own_params(&self) -> &[Param] {
+        if self.context { &self.params[1..] } else { &self.params[..] }
     }
 }
 
@@ -224,9 +227,11 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
         let vis = f.vis.clone();
         match &f.ty {
             Type::FnPtr(func) => {
-                if let Some((context, params, output)) = errors.handle(parse_function(func)) {
+                if let Some((context, unsafety, params, output)) =
+                    errors.handle(parse_function(func))
+                {
                     let optional = optional_attr.is_some();
-                    let function = Function { context, optional, params, output };
+                    let function = Function { context, optional, unsafety, params, output };
                     members.push(Member::new(attrs, vis, name, Kind::Function(function)));
                 }
             }
@@ -244,8 +249,8 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
     errors.finish_with((s, members))
 }
 
-/// Checks one `fn(...)` member; returns (has context, params, output).
-fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, ReturnType)> {
+/// Checks one `fn(...)` member; returns (has context, unsafe, params, output).
+fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, bool, Vec<Param>, ReturnType)> {
     let mut errors = Error::accumulator();
     if let Some(abi) = &func.abi {
         errors.push(
@@ -254,15 +259,6 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
                  convention of `#[dispatch_table(abi = ...)]`",
             )
             .with_span(abi),
-        );
-    }
-    if let Some(u) = &func.unsafety {
-        errors.push(
-            Error::custom(
-                "leave out `unsafe`: the table stores `unsafe extern` pointers and the \
-                 implementing side writes safe Rust",
-            )
-            .with_span(u),
         );
     }
     if let Some(l) = &func.lifetimes {
@@ -311,7 +307,11 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
         let decl = quote!(#name: #ty_tokens);
         params.push(Param { name, ty, decl, ty_tokens });
     }
-    errors.finish_with((context, params, func.output.clone()))
+    let own = if context { &params[1..] } else { &params[..] };
+    let unsafety = func.unsafety.is_some()
+        || own.iter().any(|p| spells_pointer(&p.ty))
+        || matches!(&func.output, ReturnType::Type(_, t) if spells_pointer(t));
+    errors.finish_with((context, unsafety, params, func.output.clone()))
 }
 
 fn is_mut_c_void_ptr(ty: &Type) -> bool {
@@ -324,32 +324,27 @@ fn is_mut_c_void_ptr(ty: &Type) -> bool {
     }
 }
 
-/// Parameter types a caller can pass without making a promise: integers, floats, `bool`,
-/// `char` and references. Any other type (raw pointers, or a type alias that may hide one)
-/// makes the generated call method `unsafe`.
-fn is_plain(ty: &Type) -> bool {
+/// The type, as written, contains a raw pointer (`*const T`, `*mut T`) or a function pointer
+/// (`fn(..)`), anywhere: behind a reference, in an array, a tuple or a generic argument
+/// (`Option<unsafe extern "C" fn()>`). Such a function is `unsafe`. A pointer hidden behind a
+/// name (`HANDLE`, `PVOID`) is not seen here; the `Plain` check of safe functions rejects it.
+fn spells_pointer(ty: &Type) -> bool {
     match ty {
-        Type::Reference(_) => true,
-        Type::Path(tp) if tp.qself.is_none() && tp.path.segments.len() == 1 => {
-            let id = tp.path.segments[0].ident.to_string();
-            matches!(
-                id.as_str(),
-                "u8" | "u16"
-                    | "u32"
-                    | "u64"
-                    | "u128"
-                    | "usize"
-                    | "i8"
-                    | "i16"
-                    | "i32"
-                    | "i64"
-                    | "i128"
-                    | "isize"
-                    | "bool"
-                    | "f32"
-                    | "f64"
-                    | "char"
-            )
+        Type::Ptr(_) | Type::FnPtr(_) => true,
+        Type::Reference(r) => spells_pointer(&r.elem),
+        Type::Array(a) => spells_pointer(&a.elem),
+        Type::Slice(s) => spells_pointer(&s.elem),
+        Type::Paren(p) => spells_pointer(&p.elem),
+        Type::Group(g) => spells_pointer(&g.elem),
+        Type::Tuple(t) => t.elems.iter().any(spells_pointer),
+        Type::Path(p) => {
+            p.qself.as_ref().is_some_and(|q| spells_pointer(&q.ty))
+                || p.path.segments.iter().any(|s| match &s.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().any(
+                        |arg| matches!(arg, syn::GenericArgument::Type(t) if spells_pointer(t)),
+                    ),
+                    syn::PathArguments::Parenthesized(_) | syn::PathArguments::None => false,
+                })
         }
         _ => false,
     }
@@ -480,11 +475,10 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
             let n = &p.name;
             if i == 0 && f.context { quote!(#n: #binding) } else { p.decl.clone() }
         });
-        // Spanned at the member, so a mismatched impl is shown the member it implements.
+        // Spanned at the member, so a mismatched impl is shown the member it implements (and a
+        // crate that forbids `unsafe_code` is shown the member that makes an `unsafe fn`).
         let span = name.span();
-        out.tokens(if f.plain() {
-            quote_spanned!(span=> #docs #cfgs fn #name(#(#args),*) #output;)
-        } else {
+        out.tokens(if f.unsafety {
             quote_spanned! {span=>
                 #docs
                 ///
@@ -494,6 +488,8 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
                 #cfgs
                 unsafe fn #name(#(#args),*) #output;
             }
+        } else {
+            quote_spanned!(span=> #docs #cfgs fn #name(#(#args),*) #output;)
         });
     }
     out.push("}", &[]);
@@ -533,7 +529,6 @@ fn gen_constructor(
     tpl!(
         out,
         r"
-        #[allow(unsafe_code)] // the shims' `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl $ident {
             #[doc = $doc]
@@ -667,7 +662,7 @@ fn gen_shim(
     };
     tpl!(
         out,
-        if f.plain() {
+        if !f.unsafety {
             "<T as $imp>::$name($args) }) }"
         } else {
             // SAFETY (of the generated block): the arguments come from the peer, which the NPI
@@ -695,7 +690,6 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
         /// detach pending, and what it lends is borrowed from it.
         $vis struct $calls<'a>($rt::PeerTable<'a, $ident>);
 
-        #[allow(unsafe_code)] // each call's `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl<'a> $calls<'a> {
             /// The peer's table itself (its data members, for a version check).
@@ -725,9 +719,9 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
 /// One method of `<Name>Calls`.
 fn gen_call(out: &mut Out, m: &Member, f: &Function) {
     let (docs, cfgs, vis, name) = (m.docs(), m.cfgs(), &m.vis, &m.name);
-    let own = if f.context { &f.params[1..] } else { &f.params[..] };
+    let own = f.own_params();
     let decl = own.iter().map(|p| &p.decl);
-    let plain = own.iter().all(|p| is_plain(&p.ty));
+    let plain = !f.unsafety;
     let none_doc = if f.optional {
         r#"#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]"#
     } else {
@@ -774,11 +768,15 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
         decl = &quote!(#(#decl),*),
         output = &output,
     );
-    // The spelling says "plain"; the type must agree (a `type u64 = *const u8;` in scope
-    // would otherwise make a raw pointer argument look like an integer).
+    // A safe function passes plain values only: each type is checked by the type system, with
+    // the error at the type the user wrote (a struct, or an alias such as `HANDLE` that hides
+    // a pointer, needs `unsafe fn(..)` in the table).
     if plain {
         for p in own {
             tpl!(out, "$rt::assert_plain::<$t>();", t = &p.ty_tokens);
+        }
+        if let ReturnType::Type(_, t) = &f.output {
+            tpl!(out, "$rt::assert_plain::<$t>();", t = t);
         }
     }
     // SAFETY (of the generated blocks): the peer's own table and binding context, valid while
@@ -810,12 +808,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_types_make_safe_calls() {
-        for t in ["u32", "i64", "bool", "&Foo", "&mut [u8]"] {
-            assert!(is_plain(&syn::parse_str(t).unwrap()), "{t}");
+    fn pointers_spelled_anywhere_make_unsafe_functions() {
+        for t in [
+            "*mut c_void",
+            "*const u8",
+            "&*const u8",
+            "[*mut u8; 2]",
+            "(u32, *mut u8)",
+            "Option<*mut u8>",
+            "Option<unsafe extern \"C\" fn(u32)>",
+            "fn()",
+            "<*mut u8 as Tr>::Out",
+        ] {
+            assert!(spells_pointer(&syn::parse_str(t).unwrap()), "{t}");
         }
-        for t in ["*mut c_void", "PVOID", "Option<u32>", "core::primitive::u32", "[u8; 4]"] {
-            assert!(!is_plain(&syn::parse_str(t).unwrap()), "{t}");
+        for t in ["u32", "NTSTATUS", "c_int", "&Foo", "[u8; 4]", "Option<u32>", "HANDLE"] {
+            assert!(!spells_pointer(&syn::parse_str(t).unwrap()), "{t}");
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The expansions stay silent under a strict set of rustc lints a driver crate may deny.
-//! (`unsafe_code` is not in the list: the generated `<Table>Calls` methods trip it.)
+//! (`unsafe_code` is not in the list: this crate declares an NPI, which takes `unsafe impl
+//! NpiLayout`, and implements `unsafe fn` table functions; `tests/forbid-unsafe` is the crate
+//! that forbids it.)
 #![deny(
     warnings,
     future_incompatible,

@@ -45,7 +45,6 @@ pub trait ExProviderDispatchImpl: 'static {
     /// for the use the NPI describes, for the duration of the call.
     unsafe fn raw_function(buffer: *const u8, length: usize) -> i32;
 }
-#[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl ExProviderDispatch {
     ///A table whose functions call `T`'s, for `T::Side` to offer; the data members (header) in declaration order.
@@ -124,7 +123,6 @@ impl ExProviderDispatch {
 pub struct ExProviderDispatchCalls<'a>(
     ::npi_runtime::__private::PeerTable<'a, ExProviderDispatch>,
 );
-#[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl<'a> ExProviderDispatchCalls<'a> {
     /// The peer's table itself (its data members, for a version check).
@@ -141,6 +139,7 @@ impl<'a> ExProviderDispatchCalls<'a> {
     #[must_use]
     #[inline]
     pub fn provider_function(&self, value: u32) -> u32 {
+        ::npi_runtime::__private::assert_plain::<u32>();
         ::npi_runtime::__private::assert_plain::<u32>();
         unsafe { (self.0.table().provider_function)(self.0.context(), value) }
     }
