@@ -3,6 +3,10 @@
 //!
 //! Parse (`TableArgs`; the struct into `Member`s) → validate (each member's shape) → expand
 //! (the table, `NpiData`/`DispatchTable` impls, `<Name>Impl`, `<Name>Calls`, shims).
+//!
+//! Errors are collected, not returned early: a mistake leaves a member (or the whole struct)
+//! as far as it could be read, and the expansion is generated from that next to the errors, so
+//! one mistake is one error, not a second one wherever the table is used.
 
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
@@ -12,7 +16,6 @@ use syn::{
     Attribute, Fields, Ident, Item, ItemStruct, LitStr, ReturnType, Type, TypeFnPtr, Visibility,
 };
 
-use crate::common::fallback;
 use crate::common::tpl::{Out, Text, string_literal, tpl};
 use crate::npi_def::item_keyword;
 
@@ -64,6 +67,9 @@ struct Function {
     /// raw pointer or a function pointer (see [`spells_pointer`]). Decided here, once, from
     /// the tokens; a safe function's types are then checked to be plain by the type system.
     unsafety: bool,
+    /// Read without a mistake: its types are checked to be plain (a member with a mistake
+    /// already has its error, and its types may be stand-ins).
+    checked: bool,
     params: Vec<Param>,
     output: ReturnType,
 }
@@ -98,10 +104,32 @@ impl Member {
 /// Names the generated `<Name>Calls` type uses for itself; a member may not take them.
 const RESERVED: &[&str] = &["as_table", "peer_context"];
 
+/// The table, its trait, view and constructor; with the errors in front when something in the
+/// struct or the arguments is wrong. A mistake inside a member still yields every generated
+/// item (from the members as far as they could be read), so code that names `<Name>Impl`,
+/// `<Name>Calls`, `Name::new` or the table in `#[npi]` adds no second error to the one reported.
+/// Only an item that is not a struct, or a generic one, falls back to the item alone.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_expand(args, item.clone()) {
-        Ok(out) => out,
-        Err(e) => fallback(without_param_attrs(item), e),
+    let mut errors = Error::accumulator();
+    let abi = errors
+        .handle(
+            NestedMeta::parse_meta_list(args)
+                .map_err(Error::from)
+                .and_then(|list| TableArgs::from_list(&list))
+                .and_then(|a| parse_abi(a.abi.as_ref())),
+        )
+        .unwrap_or_else(|| LitStr::new("system", Span::call_site()));
+    let table = parse_table(item.clone(), &mut errors);
+    let errors = errors.finish().err().map(|e| e.write_errors()).unwrap_or_default();
+    match table {
+        Some((item, members)) => {
+            let out = gen_all(&item, &members, &abi);
+            quote!(#errors #out)
+        }
+        None => {
+            let item = without_param_attrs(item);
+            quote!(#errors #item)
+        }
     }
 }
 
@@ -120,21 +148,6 @@ fn without_param_attrs(item: TokenStream) -> TokenStream {
         }
     }
     quote!(#s)
-}
-
-fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
-    let mut errors = Error::accumulator();
-    let abi = errors.handle(
-        NestedMeta::parse_meta_list(args)
-            .map_err(Error::from)
-            .and_then(|list| TableArgs::from_list(&list))
-            .and_then(|a| parse_abi(a.abi.as_ref())),
-    );
-    let table = errors.handle(parse_table(item));
-    match (abi, table) {
-        (Some(abi), Some((item, members))) => errors.finish_with(gen_all(&item, &members, &abi)),
-        _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid table"))),
-    }
 }
 
 fn abi_literal(meta: &syn::Meta) -> darling::Result<Option<LitStr>> {
@@ -161,24 +174,34 @@ fn parse_abi(abi: Option<&LitStr>) -> darling::Result<LitStr> {
     }
 }
 
-fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> {
-    let item: Item = syn::parse2(item)?;
+/// The struct and its members, each error pushed to `errors`. A struct of the wrong shape (no
+/// named fields) is read as a table without members, a member with a mistake as far as it can
+/// be read, so the expansion can still be generated; `None` only for an item that is not a
+/// struct, or a generic struct.
+fn parse_table(
+    item: TokenStream,
+    errors: &mut darling::error::Accumulator,
+) -> Option<(ItemStruct, Vec<Member>)> {
+    let item: Item = errors.handle(syn::parse2(item).map_err(Error::from))?;
     let s = match item {
         Item::Struct(s) => s,
         other => {
-            return Err(Error::custom(
-                "`#[dispatch_table]` goes on a struct whose fields are the table's members, \
-                 e.g. `pub struct Dispatch { pub version: u16, pub open: fn(u32) -> i32 }`",
-            )
-            .with_span(&item_keyword(&other)));
+            errors.push(
+                Error::custom(
+                    "`#[dispatch_table]` goes on a struct whose fields are the table's members, \
+                     e.g. `pub struct Dispatch { pub version: u16, pub open: fn(u32) -> i32 }`",
+                )
+                .with_span(&item_keyword(&other)),
+            );
+            return None;
         }
     };
-    let mut errors = Error::accumulator();
     if !s.generics.params.is_empty() {
         errors.push(
             Error::custom("a dispatch table has one C layout: it cannot be generic")
                 .with_span(&s.generics),
         );
+        return None;
     }
     let fields = match &s.fields {
         Fields::Named(f) if !f.named.is_empty() => &f.named,
@@ -189,7 +212,7 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                 )
                 .with_span(f),
             );
-            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("empty")));
+            return Some((s, Vec::new()));
         }
         Fields::Unit => {
             errors.push(
@@ -199,20 +222,21 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                 )
                 .with_span(&s.ident),
             );
-            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("shape")));
+            return Some((s, Vec::new()));
         }
-        other => {
+        Fields::Unnamed(other) => {
             errors.push(
                 Error::custom("a dispatch table is a struct with named fields, one per member")
                     .with_span(other),
             );
-            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("shape")));
+            return Some((s, Vec::new()));
         }
     };
     let mut members = Vec::new();
     for f in fields {
         let Some(name) = f.ident.clone() else { continue };
-        if RESERVED.contains(&name.to_string().as_str()) {
+        let reserved = RESERVED.contains(&name.to_string().as_str());
+        if reserved {
             errors.push(
                 Error::custom(format!(
                     "`{name}` is the name of an accessor the generated view needs; rename the \
@@ -227,13 +251,10 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
         let vis = f.vis.clone();
         match &f.ty {
             Type::FnPtr(func) => {
-                if let Some((context, unsafety, params, output)) =
-                    errors.handle(parse_function(func))
-                {
-                    let optional = optional_attr.is_some();
-                    let function = Function { context, optional, unsafety, params, output };
-                    members.push(Member::new(attrs, vis, name, Kind::Function(function)));
-                }
+                let mut function = parse_function(func, errors);
+                function.optional = optional_attr.is_some();
+                function.checked &= !reserved;
+                members.push(Member::new(attrs, vis, name, Kind::Function(function)));
             }
             ty => {
                 if let Some(a) = optional_attr {
@@ -246,11 +267,13 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
             }
         }
     }
-    errors.finish_with((s, members))
+    Some((s, members))
 }
 
-/// Checks one `fn(...)` member; returns (has context, unsafe, params, output).
-fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, bool, Vec<Param>, ReturnType)> {
+/// Reads one `fn(...)` member (not yet `optional`), each mistake pushed to `errors` and left
+/// out of the result: an `extern`, `for<..>` or `...` is ignored, a misplaced `#[context]` is an
+/// ordinary parameter.
+fn parse_function(func: &TypeFnPtr, outer: &mut darling::error::Accumulator) -> Function {
     let mut errors = Error::accumulator();
     if let Some(abi) = &func.abi {
         errors.push(
@@ -283,15 +306,16 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, bool, Vec<Param>, 
                         )
                         .with_span(a.path()),
                     );
-                } else if !is_mut_c_void_ptr(&arg.ty) {
-                    errors.push(
-                        Error::custom(
-                            "the `#[context]` parameter is the binding context: declare it as \
-                             `*mut c_void`",
-                        )
-                        .with_span(&arg.ty),
-                    );
                 } else {
+                    if !is_mut_c_void_ptr(&arg.ty) {
+                        errors.push(
+                            Error::custom(
+                                "the `#[context]` parameter is the binding context: declare it \
+                                 as `*mut c_void`",
+                            )
+                            .with_span(&arg.ty),
+                        );
+                    }
                     context = true;
                 }
             } else {
@@ -302,7 +326,24 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, bool, Vec<Param>, 
             }
         }
         let name = arg.name.as_ref().map_or_else(|| format_ident!("arg{}", i), |(n, _)| n.clone());
-        let ty = arg.ty.clone();
+        // The binding context is `*mut c_void` whatever was written (a wrong type is reported
+        // above), so the shim that reads it adds no error of its own.
+        let mut ty = if i == 0 && context && !is_mut_c_void_ptr(&arg.ty) {
+            match &arg.ty {
+                // `*const c_void`: the user's `c_void`, so its import stays used.
+                Type::Ptr(p) if is_c_void(&p.elem) => {
+                    let elem = &p.elem;
+                    syn::parse_quote!(*mut #elem)
+                }
+                _ => syn::parse_quote!(*mut ::npi_runtime::__private::c_void),
+            }
+        } else {
+            arg.ty.clone()
+        };
+        // `for<'a>` is reported above; without its binder, `'a` would be undeclared.
+        if func.lifetimes.is_some() {
+            erase_lifetimes(&mut ty);
+        }
         let ty_tokens = quote!(#ty);
         let decl = quote!(#name: #ty_tokens);
         params.push(Param { name, ty, decl, ty_tokens });
@@ -311,17 +352,62 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, bool, Vec<Param>, 
     let unsafety = func.unsafety.is_some()
         || own.iter().any(|p| spells_pointer(&p.ty))
         || matches!(&func.output, ReturnType::Type(_, t) if spells_pointer(t));
-    errors.finish_with((context, unsafety, params, func.output.clone()))
+    let mut output = func.output.clone();
+    if let (Some(_), ReturnType::Type(_, t)) = (&func.lifetimes, &mut output) {
+        erase_lifetimes(t);
+    }
+    let checked = match errors.finish() {
+        Ok(()) => true,
+        Err(e) => {
+            outer.push(e);
+            false
+        }
+    };
+    Function { context, optional: false, unsafety, checked, params, output }
+}
+
+/// Every lifetime in `ty` made `'static`: the stand-in for a `for<'a>` function's types.
+fn erase_lifetimes(ty: &mut Type) {
+    let fresh = || syn::Lifetime::new("'static", Span::call_site());
+    match ty {
+        Type::Reference(r) => {
+            r.lifetime = Some(fresh());
+            erase_lifetimes(&mut r.elem);
+        }
+        Type::Ptr(p) => erase_lifetimes(&mut p.elem),
+        Type::Array(a) => erase_lifetimes(&mut a.elem),
+        Type::Slice(s) => erase_lifetimes(&mut s.elem),
+        Type::Paren(p) => erase_lifetimes(&mut p.elem),
+        Type::Group(g) => erase_lifetimes(&mut g.elem),
+        Type::Tuple(t) => t.elems.iter_mut().for_each(erase_lifetimes),
+        Type::Path(p) => {
+            for seg in &mut p.path.segments {
+                if let syn::PathArguments::AngleBracketed(a) = &mut seg.arguments {
+                    for arg in &mut a.args {
+                        match arg {
+                            syn::GenericArgument::Lifetime(l) => *l = fresh(),
+                            syn::GenericArgument::Type(t) => erase_lifetimes(t),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn is_mut_c_void_ptr(ty: &Type) -> bool {
     match ty {
         Type::Ptr(p) => {
-            matches!(p.mutability, syn::PointerMutability::Mut(_))
-                && matches!(&*p.elem, Type::Path(tp) if tp.path.segments.last().is_some_and(|s| s.ident == "c_void"))
+            matches!(p.mutability, syn::PointerMutability::Mut(_)) && is_c_void(&p.elem)
         }
         _ => false,
     }
+}
+
+fn is_c_void(ty: &Type) -> bool {
+    matches!(ty, Type::Path(tp) if tp.path.segments.last().is_some_and(|s| s.ident == "c_void"))
 }
 
 /// The type, as written, contains a raw pointer (`*const T`, `*mut T`) or a function pointer
@@ -709,7 +795,11 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
         ident = &item.ident,
     );
     for m in members {
-        if let Kind::Function(f) = &m.kind {
+        // A member named like an accessor is an error already reported; its method would be a
+        // second one (a duplicate definition).
+        if let Kind::Function(f) = &m.kind
+            && !RESERVED.contains(&m.name.to_string().as_str())
+        {
             gen_call(out, m, f);
         }
     }
@@ -722,6 +812,7 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
     let own = f.own_params();
     let decl = own.iter().map(|p| &p.decl);
     let plain = !f.unsafety;
+    let check = plain && f.checked;
     let none_doc = if f.optional {
         r#"#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]"#
     } else {
@@ -771,7 +862,7 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
     // A safe function passes plain values only: each type is checked by the type system, with
     // the error at the type the user wrote (a struct, or an alias such as `HANDLE` that hides
     // a pointer, needs `unsafe fn(..)` in the table).
-    if plain {
+    if check {
         for p in own {
             tpl!(out, "$rt::assert_plain::<$t>();", t = &p.ty_tokens);
         }
