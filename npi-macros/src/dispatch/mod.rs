@@ -16,6 +16,7 @@ use syn::{
     Attribute, Fields, Ident, Item, ItemStruct, LitStr, ReturnType, Type, TypeFnPtr, Visibility,
 };
 
+use crate::common::check_keys;
 use crate::common::tpl::{Out, Text, string_literal, tpl};
 use crate::npi_def::item_keyword;
 
@@ -115,7 +116,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         .handle(
             NestedMeta::parse_meta_list(args)
                 .map_err(Error::from)
-                .and_then(|list| TableArgs::from_list(&list))
+                .and_then(|list| {
+                    check_keys(&list, "dispatch_table", &["abi"])?;
+                    TableArgs::from_list(&list)
+                })
                 .and_then(|a| parse_abi(a.abi.as_ref())),
         )
         .unwrap_or_else(|| LitStr::new("system", Span::call_site()));

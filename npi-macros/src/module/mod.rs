@@ -12,9 +12,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{GenericParam, Item, ItemStruct, Path};
 
-use crate::common::fallback;
 use crate::common::guid::GuidLit;
 use crate::common::tpl::{Out, RT, Text, tpl};
+use crate::common::{check_keys, fallback};
 use crate::npi_def::item_keyword;
 
 /// Which macro is expanding.
@@ -33,11 +33,16 @@ impl Role {
     }
 }
 
+impl ModuleArgs {
+    const KEYS: &[&str] =
+        &["npi", "module_id", "dynamic_module_id", "number", "version", "characteristics"];
+}
+
 /// The attribute's arguments.
 #[derive(FromMeta)]
 struct ModuleArgs {
     /// The NPI type (declared with `#[npi]`).
-    #[darling(default)]
+    #[darling(default, with = crate::common::opt_npi_path)]
     npi: Option<Path>,
     /// The module id, known at compile time.
     module_id: Option<GuidLit>,
@@ -94,21 +99,21 @@ fn stub(role: Role, args: TokenStream, item: TokenStream) -> Option<TokenStream>
 
 fn try_expand(role: Role, args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
     let mut errors = Error::accumulator();
-    let args = errors.handle(
-        NestedMeta::parse_meta_list(args)
-            .map_err(Error::from)
-            .and_then(|list| ModuleArgs::from_list(&list)),
-    );
+    let args =
+        errors.handle(NestedMeta::parse_meta_list(args).map_err(Error::from).and_then(|list| {
+            check_keys(&list, role.attr(), ModuleArgs::KEYS)?;
+            ModuleArgs::from_list(&list)
+        }));
     let parsed = errors.handle(parse_item(role, item.clone()));
     if let Some(args) = &args {
         errors.handle(validate(role, args));
     }
-    match (args, parsed) {
-        (Some(args), Some(parsed)) => {
-            errors.finish_with(gen_module_impl(role, &args, &parsed, item))
-        }
-        _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid attribute"))),
-    }
+    let out = match (&args, &parsed) {
+        (Some(args), Some(parsed)) => gen_module_impl(role, args, parsed, item),
+        // `handle` recorded why one of them could not be read: `finish` returns that error.
+        _ => item,
+    };
+    errors.finish_with(out)
 }
 
 fn parse_item(role: Role, item: TokenStream) -> darling::Result<ItemStruct> {
