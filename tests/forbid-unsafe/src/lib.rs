@@ -95,6 +95,22 @@ impl ExClientDispatchImpl for Asker {
 static CLIENT_TABLE: ClientTable<Asker> =
     ExClientDispatch::new::<Asker>(VERSION, length_of::<ExClientDispatch>());
 
+/// A client of EXNPI that only declines: it offers no table, so it implements none
+/// (`ExClientDispatchImpl` is needed only to build the table an `accept` would offer).
+#[npi_client(npi = Exnpi, module_id = "3E0C5B2A-8F14-4D6B-9A07-51C2E8D4F6A3")]
+pub struct Decliner {
+    /// How many providers it declined.
+    pub declined: AtomicU32,
+}
+
+impl Client for Decliner {
+    type Binding = ();
+    fn attach(&self, offer: ProviderOffer<'_, Self>) -> Attach {
+        self.declined.fetch_add(1, Ordering::Relaxed);
+        offer.decline()
+    }
+}
+
 /// Calls the provider through `binding`: a safe call, in a crate that forbids `unsafe`.
 #[must_use]
 pub fn ask(binding: &ClientBinding<'_, Asker>, value: u32) -> Option<u32> {
@@ -119,6 +135,20 @@ mod tests {
             assert_eq!(CLIENT.answer.load(Ordering::Relaxed), 42);
             assert_eq!(CLIENT.notified.load(Ordering::Relaxed), 42);
             assert_eq!(PROVIDER.calls.load(Ordering::Relaxed), 1);
+            client.deregister().unwrap();
+            provider.deregister().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_client_that_only_declines_implements_no_table() {
+        static PROVIDER: Doubler = Doubler { calls: AtomicU32::new(0) };
+        static DECLINER: Decliner = Decliner { declined: AtomicU32::new(0) };
+        host::isolated(|| {
+            let provider = ProviderRegistration::register(&PROVIDER).unwrap();
+            let client = ClientRegistration::register(&DECLINER).unwrap();
+            assert_eq!(DECLINER.declined.load(Ordering::Relaxed), 1);
+            assert!(host::bindings_of(&<Exnpi as npi_runtime::Npi>::ID).is_empty());
             client.deregister().unwrap();
             provider.deregister().unwrap();
         });
