@@ -56,7 +56,6 @@ impl Provider for CostProvider {
 }
 
 impl CostDispatchImpl for CostProvider {
-    type Side = AsProvider<CostProvider>;
     fn add(binding: &ProviderBinding<'_, CostProvider>, value: u32) -> u32 {
         value.wrapping_add(**binding)
     }

@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use npi_runtime::sys::GUID;
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, ClientRegistration, ClientTable, Detach, Npi, Provider, ProviderBinding,
-    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, ProviderTable,
-    host, npi_client, npi_provider,
+    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer, ClientRegistration,
+    ClientTable, Detach, Npi, Provider, ProviderBinding, ProviderDetach, ProviderOffer,
+    ProviderPendingDetach, ProviderRegistration, ProviderTable, host, npi_client, npi_provider,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -70,8 +69,6 @@ impl Provider for ExProvider {
 }
 
 impl ExProviderDispatchImpl for ExProvider {
-    type Side = AsProvider<ExProvider>;
-
     fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
         println!("  provider: provider_function({value}) from client #{}", binding.client_number);
         if let Some(client) = binding.peer() {
@@ -121,8 +118,6 @@ impl Client for ExClient {
 }
 
 impl ExClientDispatchImpl for ExClient {
-    type Side = AsClient<ExClient>;
-
     fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
         let _ = binding;
         println!("  client: notified of {value}");

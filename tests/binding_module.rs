@@ -35,7 +35,6 @@ impl Provider for Counter {
 }
 
 impl CounterDispatchImpl for Counter {
-    type Side = AsProvider<Counter>;
     fn add(binding: &ProviderBinding<'_, Counter>, value: u32) -> u32 {
         binding.module().total.fetch_add(value, Ordering::SeqCst) + value
     }

@@ -282,8 +282,6 @@ impl npi_runtime::Provider for ScopeProvider {
 }
 
 impl ScopeProviderDispatchImpl for ScopeProvider {
-    type Side = npi_runtime::AsProvider<ScopeProvider>;
-
     fn ping(_: &npi_runtime::ProviderBinding<'_, ScopeProvider>) {}
 }
 
@@ -310,8 +308,6 @@ impl npi_runtime::Client for ScopeClient {
 }
 
 impl ScopeClientDispatchImpl for ScopeClient {
-    type Side = npi_runtime::AsClient<ScopeClient>;
-
     fn ping(_: &npi_runtime::ClientBinding<'_, ScopeClient>) {}
 }
 

@@ -16,8 +16,8 @@ use core::ffi::c_void;
 use std::sync::Arc;
 
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, ClientPendingDetach, ClientRegistration, ClientTable, Detach, NpiLayout, Provider,
+    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
+    ClientPendingDetach, ClientRegistration, ClientTable, Detach, NpiLayout, Provider,
     ProviderBinding, ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration,
     ProviderTable, dispatch_table, npi, npi_client, npi_provider,
 };
@@ -124,8 +124,6 @@ impl Provider for ModelProvider {
 }
 
 impl ModelProviderDispatchImpl for ModelProvider {
-    type Side = AsProvider<ModelProvider>;
-
     fn work(binding: &ProviderBinding<'_, ModelProvider>, value: u32) -> u32 {
         if binding.cleaned.load(Ordering::SeqCst) != 0 {
             binding.late_calls.fetch_add(1, Ordering::SeqCst);
@@ -176,8 +174,6 @@ impl Client for ModelClient {
 }
 
 impl ModelClientDispatchImpl for ModelClient {
-    type Side = AsClient<ModelClient>;
-
     fn notify(_: &ClientBinding<'_, ModelClient>, _: u32) {}
 }
 
@@ -280,8 +276,6 @@ impl Client for WorkerClient {
 }
 
 impl ModelClientDispatchImpl for WorkerClient {
-    type Side = AsClient<WorkerClient>;
-
     fn notify(_: &ClientBinding<'_, WorkerClient>, _: u32) {}
 }
 

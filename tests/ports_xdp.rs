@@ -15,7 +15,7 @@ use npi_runtime::sys::{
     STATUS_NOT_SUPPORTED,
 };
 use npi_runtime::{
-    AsClient, Attach, Client, ClientRegistration, ClientTable, Npi, ProviderOffer, npi, npi_client,
+    Attach, Client, ClientRegistration, ClientTable, Npi, ProviderOffer, npi, npi_client,
 };
 use npi_suite::real::Trace;
 use npi_suite::real::xdp::{
@@ -139,8 +139,6 @@ impl Client for OldInterface {
 
 // The same `XDP_NPI_CLIENT` as the NIC driver's, built for this client.
 impl XdpNpiClientImpl for OldInterface {
-    type Side = AsClient<Self>;
-
     unsafe fn get_interface_dispatch(
         version: *const XdpVersion,
         get_interface_context: *mut std::ffi::c_void,

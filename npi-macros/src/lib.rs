@@ -192,11 +192,15 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// For `#[dispatch_table] pub struct Name { ... }` it generates:
 /// - `Name` itself as the `#[repr(C)]` table a C peer sees, each `fn(...)` field an
 ///   `unsafe extern "system" fn` (or `extern "C"` with `abi = "C"`);
-/// - `NameImpl`, the trait the implementing side writes, with `type Side` naming the module
-///   role that offers the table (`AsProvider<MyProvider>`, `AsClient<MyClient>`), and
-///   `Name::new::<T: NameImpl>(data members…)`, a `const fn` that fills the table with
-///   shims that never unwind and returns it as a `Table<T::Side, Name>`: a table only that
-///   module may offer in `accept`. Name it in a `static` with `ProviderTable<MyProvider>` or
+/// - `NameImpl`, the trait the module that offers the table implements, and
+///   `Name::new::<T>(data members…)`, a `const fn` that fills the table with shims calling
+///   `T`'s functions (shims that never unwind) and returns it as a `Table` for `T`'s role: a
+///   table only that module may offer in `accept`. A struct with one role (`#[npi_client]` or
+///   `#[npi_provider]`) writes `impl NameImpl for MyProvider` and `Name::new::<MyProvider>(..)`:
+///   the side (whose binding the `#[context]` functions receive) is its one role. A struct
+///   with both roles names the side in both places: `impl NameImpl<AsProvider<M>> for M` and
+///   `Name::new_for::<AsProvider<M>>(..)` (leaving it out is a compile error saying so).
+///   Name the table in a `static` with `ProviderTable<MyProvider>` or
 ///   `ClientTable<MyClient>`; it dereferences to `Name`. A table without functions has
 ///   `Name::new(data members…)`, for the side its `static` names;
 /// - `Name::without_<member>(table)` for each `#[optional]` member: the same table with that
@@ -210,7 +214,7 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```
 /// use core::ffi::c_void;
-/// use npi_runtime::{dispatch_table, AsProvider, ProviderBinding, ProviderTable};
+/// use npi_runtime::{dispatch_table, ProviderBinding, ProviderTable};
 /// # use npi_runtime::{npi, npi_provider, Attach, ClientOffer, Provider};
 ///
 /// #[dispatch_table]
@@ -234,8 +238,8 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #     }
 /// # }
 ///
+/// // CounterProvider's one role is the provider: the side is left out.
 /// impl CounterDispatchImpl for CounterProvider {
-///     type Side = AsProvider<CounterProvider>;
 ///     fn add(binding: &ProviderBinding<'_, CounterProvider>, n: u32) -> u32 {
 ///         binding.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n
 ///     }

@@ -9,7 +9,7 @@ pub use core::mem::{offset_of, size_of};
 pub use core::option::Option::{self, None, Some};
 pub use core::primitive::{bool, str, u16, u32, usize};
 
-pub use crate::binding::{Binding, Side};
+pub use crate::binding::{AsClient, AsProvider, Binding, Side};
 pub use crate::module::{ClientModule, ClientVTable, ProviderModule, ProviderVTable};
 pub use crate::npi::{DispatchTable, Npi, NpiData, Peer};
 pub use crate::npi::{PeerTable, Table};
@@ -59,6 +59,22 @@ pub trait ProviderVTableCharacteristics {
 }
 impl<T: crate::Provider> ProviderVTableCharacteristics for T {
     const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS = ProviderVTable::<T>::CHARACTERISTICS;
+}
+
+/// The one role of a module: `AsClient<Self>` from `#[npi_client]`, `AsProvider<Self>` from
+/// `#[npi_provider]`, and no impl for a struct that carries both attributes. A table's
+/// `<Table>Impl` trait and `<Table>::new::<T>()` default to this side.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not have exactly one role, so the side of this table cannot be left out",
+    label = "not a module with one role",
+    note = "a struct with one of `#[npi_client]` and `#[npi_provider]` implements a table as \
+            `impl MyTableImpl for {Self}` and builds it with `MyTable::new::<{Self}>(..)`",
+    note = "a struct with both names the side in each: `impl MyTableImpl<AsProvider<{Self}>> \
+            for {Self}` and `MyTable::new_for::<AsProvider<{Self}>>(..)` (or `AsClient`)"
+)]
+pub trait SoleRole {
+    /// `AsClient<Self>` or `AsProvider<Self>`.
+    type Side;
 }
 
 /// Stands in for the NPI of a `#[npi_client]`/`#[npi_provider]` whose `npi` argument is

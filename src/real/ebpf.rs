@@ -27,9 +27,9 @@ use npi_runtime::sys::{
     GUID, NPI_MODULEID, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
 };
 use npi_runtime::{
-    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
-    ClientTable, Detach, Npi, Provider, ProviderBinding, ProviderDetach, ProviderOffer,
-    dispatch_table, npi, npi_client, npi_provider,
+    Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration, ClientTable,
+    Detach, Npi, Provider, ProviderBinding, ProviderDetach, ProviderOffer, dispatch_table, npi,
+    npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -283,8 +283,6 @@ static HASH: [u8; 32] = [0x5A; 32];
 pub const BPF2C_VERSION: Bpf2cVersion = Bpf2cVersion { major: 1, minor: 6, revision: 0 };
 
 impl MetadataTableImpl for Bpf2cClient {
-    type Side = AsClient<Self>;
-
     unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.
         unsafe {

@@ -20,10 +20,10 @@ use std::vec::Vec;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE};
 use npi_runtime::{
-    AsClient, Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration,
-    ClientTable, Detach, Npi, NpiData, Provider, ProviderBinding, ProviderBindingRef,
-    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderRegistration, dispatch_table,
-    npi, npi_client, npi_provider,
+    Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientRegistration, ClientTable,
+    Detach, Npi, NpiData, Provider, ProviderBinding, ProviderBindingRef, ProviderDetach,
+    ProviderOffer, ProviderPendingDetach, ProviderRegistration, dispatch_table, npi, npi_client,
+    npi_provider,
 };
 
 use super::{Trace, lock};
@@ -300,8 +300,6 @@ impl Client for LinkObject {
 }
 
 impl EbpfLinkDispatchImpl for LinkObject {
-    type Side = AsClient<LinkObject>;
-
     unsafe fn ebpf_program_invoke_function(
         client_binding_context: &ClientBinding<'_, LinkObject>,
         program_context: *mut c_void,

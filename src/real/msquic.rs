@@ -24,7 +24,7 @@ use npi_runtime::sys::{
     STATUS_UNSUCCESSFUL,
 };
 use npi_runtime::{
-    AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
+    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer,
     ClientPendingDetach, ClientRegistration, Detach, Npi, Provider, ProviderOffer, ProviderTable,
     dispatch_table, npi, npi_client, npi_provider,
 };
@@ -124,8 +124,6 @@ impl Provider for MsQuicProvider {
 }
 
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
-    type Side = AsProvider<Self>;
-
     unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {
             return STATUS_NOT_SUPPORTED;

@@ -23,10 +23,9 @@ use npi_runtime::sys::{
     STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientDetach,
-    ClientOffer, ClientTable, Detach, NpiData, Provider, ProviderBinding, ProviderBindingRef,
-    ProviderDetach, ProviderOffer, ProviderPendingDetach, ProviderTable, dispatch_table, npi,
-    npi_client, npi_provider,
+    Attach, Client, ClientBinding, ClientBindingRef, ClientDetach, ClientOffer, ClientTable,
+    Detach, NpiData, Provider, ProviderBinding, ProviderBindingRef, ProviderDetach, ProviderOffer,
+    ProviderPendingDetach, ProviderTable, dispatch_table, npi, npi_client, npi_provider,
 };
 
 use super::Trace;
@@ -440,8 +439,6 @@ impl Provider for WskProvider {
 }
 
 impl WskProviderDispatchImpl for WskProvider {
-    type Side = AsProvider<WskProvider>;
-
     unsafe fn wsk_socket(
         client: &ProviderBinding<'_, WskProvider>,
         address_family: u16,
@@ -799,8 +796,6 @@ impl Client for WskClient {
 }
 
 impl WskClientDispatchImpl for WskClient {
-    type Side = AsClient<WskClient>;
-
     unsafe fn wsk_client_event(
         client_context: &ClientBinding<'_, WskClient>,
         event_type: u32,

@@ -352,7 +352,7 @@ pub mod npi_{I} {
     use core::sync::atomic::{AtomicU32, Ordering};
 
     use npi_runtime::{
-        AsClient, AsProvider, Attach, Client, ClientBinding, ClientOffer, ClientTable, NpiLayout,
+        Attach, Client, ClientBinding, ClientOffer, ClientTable, NpiLayout,
         Provider, ProviderBinding, ProviderOffer, ProviderTable, dispatch_table, npi, npi_client,
         npi_provider,
     };
@@ -419,8 +419,6 @@ pub mod npi_{I} {
         }
 
         impl ProviderDispatchImpl for Module {
-            type Side = AsProvider<Module>;
-
             fn add(binding: &ProviderBinding<'_, Module>, value: u32) -> u32 {
                 if let Some(client) = binding.peer() {
                     client.notify(value);
@@ -466,8 +464,6 @@ pub mod npi_{I} {
         }
 
         impl ClientDispatchImpl for Module {
-            type Side = AsClient<Module>;
-
             fn notify(binding: &ClientBinding<'_, Module>, value: u32) {
                 binding.fetch_add(value, Ordering::Relaxed);
             }

@@ -63,9 +63,7 @@ macro_rules! trace {
     ($message:literal) => {
         // SAFETY: a NUL-terminated literal without conversion specifications; DbgPrint may be
         // called at any IRQL for messages shorter than 512 bytes.
-        unsafe {
-            $crate::kernel::DbgPrint(concat!("exnpi: ", $message, "\n\0").as_ptr().cast())
-        }
+        unsafe { $crate::kernel::DbgPrint(concat!("exnpi: ", $message, "\n\0").as_ptr().cast()) }
     };
 }
 pub(crate) use trace;

@@ -23,10 +23,9 @@ use core::ffi::c_void;
 
 use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientDetach, ClientOffer,
-    ClientTable, Detach, Provider, ProviderBinding, ProviderDetach, ProviderOffer, ProviderTable,
-    StaticClientRegistration, StaticProviderRegistration, StaticRegistration,
-    npi_client, npi_provider,
+    Attach, Client, ClientBinding, ClientDetach, ClientOffer, ClientTable, Detach, Provider,
+    ProviderBinding, ProviderDetach, ProviderOffer, ProviderTable, StaticClientRegistration,
+    StaticProviderRegistration, StaticRegistration, npi_client, npi_provider,
 };
 
 use kernel::{trace, trace_value};
@@ -76,8 +75,6 @@ impl Provider for ExProvider {
 }
 
 impl ExProviderDispatchImpl for ExProvider {
-    type Side = AsProvider<ExProvider>;
-
     fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
         trace_value!("provider: provider_function from client #", binding.client_number);
         if let Some(client) = binding.peer() {
@@ -128,8 +125,6 @@ impl Client for ExClient {
 }
 
 impl ExClientDispatchImpl for ExClient {
-    type Side = AsClient<ExClient>;
-
     fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
         let _ = binding;
         trace_value!("client: notified of", value);

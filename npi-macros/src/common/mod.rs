@@ -71,7 +71,8 @@ pub(crate) fn check_keys(list: &[NestedMeta], attr: &str, known: &[&str]) -> dar
 
 /// `` `a`, `b` and `c` ``.
 fn names(known: &[&str]) -> String {
-    let quoted: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    let quoted: Vec<String> =
+        known.iter().filter(|k| !k.starts_with("__")).map(|k| format!("`{k}`")).collect();
     match quoted.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => quoted.concat(),
@@ -82,6 +83,7 @@ fn names(known: &[&str]) -> String {
 fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
+        .filter(|k| !k.starts_with("__"))
         .map(|k| (edit_distance(key, k), *k))
         .filter(|(d, k)| *d * 3 <= k.len().max(3))
         .min_by_key(|(d, _)| *d)

@@ -17,7 +17,7 @@ use syn::{
 };
 
 use crate::common::check_keys;
-use crate::common::tpl::{Out, Text, string_literal, tpl};
+use crate::common::tpl::{Out, RT, Text, string_literal, tpl};
 use crate::npi_def::item_keyword;
 
 #[derive(FromMeta)]
@@ -540,19 +540,26 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
     if !members.iter().any(|m| matches!(m.kind, Kind::Function(_))) {
         return;
     }
-    // Every table with functions names its side: `new::<T>()` builds a table only that side
-    // may offer, so the `#[context]` shims can rely on the binding context they receive.
-    let doc =
-        string_literal(&format!("The functions of [`{}`], implemented in safe Rust.", item.ident));
+    // The trait is generic over the side whose binding the `#[context]` functions receive, and
+    // `new::<T>()` builds a table only that side may offer, so the shims can rely on the
+    // binding context they receive. The side defaults to the module's one role.
+    let doc = string_literal(&format!(
+        "The functions of [`{}`], implemented in safe Rust by the module that offers the \
+         table.\n\n`Side` is the module role whose binding the `#[context]` functions receive. \
+         A module with one role (a client or a provider) leaves it out: \
+         `impl {imp} for MyProvider`. A module with both names it: \
+         `impl {imp}<AsProvider<MyModule>> for MyModule`, and builds the table with \
+         `{}::new_for::<AsProvider<MyModule>>(..)`.",
+        item.ident,
+        item.ident,
+        imp = names.imp,
+    ));
     tpl!(
         out,
         r"
         #[doc = $doc]
         #[allow(clippy::too_many_arguments)] // as many as the C function has
-        $vis trait $imp: 'static {
-            /// The module role that offers this table and whose binding context the `#[context]`
-            /// functions receive, e.g. `AsProvider<MyProvider>`.
-            type Side: $rt::Side;",
+        $vis trait $imp<Side: $rt::Side = <Self as $rt::SoleRole>::Side>: 'static {",
         doc = Text(&doc),
         vis = &item.vis,
         imp = Text(&names.imp),
@@ -560,7 +567,7 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
     for m in members {
         let Kind::Function(f) = &m.kind else { continue };
         let (docs, cfgs, name, output) = (m.docs(), m.cfgs(), &m.name, &f.output);
-        let binding = quote!(&::npi_runtime::__private::Binding<'_, Self::Side>);
+        let binding = quote!(&::npi_runtime::__private::Binding<'_, Side>);
         let args = f.params.iter().enumerate().map(|(i, p)| {
             let n = &p.name;
             if i == 0 && f.context { quote!(#n: #binding) } else { p.decl.clone() }
@@ -597,61 +604,65 @@ fn gen_constructor(
 ) {
     let vis = &item.vis;
     let has_fns = members.iter().any(|m| matches!(m.kind, Kind::Function(_)));
-    let (generics, side, doc) = if has_fns {
-        (
-            format!("<T: {}>", names.imp),
-            format!("<T as {}>::Side", names.imp),
-            "A table whose functions call `T`'s, for `T::Side` to offer; the data members \
-             (header) in declaration order.",
-        )
-    } else {
-        (
-            "<S>".to_owned(),
-            "S".to_owned(),
-            "The table, from its data members in declaration order, for the side `S` to offer.",
-        )
-    };
     let data_params = members.iter().zip(types).filter_map(|(m, ty)| {
         let Kind::Data(_) = &m.kind else { return None };
         let (cfgs, name) = (m.cfgs(), &m.name);
         Some(quote!(#cfgs #name: #ty))
     });
+    let data_params = quote!(#(#data_params),*);
     tpl!(
         out,
         r"
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
-        impl $ident {
-            #[doc = $doc]
-            #[must_use]
-            $vis const fn new $generics ($data_params) -> $rt::Table<$side, Self> {
-                // SAFETY: every function that receives a binding context is `T`'s shim, which
-                // reads it as a binding of `T::Side`: the side this table is for.
-                unsafe { $rt::Table::new_unchecked(Self {",
+        impl $ident {",
         ident = &item.ident,
-        doc = Text(&string_literal(doc)),
-        vis = vis,
-        generics = Text(&generics),
-        data_params = &quote!(#(#data_params),*),
-        side = Text(&side),
     );
-    for m in members {
-        let (cfgs, name) = (m.cfgs(), &m.name);
-        match &m.kind {
-            Kind::Data(_) => out.tokens(quote!(#cfgs #name,)),
-            Kind::Function(f) => tpl!(
-                out,
-                if f.optional {
-                    "$cfgs $name: $rt::Some(Self::__npi_$field::<T>),"
-                } else {
-                    "$cfgs $name: Self::__npi_$field::<T>,"
-                },
-                cfgs = &cfgs,
-                name = name,
-                field = Text(&unraw(name)),
-            ),
-        }
+    let imp = &names.imp;
+    let ctors = if has_fns {
+        vec![
+            Ctor {
+                name: "new",
+                generics: "<T>".to_owned(),
+                bounds: format!(
+                    "where T: {RT}::SoleRole + {imp}<<T as {RT}::SoleRole>::Side>, \
+                     <T as {RT}::SoleRole>::Side: {RT}::Side"
+                ),
+                side: format!("<T as {RT}::SoleRole>::Side"),
+                shim: format!("<<T as {RT}::SoleRole>::Side, T>"),
+                doc: format!(
+                    "A table whose functions call `T`'s `{imp}`, for `T`'s one role (client \
+                     or provider) to offer; the data members (header) in declaration order. A module with both roles uses \
+                     [`new_for`](Self::new_for)."
+                ),
+            },
+            Ctor {
+                name: "new_for",
+                generics: "<S>".to_owned(),
+                bounds: format!("where S: {RT}::Side, <S as {RT}::Side>::Module: {imp}<S>"),
+                side: "S".to_owned(),
+                shim: format!("<S, <S as {RT}::Side>::Module>"),
+                doc: format!(
+                    "A table for the side `S` to offer (`AsProvider<M>` or `AsClient<M>`), whose \
+                     functions call `M`'s `{imp}<S>`: for a module with both roles; the data \
+                     members (header) in declaration order."
+                ),
+            },
+        ]
+    } else {
+        vec![Ctor {
+            name: "new",
+            generics: "<S>".to_owned(),
+            bounds: String::new(),
+            side: "S".to_owned(),
+            shim: String::new(),
+            doc: "The table, from its data members in declaration order, for the side `S` to \
+                  offer."
+                .to_owned(),
+        }]
+    };
+    for ctor in &ctors {
+        gen_new(out, members, vis, &data_params, ctor);
     }
-    out.push("}) } }", &[]);
     for m in members {
         let Kind::Function(f) = &m.kind else { continue };
         if !f.optional {
@@ -705,6 +716,58 @@ fn gen_constructor(
     out.push("}", &[]);
 }
 
+/// One constructor of the table.
+struct Ctor {
+    name: &'static str,
+    generics: String,
+    bounds: String,
+    /// The side the table is for.
+    side: String,
+    /// The shims' generic arguments: `<side, implementing type>`.
+    shim: String,
+    doc: String,
+}
+
+/// `const fn new..(data members) -> Table<side, Self>`: the table with the shims for one side.
+fn gen_new(out: &mut Out, members: &[Member], vis: &Visibility, data: &TokenStream, ctor: &Ctor) {
+    tpl!(
+        out,
+        r"
+        #[doc = $doc]
+        #[must_use]
+        $vis const fn $name $generics ($data) -> $rt::Table<$side, Self> $bounds {
+            // SAFETY: every function that receives a binding context is a shim instantiated
+            // for the side this table is for, which reads the context as a binding of it.
+            unsafe { $rt::Table::new_unchecked(Self {",
+        doc = Text(&string_literal(&ctor.doc)),
+        vis = vis,
+        name = Text(ctor.name),
+        generics = Text(&ctor.generics),
+        data = data,
+        side = Text(&ctor.side),
+        bounds = Text(&ctor.bounds),
+    );
+    for m in members {
+        let (cfgs, name) = (m.cfgs(), &m.name);
+        match &m.kind {
+            Kind::Data(_) => out.tokens(quote!(#cfgs #name,)),
+            Kind::Function(f) => tpl!(
+                out,
+                if f.optional {
+                    "$cfgs $name: $rt::Some(Self::__npi_$field::$shim),"
+                } else {
+                    "$cfgs $name: Self::__npi_$field::$shim,"
+                },
+                cfgs = &cfgs,
+                name = name,
+                field = Text(&unraw(name)),
+                shim = Text(&ctor.shim),
+            ),
+        }
+    }
+    out.push("}) } }", &[]);
+}
+
 /// The `unsafe extern` function the table points at for one member: it calls `T`'s.
 fn gen_shim(
     out: &mut Out,
@@ -723,9 +786,10 @@ fn gen_shim(
         $cfgs
         #[doc(hidden)]
         /// # Safety
-        /// Called only through the table, by the peer of a binding of `T::Side`, with that
-        /// binding's context (where the function takes one) and arguments as the NPI says.
-        unsafe extern $abi fn __npi_$field<T: $imp>($decl) $output {
+        /// Called only through a table built for the side `S`, by the peer of a binding of
+        /// `S`, with that binding's context (where the function takes one) and arguments as
+        /// the NPI says.
+        unsafe extern $abi fn __npi_$field<S: $rt::Side, T: $imp<S>>($decl) $output {
             $rt::dispatch_guard($label, || {",
         cfgs = cfgs,
         abi = abi,
@@ -741,8 +805,8 @@ fn gen_shim(
             out,
             r"
             // SAFETY: the NMR gave this table to the peer of a binding whose context is
-            // a binding of `T::Side`; the NPI has the peer pass that context back.
-            let __npi_binding = unsafe { $rt::Binding::<T::Side>::from_context($first) };",
+            // a binding of `S`; the NPI has the peer pass that context back.
+            let __npi_binding = unsafe { $rt::Binding::<S>::from_context($first) };",
             first = &f.params[0].name,
         );
         let rest = names_in.skip(1);
@@ -753,11 +817,11 @@ fn gen_shim(
     tpl!(
         out,
         if !f.unsafety {
-            "<T as $imp>::$name($args) }) }"
+            "<T as $imp<S>>::$name($args) }) }"
         } else {
             // SAFETY (of the generated block): the arguments come from the peer, which the NPI
             // obliges to pass them as specified: exactly the promise the `unsafe fn` asks for.
-            "unsafe { <T as $imp>::$name($args) } }) }"
+            "unsafe { <T as $imp<S>>::$name($args) } }) }"
         },
         imp = Text(&names.imp),
         name = name,

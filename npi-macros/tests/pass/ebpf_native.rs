@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use npi_runtime::{
-    AsClient, Attach, Client, ClientOffer, ClientRegistration, ClientTable, Npi, Provider,
+    Attach, Client, ClientOffer, ClientRegistration, ClientTable, Npi, Provider,
     ProviderBindingRef, ProviderOffer, ProviderRegistration, dispatch_table, host, npi, npi_client,
     npi_provider,
 };
@@ -149,7 +149,6 @@ impl Client for Bpf2cClient {
 static HASH: [u8; 32] = [0x5A; 32];
 
 impl MetadataTableImpl for Bpf2cClient {
-    type Side = AsClient<Self>;
 
     unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.

@@ -29,7 +29,7 @@
 use core::ffi::c_void;
 
 use npi_runtime::{
-    AsProvider, Attach, Client, ClientOffer, ClientRegistration, ClientTable, NpiData, Provider,
+    Attach, Client, ClientOffer, ClientRegistration, ClientTable, NpiData, Provider,
     ProviderBinding, ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, npi,
     npi_client, npi_provider,
 };
@@ -97,8 +97,6 @@ impl Provider for LintProvider {
 }
 
 impl LintDispatchImpl for LintProvider {
-    type Side = AsProvider<Self>;
-
     fn with_context(binding: &ProviderBinding<'_, Self>, value: u32) -> u32 {
         value + **binding
     }

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use npi_runtime::{
-    AsProvider, Attach, Client, ClientBindingRef, ClientOffer, ClientRegistration, Npi, Provider,
+    Attach, Client, ClientBindingRef, ClientOffer, ClientRegistration, Npi, Provider,
     ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client,
     npi_provider,
 };
@@ -91,7 +91,6 @@ impl Provider for MsQuicProvider {
 static QUIC_API_TABLE: [usize; 4] = [0; 4];
 
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
-    type Side = AsProvider<Self>;
 
     unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {

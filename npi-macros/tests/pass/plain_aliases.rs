@@ -6,7 +6,7 @@
 use core::ffi::{c_int, c_void};
 
 use npi_runtime::{
-    AsProvider, Attach, ClientOffer, Provider, ProviderBinding, ProviderTable, dispatch_table,
+    Attach, ClientOffer, Provider, ProviderBinding, ProviderTable, dispatch_table,
     npi, npi_provider,
 };
 
@@ -38,7 +38,6 @@ impl Provider for StatusProvider {
 }
 
 impl StatusDispatchImpl for StatusProvider {
-    type Side = AsProvider<StatusProvider>;
     fn query(_: &ProviderBinding<'_, StatusProvider>, flags: ULONG, count: c_int) -> NTSTATUS {
         flags.cast_signed() + count
     }

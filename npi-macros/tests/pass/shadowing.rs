@@ -12,7 +12,7 @@ mod driver {
     mod npi_runtime {}
 
     use ::npi_runtime::{
-        AsProvider, Attach, Client, ClientOffer, ClientRegistration, Provider, ProviderBinding,
+        Attach, Client, ClientOffer, ClientRegistration, Provider, ProviderBinding,
         ProviderOffer, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client,
         npi_provider,
     };
@@ -89,8 +89,6 @@ mod driver {
     }
 
     impl ShadowDispatchImpl for ShadowProvider {
-        type Side = AsProvider<ShadowProvider>;
-
         fn twice(binding: &ProviderBinding<'_, ShadowProvider>, value: i64) -> i64 {
             value * 2 + **binding
         }

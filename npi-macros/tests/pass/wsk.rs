@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientBindingRef, ClientOffer,
+    Attach, Client, ClientBinding, ClientBindingRef, ClientOffer,
     ClientRegistration, ClientTable, Npi, NpiData, Provider, ProviderBinding, ProviderOffer,
     ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider,
 };
@@ -262,7 +262,6 @@ impl Provider for WskProvider {
 }
 
 impl WskProviderDispatchImpl for WskProvider {
-    type Side = AsProvider<WskProvider>;
 
     unsafe fn wsk_socket(
         client: &ProviderBinding<'_, WskProvider>,
@@ -396,7 +395,6 @@ impl Client for WskClient {
 }
 
 impl WskClientDispatchImpl for WskClient {
-    type Side = AsClient<WskClient>;
 
     unsafe fn wsk_client_event(
         client_context: &ClientBinding<'_, WskClient>,

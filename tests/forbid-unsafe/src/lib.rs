@@ -17,8 +17,8 @@ use exnpi::{
     VERSION, length_of,
 };
 use npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientOffer, ClientTable, Provider,
-    ProviderBinding, ProviderOffer, ProviderTable, dispatch_table, npi_client, npi_provider,
+    Attach, Client, ClientBinding, ClientOffer, ClientTable, Provider, ProviderBinding,
+    ProviderOffer, ProviderTable, dispatch_table, npi_client, npi_provider,
 };
 
 /// A table declared here: safe functions only (plain values, the `#[context]` binding).
@@ -48,7 +48,6 @@ impl Provider for Doubler {
 }
 
 impl ExProviderDispatchImpl for Doubler {
-    type Side = AsProvider<Doubler>;
     fn provider_function(binding: &ProviderBinding<'_, Doubler>, value: u32) -> u32 {
         binding.module().calls.fetch_add(1, Ordering::Relaxed);
         if let Some(client) = binding.peer() {
@@ -86,7 +85,6 @@ impl Client for Asker {
 }
 
 impl ExClientDispatchImpl for Asker {
-    type Side = AsClient<Asker>;
     fn client_notify(binding: &ClientBinding<'_, Asker>, value: u32) {
         binding.module().notified.store(value, Ordering::Relaxed);
     }

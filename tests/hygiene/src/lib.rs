@@ -15,9 +15,8 @@
 use ::core::ffi::c_void;
 
 use ::npi_runtime::{
-    AsClient, AsProvider, Attach, Client, ClientBinding, ClientOffer, ClientTable, NpiData,
-    Provider, ProviderBinding, ProviderOffer, ProviderTable, dispatch_table, npi, npi_client,
-    npi_provider,
+    AsClient, Attach, Client, ClientBinding, ClientOffer, ClientTable, NpiData, Provider,
+    ProviderBinding, ProviderOffer, ProviderTable, dispatch_table, npi, npi_client, npi_provider,
 };
 
 /// Shadows the `core` crate for relative paths.
@@ -101,7 +100,6 @@ impl Provider for HygieneProvider {
 }
 
 impl HygieneProviderDispatchImpl for HygieneProvider {
-    type Side = AsProvider<HygieneProvider>;
     fn increment(binding: &ProviderBinding<'_, HygieneProvider>, value: u32) -> u32 {
         **binding + value + 1
     }

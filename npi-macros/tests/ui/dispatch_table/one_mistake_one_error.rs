@@ -27,7 +27,6 @@ impl Provider for Counter {
 }
 
 impl CounterDispatchImpl for Counter {
-    type Side = AsProvider<Counter>;
     fn add(_: &ProviderBinding<'_, Counter>, n: u32) -> u32 {
         n + 1
     }
