@@ -789,44 +789,43 @@ fn gen_shim(
         /// Called only through a table built for the side `S`, by the peer of a binding of
         /// `S`, with that binding's context (where the function takes one) and arguments as
         /// the NPI says.
-        unsafe extern $abi fn __npi_$field<S: $rt::Side, T: $imp<S>>($decl) $output {
-            $rt::dispatch_guard($label, || {",
+        unsafe extern $abi fn __npi_$field<S: $rt::Side, T: $imp<S>>($decl) $output {",
         cfgs = cfgs,
         abi = abi,
         field = Text(&unraw(name)),
         imp = Text(&names.imp),
         decl = &quote!(#(#decl),*),
         output = &f.output,
-        label = Text(&label),
     );
     let names_in = f.params.iter().map(|p| &p.name);
-    let args = if f.context {
+    // The call of `T`'s function; an `unsafe fn` is called in an `unsafe` block whose SAFETY
+    // is the peer's: the arguments come from it, and the NPI obliges it to pass them as
+    // specified, exactly the promise the `unsafe fn` asks for.
+    let call = if f.unsafety {
+        "unsafe { <T as $imp<S>>::$name($args) }"
+    } else {
+        "<T as $imp<S>>::$name($args)"
+    };
+    if f.context {
+        let rest = names_in.skip(1);
+        let args = quote!(__npi_binding #(, #rest)*);
+        tpl!(out, "let __npi_call = |__npi_binding: &$rt::Binding<'_, S>| ",);
+        tpl!(out, call, imp = Text(&names.imp), name = name, args = &args);
         tpl!(
             out,
-            r"
-            // SAFETY: the NMR gave this table to the peer of a binding whose context is
-            // a binding of `S`; the NPI has the peer pass that context back.
-            let __npi_binding = unsafe { $rt::Binding::<S>::from_context($first) };",
+            r";
+            // SAFETY: the NMR gave this table, built for `S`, to the peer of a binding of `S`;
+            // the NPI has the peer pass that binding's context back.
+            unsafe { $rt::dispatch_with_binding::<S, _>($label, $first, __npi_call) } }",
+            label = Text(&label),
             first = &f.params[0].name,
         );
-        let rest = names_in.skip(1);
-        quote!(&__npi_binding #(, #rest)*)
     } else {
-        quote!(#(#names_in),*)
-    };
-    tpl!(
-        out,
-        if !f.unsafety {
-            "<T as $imp<S>>::$name($args) }) }"
-        } else {
-            // SAFETY (of the generated block): the arguments come from the peer, which the NPI
-            // obliges to pass them as specified: exactly the promise the `unsafe fn` asks for.
-            "unsafe { <T as $imp<S>>::$name($args) } }) }"
-        },
-        imp = Text(&names.imp),
-        name = name,
-        args = &args,
-    );
+        let args = quote!(#(#names_in),*);
+        tpl!(out, "$rt::dispatch_guard($label, || ", label = Text(&label));
+        tpl!(out, call, imp = Text(&names.imp), name = name, args = &args);
+        out.push(") }", &[]);
+    }
 }
 
 /// `<Name>Calls<'a>`: the peer's table, with one method per function.

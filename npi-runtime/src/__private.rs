@@ -61,6 +61,28 @@ impl<T: crate::Provider> ProviderVTableCharacteristics for T {
     const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS = ProviderVTable::<T>::CHARACTERISTICS;
 }
 
+/// The body of a generated dispatch function whose first parameter is `#[context]`: the binding
+/// whose context the peer passed back, lent to `f` (the module's `<Table>Impl` function), under
+/// [`dispatch_guard`]. The dereference of the context is here, once, rather than in every
+/// expansion.
+///
+/// # Safety
+/// `context` is the binding context this runtime handed the peer at attach for a binding of
+/// `S`, passed back before this side's cleanup (the NPI has the peer do so for the table's
+/// `#[context]` functions, and the table was built for `S`).
+#[inline(always)]
+pub unsafe fn dispatch_with_binding<S: Side, R>(
+    function: &'static str,
+    context: *mut c_void,
+    f: impl FnOnce(&Binding<'_, S>) -> R,
+) -> R {
+    dispatch_guard(function, || {
+        // SAFETY: per the caller: a context of a live binding of `S`.
+        let binding = unsafe { Binding::<S>::from_context(context) };
+        f(&binding)
+    })
+}
+
 /// The one role of a module: `AsClient<Self>` from `#[npi_client]`, `AsProvider<Self>` from
 /// `#[npi_provider]`, and no impl for a struct that carries both attributes. A table's
 /// `<Table>Impl` trait and `<Table>::new::<T>()` default to this side.

@@ -134,17 +134,15 @@ impl ExProviderDispatch {
         S: ::npi_runtime::__private::Side,
         T: ExProviderDispatchImpl<S>,
     >(binding: *mut c_void, value: u32) -> u32 {
-        ::npi_runtime::__private::dispatch_guard(
-            "ExProviderDispatch::provider_function",
-            || {
-                let __npi_binding = unsafe {
-                    ::npi_runtime::__private::Binding::<S>::from_context(binding)
-                };
-                <T as ExProviderDispatchImpl<
-                    S,
-                >>::provider_function(&__npi_binding, value)
-            },
-        )
+        let __npi_call = |__npi_binding: &::npi_runtime::__private::Binding<'_, S>| <T as ExProviderDispatchImpl<
+            S,
+        >>::provider_function(__npi_binding, value);
+        unsafe {
+            ::npi_runtime::__private::dispatch_with_binding::<
+                S,
+                _,
+            >("ExProviderDispatch::provider_function", binding, __npi_call)
+        }
     }
     #[doc(hidden)]
     /// # Safety
@@ -157,9 +155,7 @@ impl ExProviderDispatch {
     >(buffer: *const u8, length: usize) -> i32 {
         ::npi_runtime::__private::dispatch_guard(
             "ExProviderDispatch::raw_function",
-            || {
-                unsafe { <T as ExProviderDispatchImpl<S>>::raw_function(buffer, length) }
-            },
+            || unsafe { <T as ExProviderDispatchImpl<S>>::raw_function(buffer, length) },
         )
     }
 }
