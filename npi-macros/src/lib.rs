@@ -131,11 +131,16 @@ pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   by default (also settable per registration: another `static`, or characteristics the
 ///   registration owns in an `Arc`).
 ///
+/// One struct may carry `#[npi_client]` and `#[npi_provider]` both (a module with both roles,
+/// such as a filter between two NPIs), each once. A struct with one role implements a table
+/// without naming a side (`impl MyTableImpl for MyClient`); one with both names the side in its
+/// table impls and constructors (see [`macro@dispatch_table`]).
+///
 /// # Errors
 /// A compile error at the offending token for: the attribute on anything but a struct; a
 /// generic struct; a struct with a lifetime (the context must be `'static`); a malformed GUID;
 /// a missing `npi` or module id; both `module_id` and `dynamic_module_id`; unknown or repeated
-/// arguments. The type checker reports, at your tokens: an `npi` that is not an NPI,
+/// arguments; the attribute twice on one struct (at the second). The type checker reports, at your tokens: an `npi` that is not an NPI,
 /// `characteristics` of the wrong type (a provider's, say), a context that is not `Sync`, and a
 /// missing `impl Client`.
 ///
