@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
-use npi_runtime::generic::*;
 use npi_runtime::*;
 
 /// The provider's table: one function that reads the provider's binding.
@@ -61,7 +60,6 @@ impl Provider for CostProvider {
 }
 
 impl CostDispatchImpl for CostProvider {
-    type Side = AsProvider<CostProvider>;
     fn add(binding: &ProviderBinding<'_, CostProvider>, value: u32) -> u32 {
         value.wrapping_add(**binding)
     }

@@ -54,7 +54,6 @@ impl Provider for Base {
 }
 
 impl ComputeDispatchImpl for Base {
-    type Side = AsProvider<Self>;
     fn compute(value: u32) -> u32 {
         value * 2
     }
@@ -106,8 +105,8 @@ impl Provider for Filter {
     }
 }
 
-impl ComputeDispatchImpl for Filter {
-    type Side = AsProvider<Self>;
+// Filter is a client and a provider: its table impl and constructor name the side they are for.
+impl ComputeDispatchImpl<AsProvider<Filter>> for Filter {
     fn compute(value: u32) -> u32 {
         // Forward to the lower provider, then add one.
         let lower = FILTER.lower.lock().unwrap();
@@ -116,7 +115,7 @@ impl ComputeDispatchImpl for Filter {
     }
 }
 
-static FILTER_DISPATCH: ProviderTable<Filter> = ComputeDispatch::new::<Filter>(1);
+static FILTER_DISPATCH: ProviderTable<Filter> = ComputeDispatch::new_for::<AsProvider<Filter>>(1);
 static FILTER: Filter = Filter { lower: Mutex::new(None) };
 
 /// A user of the upper NPI.

@@ -12,7 +12,6 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
-use npi_runtime::generic::{AsClient, AsProvider};
 use npi_runtime::sys::GUID;
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
@@ -71,8 +70,6 @@ impl Provider for ExProvider {
 }
 
 impl ExProviderDispatchImpl for ExProvider {
-    type Side = AsProvider<ExProvider>;
-
     fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
         println!("  provider: provider_function({value}) from client #{}", binding.client_number);
         if let Some(client) = binding.peer() {
@@ -126,8 +123,6 @@ impl Client for ExClient {
 }
 
 impl ExClientDispatchImpl for ExClient {
-    type Side = AsClient<ExClient>;
-
     fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
         let _ = binding;
         println!("  client: notified of {value}");

@@ -144,7 +144,6 @@ impl Provider for FaultProvider {
 }
 
 impl FaultProviderDispatchImpl for FaultProvider {
-    type Side = AsProvider<FaultProvider>;
     fn add(binding: &ProviderBinding<'_, FaultProvider>, value: u32) -> u32 {
         value + binding.number
     }
@@ -186,7 +185,6 @@ impl Client for FaultClient {
 }
 
 impl FaultClientDispatchImpl for FaultClient {
-    type Side = AsClient<FaultClient>;
     fn scale(binding: &ClientBinding<'_, FaultClient>, value: u32) -> u32 {
         value * binding.number
     }

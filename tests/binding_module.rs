@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use npi_runtime::generic::*;
 use npi_runtime::*;
 
 /// The provider's table.
@@ -36,7 +35,6 @@ impl Provider for Counter {
 }
 
 impl CounterDispatchImpl for Counter {
-    type Side = AsProvider<Counter>;
     fn add(binding: &ProviderBinding<'_, Counter>, value: u32) -> u32 {
         binding.module().total.fetch_add(value, Ordering::SeqCst) + value
     }

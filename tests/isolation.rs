@@ -283,8 +283,6 @@ impl npi_runtime::Provider for ScopeProvider {
 }
 
 impl ScopeProviderDispatchImpl for ScopeProvider {
-    type Side = npi_runtime::generic::AsProvider<ScopeProvider>;
-
     fn ping(_: &npi_runtime::ProviderBinding<'_, ScopeProvider>) {}
 }
 
@@ -311,8 +309,6 @@ impl npi_runtime::Client for ScopeClient {
 }
 
 impl ScopeClientDispatchImpl for ScopeClient {
-    type Side = npi_runtime::generic::AsClient<ScopeClient>;
-
     fn ping(_: &npi_runtime::ClientBinding<'_, ScopeClient>) {}
 }
 

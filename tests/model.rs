@@ -15,7 +15,6 @@
 use core::ffi::c_void;
 use std::sync::Arc;
 
-use npi_runtime::generic::{AsClient, AsProvider};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
     ClientPendingDetach, ClientRegistration, ClientTable, Detach, NpiLayout, Provider,
@@ -129,8 +128,6 @@ impl Provider for ModelProvider {
 }
 
 impl ModelProviderDispatchImpl for ModelProvider {
-    type Side = AsProvider<ModelProvider>;
-
     fn work(binding: &ProviderBinding<'_, ModelProvider>, value: u32) -> u32 {
         if binding.cleaned.load(Ordering::SeqCst) != 0 {
             binding.late_calls.fetch_add(1, Ordering::SeqCst);
@@ -185,8 +182,6 @@ impl Client for ModelClient {
 }
 
 impl ModelClientDispatchImpl for ModelClient {
-    type Side = AsClient<ModelClient>;
-
     fn notify(_: &ClientBinding<'_, ModelClient>, _: u32) {}
 }
 
@@ -293,8 +288,6 @@ impl Client for WorkerClient {
 }
 
 impl ModelClientDispatchImpl for WorkerClient {
-    type Side = AsClient<WorkerClient>;
-
     fn notify(_: &ClientBinding<'_, WorkerClient>, _: u32) {}
 }
 

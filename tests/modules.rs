@@ -191,7 +191,6 @@ impl Provider for Counter {
 }
 
 impl CountDispatchImpl for Counter {
-    type Side = AsProvider<Counter>;
     fn bump(binding: &ProviderBinding<'_, Counter>) -> u32 {
         binding.fetch_add(1, Ordering::SeqCst) + 1
     }
@@ -316,7 +315,6 @@ fn a_pending_detach_completes_once_from_another_thread_and_drop_completes_too() 
         }
     }
     impl CountDispatchImpl for Pender {
-        type Side = AsProvider<Pender>;
         fn bump(binding: &ProviderBinding<'_, Pender>) -> u32 {
             binding.fetch_add(1, Ordering::SeqCst)
         }
@@ -452,7 +450,6 @@ fn a_refused_attach_returns_the_offer_for_a_retry_and_the_binding_value() {
         }
     }
     impl CountDispatchImpl for Retrying {
-        type Side = AsClient<Retrying>;
         fn bump(_: &ClientBinding<'_, Retrying>) -> u32 {
             0
         }

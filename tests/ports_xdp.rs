@@ -9,7 +9,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use npi_runtime::Status;
-use npi_runtime::generic::AsClient;
 use npi_runtime::host::Handle;
 use npi_runtime::host::{self, HalfState};
 use npi_runtime::sys::NTSTATUS;
@@ -142,8 +141,6 @@ impl Client for OldInterface {
 
 // The same `XDP_NPI_CLIENT` as the NIC driver's, built for this client.
 impl XdpNpiClientImpl for OldInterface {
-    type Side = AsClient<Self>;
-
     unsafe fn get_interface_dispatch(
         version: *const XdpVersion,
         get_interface_context: *mut std::ffi::c_void,

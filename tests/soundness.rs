@@ -313,7 +313,6 @@ mod forgotten {
         }
     }
     impl ForgetDispatchImpl for P {
-        type Side = AsProvider<P>;
         fn get(binding: &ProviderBinding<'_, P>) -> u32 {
             **binding
         }
@@ -628,7 +627,6 @@ fn calls_held_on_every_shard_keep_the_detach_pending_until_the_last_one_ends() {
         }
     }
     impl ForgetDispatchImpl for SP {
-        type Side = AsProvider<SP>;
         fn get(binding: &ProviderBinding<'_, SP>) -> u32 {
             **binding
         }

@@ -4,6 +4,15 @@
 //! and `static` read-only characteristics built by `npi_runtime`'s generic code. The
 //! `extern "system"` callbacks, the binding contexts and everything `unsafe` about the NMR live
 //! in `npi_runtime`, where they are written once and tested.
+//!
+//! A crate with `#![forbid(unsafe_code)]` can use `#[npi_client]`, `#[npi_provider]` and
+//! `#[dispatch_table]`: they emit no `#[allow(unsafe_code)]`, and the `unsafe` blocks and
+//! impls they do emit are the macro's own tokens (spanned at the attribute, argued in the
+//! generator), which the lint does not report in the user's crate. What such a crate cannot
+//! do is what needs a promise of its own: declare an NPI (`#[npi]` goes with
+//! `unsafe impl NpiLayout`), or implement or call a table function that is `unsafe fn`.
+//! Declare the NPI in a crate of its own, as `npis/exnpi` does; `tests/forbid-unsafe` is such a
+//! module crate.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -123,11 +132,16 @@ pub fn npi(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   by default (also settable per registration: another `static`, or characteristics the
 ///   registration owns in an `Arc`).
 ///
+/// One struct may carry `#[npi_client]` and `#[npi_provider]` both (a module with both roles,
+/// such as a filter between two NPIs), each once. A struct with one role implements a table
+/// without naming a side (`impl MyTableImpl for MyClient`); one with both names the side in its
+/// table impls and constructors (see [`macro@dispatch_table`]).
+///
 /// # Errors
 /// A compile error at the offending token for: the attribute on anything but a struct; a
 /// generic struct; a struct with a lifetime (the context must be `'static`); a malformed GUID;
 /// a missing `npi` or module id; both `module_id` and `dynamic_module_id`; unknown or repeated
-/// arguments. The type checker reports, at your tokens: an `npi` that is not an NPI,
+/// arguments; the attribute twice on one struct (at the second). The type checker reports, at your tokens: an `npi` that is not an NPI,
 /// `characteristics` of the wrong type (a provider's, say), a context that is not `Sync`, and a
 /// missing `impl Client`.
 ///
@@ -184,17 +198,17 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// For `#[dispatch_table] pub struct Name { ... }` it generates:
 /// - `Name` itself as the `#[repr(C)]` table a C peer sees, each `fn(...)` field an
 ///   `unsafe extern "system" fn` (or `extern "C"` with `abi = "C"`);
-/// - `NameImpl`, the trait the implementing side writes, with `type Side` naming the module
-///   role that offers the table (`AsProvider<MyProvider>`, `AsClient<MyClient>`), and
-///   `Name::new::<T: NameImpl>(data members…)`, a `const fn` that fills the table with
-///   shims that never unwind and returns it as a `Table<T::Side, Name>`: a table only that
-///   module may offer in `accept`. Name it in a `static` with `ProviderTable<MyProvider>` or
+/// - `NameImpl`, the trait the module that offers the table implements, and
+///   `Name::new::<T>(data members…)`, a `const fn` that fills the table with shims calling
+///   `T`'s functions (shims that never unwind) and returns it as a `Table` for `T`'s role: a
+///   table only that module may offer in `accept`. A struct with one role (`#[npi_client]` or
+///   `#[npi_provider]`) writes `impl NameImpl for MyProvider` and `Name::new::<MyProvider>(..)`:
+///   the side (whose binding the `#[context]` functions receive) is its one role. A struct
+///   with both roles names the side in both places: `impl NameImpl<AsProvider<M>> for M` and
+///   `Name::new_for::<AsProvider<M>>(..)` (leaving it out is a compile error saying so).
+///   Name the table in a `static` with `ProviderTable<MyProvider>` or
 ///   `ClientTable<MyClient>`; it dereferences to `Name`. A table without functions has
-///   `Name::new(data members…)`, for the side its `static` names. A function whose arguments
-///   are plain values (integers, `bool`, floats, references, the `#[context]` binding) is a
-///   safe `fn`; one that receives raw pointers (or types the macro cannot see through) is an
-///   `unsafe fn`, because the peer vouches for those pointers and the body has to say why each
-///   use is sound;
+///   `Name::new(data members…)`, for the side its `static` names;
 /// - `Name::without_<member>(table)` for each `#[optional]` member: the same table with that
 ///   function NULL;
 /// - `NameCalls<'a>`, what the other side calls through: a `PeerCall` dereferences to it, and
@@ -207,7 +221,6 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 /// use core::ffi::c_void;
 /// use npi_runtime::{dispatch_table, ProviderBinding, ProviderTable};
-/// use npi_runtime::generic::AsProvider;
 /// # use npi_runtime::{npi, npi_provider, Attach, ProviderAttachRequest, Provider};
 ///
 /// #[dispatch_table]
@@ -231,8 +244,8 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #     }
 /// # }
 ///
+/// // CounterProvider's one role is the provider: the side is left out.
 /// impl CounterDispatchImpl for CounterProvider {
-///     type Side = AsProvider<CounterProvider>;
 ///     fn add(binding: &ProviderBinding<'_, CounterProvider>, n: u32) -> u32 {
 ///         binding.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n
 ///     }
@@ -244,17 +257,34 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!((size_of::<CounterDispatch>(), CounterDispatch::END_OF_RESERVED), (16, 4));
 /// ```
 ///
+/// # Which functions are `unsafe`
+/// A function of the table is an `unsafe fn` — its `NameImpl` method, which the implementing
+/// side writes, and its `NameCalls` method, which the other side calls — exactly when:
+/// - it is declared `unsafe fn(..)` in the table (the NPI asks more of the arguments than
+///   their types say: a handle the peer looks up, a length that must match a buffer), or
+/// - its signature spells a raw pointer (`*const T`, `*mut T`) or a function pointer
+///   (`fn(..)`), anywhere in a parameter or the return type: behind a reference, in an array
+///   or a generic argument (`Option<*mut T>`). The `#[context]` parameter does not count: the
+///   runtime turns it into the typed binding.
+///
+/// The peer's promise that it passes what the NPI specifies is then the `# Safety` contract
+/// of both methods. Every other function is safe, and each of its parameter and return types
+/// must be a *plain value*: an integer, a float, `bool`, `char`, `()`, or an array of, a
+/// reference to or an `Option` of a reference to plain values. This is checked by the type
+/// system, not from the spelling, so type aliases of these (`NTSTATUS`, `ULONG`, `c_int`) are
+/// plain, while a struct, or an alias that hides a pointer (`HANDLE`, `PVOID`), is a compile
+/// error at the type asking you to declare the function `unsafe fn(..)` or to use a plain type.
+///
 /// # Errors
 /// A compile error at the offending token for: the attribute on anything but a struct with
-/// named fields; an empty or generic struct; `extern "…"`, `unsafe`, `for<'a>` or `...` on a
+/// named fields; an empty or generic struct; `extern "…"`, `for<'a>` or `...` on a
 /// function member; `#[context]` anywhere but the first parameter or on a type other than
-/// `*mut c_void`; any other parameter attribute; an `abi` other than `"system"` or `"C"`.
+/// `*mut c_void`; any other parameter attribute; an `abi` other than `"system"` or `"C"`; a
+/// parameter or return type of a safe function that is not a plain value (see above).
 ///
 /// # Safety
-/// Calling methods of `NameCalls` is safe when every argument is a plain value (integers,
-/// `bool`, floats, references); a function taking raw pointers (or a type the macro cannot
-/// see through, such as an alias) gets an `unsafe` method whose `# Safety` asks for the
-/// arguments the NPI specifies.
+/// Calling a safe method of `NameCalls` needs no promise: it passes only plain values. An
+/// `unsafe` one (see *Which functions are `unsafe`*) asks for the arguments the NPI specifies.
 #[proc_macro_attribute]
 pub fn dispatch_table(args: TokenStream, item: TokenStream) -> TokenStream {
     dispatch::expand(args.into(), item.into()).into()

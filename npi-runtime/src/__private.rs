@@ -9,7 +9,7 @@ pub use core::mem::{offset_of, size_of};
 pub use core::option::Option::{self, None, Some};
 pub use core::primitive::{bool, str, u16, u32, usize};
 
-pub use crate::binding::{Binding, Side};
+pub use crate::binding::{AsClient, AsProvider, Binding, Side};
 pub use crate::module::{ClientModule, ClientVTable, ProviderModule, ProviderVTable};
 pub use crate::npi::{DispatchTable, Npi, NpiData, Peer};
 pub use crate::npi::{PeerTable, Table};
@@ -62,6 +62,44 @@ impl<T: crate::Provider> ProviderVTableCharacteristics for T {
     const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS = ProviderVTable::<T>::CHARACTERISTICS;
 }
 
+/// The body of a generated dispatch function whose first parameter is `#[context]`: the binding
+/// whose context the peer passed back, lent to `f` (the module's `<Table>Impl` function), under
+/// [`dispatch_guard`]. The dereference of the context is here, once, rather than in every
+/// expansion.
+///
+/// # Safety
+/// `context` is the binding context this runtime handed the peer at attach for a binding of
+/// `S`, passed back before this side's cleanup (the NPI has the peer do so for the table's
+/// `#[context]` functions, and the table was built for `S`).
+#[inline(always)]
+pub unsafe fn dispatch_with_binding<S: Side, R>(
+    function: &'static str,
+    context: *mut c_void,
+    f: impl FnOnce(&Binding<'_, S>) -> R,
+) -> R {
+    dispatch_guard(function, || {
+        // SAFETY: per the caller: a context of a live binding of `S`.
+        let binding = unsafe { Binding::<S>::from_context(context) };
+        f(&binding)
+    })
+}
+
+/// The one role of a module: `AsClient<Self>` from `#[npi_client]`, `AsProvider<Self>` from
+/// `#[npi_provider]`, and no impl for a struct that carries both attributes. A table's
+/// `<Table>Impl` trait and `<Table>::new::<T>()` default to this side.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not have exactly one role, so the side of this table cannot be left out",
+    label = "not a module with one role",
+    note = "a struct with one of `#[npi_client]` and `#[npi_provider]` implements a table as \
+            `impl MyTableImpl for {Self}` and builds it with `MyTable::new::<{Self}>(..)`",
+    note = "a struct with both names the side in each: `impl MyTableImpl<AsProvider<{Self}>> \
+            for {Self}` and `MyTable::new_for::<AsProvider<{Self}>>(..)` (or `AsClient`)"
+)]
+pub trait SoleRole {
+    /// `AsClient<Self>` or `AsProvider<Self>`.
+    type Side;
+}
+
 /// Stands in for the NPI of a `#[npi_client]`/`#[npi_provider]` whose `npi` argument is
 /// missing, so the one error about it is not followed by a cascade. Never registered: its
 /// module impl comes with a compile error.
@@ -80,17 +118,27 @@ unsafe impl Npi for NoNpi {
     type ProviderDispatch = ();
 }
 
-/// Types a safe call into a peer may pass without a promise: integers, floats, `bool`, `char`
-/// and references. The macro decides from the spelling of a parameter's type; this trait
-/// checks that the type really is one of these (a type alias named `u64` could be a pointer).
+/// Plain values: what a safe table function may pass and return. `#[dispatch_table]` makes a
+/// table function `unsafe fn` when it is declared `unsafe fn(..)` or its signature spells a raw
+/// pointer or a function pointer; for every other function it checks each parameter and
+/// return type against this trait, at the type the user wrote.
+///
+/// Implemented for the primitive integers, floats, `bool`, `char` and `()`, and for arrays of,
+/// references to and `Option`s of references to plain values. A type alias of one of these
+/// (`NTSTATUS`, `ULONG`, `c_int`) is that type, so it is plain too; an alias that hides a
+/// pointer (`HANDLE`, `PVOID`) or a struct is not.
 ///
 /// # Safety
-/// Every value of the type is safe to hand to a peer that follows the NPI.
+/// Every value of the type is safe to hand to a peer that follows the NPI: it carries no
+/// pointer the peer would follow on the caller's word.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is named like a plain value, but it is not one",
-    label = "the generated call through the peer's table would be safe with this argument",
-    note = "safe calls pass integers, floats, `bool`, `char` and references; spell a pointer type \
-            as a pointer (`*const T`, `*mut c_void`) so that its call is an `unsafe fn`"
+    message = "`{Self}` is not a plain value, so this table function cannot be safe",
+    label = "a safe table function passes and returns only plain values",
+    note = "plain values are integers, floats, `bool`, `char` and `()`, and arrays of and \
+            references to them (aliases such as `NTSTATUS`, `ULONG` or `c_int` are these types)",
+    note = "declare the function `unsafe fn(..)` in the table if it passes other data (a struct, \
+            or a pointer behind an alias such as `HANDLE`): its callers then promise to pass \
+            what the NPI specifies, or use a plain type"
 )]
 pub unsafe trait Plain {}
 
@@ -100,12 +148,18 @@ macro_rules! plain {
         unsafe impl Plain for $t {}
     )* };
 }
-plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64, char);
-// SAFETY: a valid reference, for the duration of the call.
-unsafe impl<T: ?Sized> Plain for &T {}
+plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64, char, ());
+// SAFETY: plain values side by side.
+unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
+// SAFETY: a valid reference to a plain value, for the duration of the call.
+unsafe impl<T: Plain> Plain for &T {}
 // SAFETY: as above.
-unsafe impl<T: ?Sized> Plain for &mut T {}
+unsafe impl<T: Plain> Plain for &mut T {}
+// SAFETY: NULL or a valid reference to a plain value.
+unsafe impl<T: Plain> Plain for Option<&T> {}
+// SAFETY: as above.
+unsafe impl<T: Plain> Plain for Option<&mut T> {}
 
 /// Compiles only for a [`Plain`] type; does nothing.
 #[inline(always)]
-pub const fn assert_plain<T: Plain + ?Sized>() {}
+pub const fn assert_plain<T: Plain>() {}

@@ -24,7 +24,6 @@ use std::thread::{self, ThreadId};
 use std::vec::Vec;
 
 use npi_runtime::Status;
-use npi_runtime::generic::AsClient;
 use npi_runtime::sys::{GUID, NPI_MODULEID, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
@@ -287,8 +286,6 @@ static HASH: [u8; 32] = [0x5A; 32];
 pub const BPF2C_VERSION: Bpf2cVersion = Bpf2cVersion { major: 1, minor: 6, revision: 0 };
 
 impl MetadataTableImpl for Bpf2cClient {
-    type Side = AsClient<Self>;
-
     unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.
         unsafe { programs.write(ptr::null_mut()) };

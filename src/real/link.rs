@@ -19,7 +19,7 @@ use std::thread;
 use std::vec::Vec;
 
 use npi_runtime::Status;
-use npi_runtime::generic::{AsClient, NpiData};
+use npi_runtime::generic::NpiData;
 use npi_runtime::sys::{GUID, STATUS_NOINTERFACE};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
@@ -306,8 +306,6 @@ impl Client for LinkObject {
 }
 
 impl EbpfLinkDispatchImpl for LinkObject {
-    type Side = AsClient<LinkObject>;
-
     unsafe fn ebpf_program_invoke_function(
         client_binding_context: &ClientBinding<'_, LinkObject>,
         program_context: *mut c_void,

@@ -20,7 +20,6 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
 use npi_runtime::Status;
-use npi_runtime::generic::AsProvider;
 use npi_runtime::sys::{
     GUID, HANDLE, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
@@ -125,8 +124,6 @@ impl Provider for MsQuicProvider {
 }
 
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
-    type Side = AsProvider<Self>;
-
     unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {
             return STATUS_NOT_SUPPORTED;

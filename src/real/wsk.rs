@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::vec::Vec;
 
 use npi_runtime::Status;
-use npi_runtime::generic::{AsClient, AsProvider, NpiData};
+use npi_runtime::generic::NpiData;
 use npi_runtime::sys::{
     GUID, NTSTATUS, STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE,
     STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
@@ -442,8 +442,6 @@ impl Provider for WskProvider {
 }
 
 impl WskProviderDispatchImpl for WskProvider {
-    type Side = AsProvider<WskProvider>;
-
     unsafe fn wsk_socket(
         client: &ProviderBinding<'_, WskProvider>,
         address_family: u16,
@@ -804,8 +802,6 @@ impl Client for WskClient {
 }
 
 impl WskClientDispatchImpl for WskClient {
-    type Side = AsClient<WskClient>;
-
     unsafe fn wsk_client_event(
         client_context: &ClientBinding<'_, WskClient>,
         event_type: u32,

@@ -351,8 +351,11 @@ pub mod npi_{I} {
     use core::ffi::c_void;
     use core::sync::atomic::{AtomicU32, Ordering};
 
-    use npi_runtime::{Attach, Client, ClientBinding, ProviderAttachRequest, ClientTable, NpiLayout, Provider, ProviderBinding, ClientAttachRequest, ProviderTable, dispatch_table, npi, npi_client, npi_provider};
-use npi_runtime::generic::{AsClient, AsProvider};
+    use npi_runtime::{
+        Attach, Client, ClientAttachRequest, ClientBinding, ClientTable, NpiLayout, Provider,
+        ProviderAttachRequest, ProviderBinding, ProviderTable, dispatch_table, npi, npi_client,
+        npi_provider,
+    };
 
     /// What the provider offers its clients.
     #[dispatch_table]
@@ -416,8 +419,6 @@ use npi_runtime::generic::{AsClient, AsProvider};
         }
 
         impl ProviderDispatchImpl for Module {
-            type Side = AsProvider<Module>;
-
             fn add(binding: &ProviderBinding<'_, Module>, value: u32) -> u32 {
                 if let Some(client) = binding.peer() {
                     client.notify(value);
@@ -463,8 +464,6 @@ use npi_runtime::generic::{AsClient, AsProvider};
         }
 
         impl ClientDispatchImpl for Module {
-            type Side = AsClient<Module>;
-
             fn notify(binding: &ClientBinding<'_, Module>, value: u32) {
                 binding.fetch_add(value, Ordering::Relaxed);
             }

@@ -21,7 +21,6 @@ mod kernel;
 
 use core::ffi::c_void;
 
-use npi_runtime::generic::{AsClient, AsProvider};
 use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientTable, Detach,
@@ -76,8 +75,6 @@ impl Provider for ExProvider {
 }
 
 impl ExProviderDispatchImpl for ExProvider {
-    type Side = AsProvider<ExProvider>;
-
     fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
         trace_value!("provider: provider_function from client #", binding.client_number);
         if let Some(client) = binding.peer() {
@@ -132,8 +129,6 @@ impl Client for ExClient {
 }
 
 impl ExClientDispatchImpl for ExClient {
-    type Side = AsClient<ExClient>;
-
     fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
         let _ = binding;
         trace_value!("client: notified of", value);

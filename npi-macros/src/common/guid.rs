@@ -57,6 +57,18 @@ impl GuidLit {
 }
 
 impl FromMeta for GuidLit {
+    /// `key = "…"`; a bare `key` or `key(..)` is told the form with the key's own name.
+    fn from_meta(item: &syn::Meta) -> darling::Result<Self> {
+        match item {
+            syn::Meta::NameValue(nv) => Self::from_expr(&nv.value),
+            other => {
+                let key = other.path().get_ident().map(ToString::to_string).unwrap_or_default();
+                Err(Error::custom(format!("`{key}` takes a GUID string: `{key} = {EXAMPLE}`"))
+                    .with_span(other))
+            }
+        }
+    }
+
     fn from_value(value: &Lit) -> darling::Result<Self> {
         match value {
             Lit::Str(s) => Self::parse(s),

@@ -4,6 +4,7 @@ pub(crate) mod guid;
 pub(crate) mod tpl;
 
 use darling::FromMeta;
+use darling::ast::NestedMeta;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -17,6 +18,92 @@ pub(crate) fn rt() -> TokenStream {
 pub(crate) fn fallback(item: TokenStream, errors: darling::Error) -> TokenStream {
     let errors = errors.write_errors();
     quote!(#errors #item)
+}
+
+/// Unknown, repeated and literal arguments of `#[attr(..)]`, reported in the attribute's words
+/// (before darling reads the list, whose own messages speak of "fields").
+pub(crate) fn check_keys(list: &[NestedMeta], attr: &str, known: &[&str]) -> darling::Result<()> {
+    let mut errors = darling::Error::accumulator();
+    let mut seen: Vec<String> = Vec::new();
+    for item in list {
+        let path = match item {
+            NestedMeta::Meta(meta) => meta.path(),
+            // `key = <not an expression>`: darling reports the value; the key is checked here.
+            NestedMeta::NameValueInvalidExpr(nv) => &nv.path,
+            NestedMeta::Lit(lit) => {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "`#[{attr}]` takes named arguments (`key = value`): {}",
+                        names(known)
+                    ))
+                    .with_span(lit),
+                );
+                continue;
+            }
+        };
+        let key: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let key = key.join("::");
+        if !known.contains(&key.as_str()) {
+            let hint = match closest(&key, known) {
+                Some(k) => format!("did you mean `{k}`?"),
+                None if known.len() == 1 => format!("its one argument is `{}`", known[0]),
+                None => format!("its arguments are {}", names(known)),
+            };
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{key}` is not an argument of `#[{attr}]`; {hint}"
+                ))
+                .with_span(path),
+            );
+        } else if seen.contains(&key) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{key}` is given twice: each argument of `#[{attr}]` is given once"
+                ))
+                .with_span(path),
+            );
+        } else {
+            seen.push(key);
+        }
+    }
+    errors.finish()
+}
+
+/// `` `a`, `b` and `c` ``.
+fn names(known: &[&str]) -> String {
+    let quoted: Vec<String> =
+        known.iter().filter(|k| !k.starts_with("__")).map(|k| format!("`{k}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
+/// The known key a misspelt one most likely meant: within a third of its length in edits.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .filter(|k| !k.starts_with("__"))
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, k)| *d * 3 <= k.len().max(3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, by bytes (keys are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// `key = N` for an optional `u16` argument, with the range in the error.
@@ -52,7 +139,10 @@ fn key_of(meta: &syn::Meta) -> String {
 /// `key = SomeType` for an optional type argument.
 pub(crate) fn opt_type(meta: &syn::Meta) -> darling::Result<Option<syn::Type>> {
     let key = key_of(meta);
-    let msg = || format!("`{key}` takes a type, e.g. `{key} = WskProviderCharacteristics`");
+    let side = if key.starts_with("client") { "Client" } else { "Provider" };
+    let kind = if key.ends_with("dispatch") { "Dispatch" } else { "Characteristics" };
+    let example = format!("Wsk{side}{kind}");
+    let msg = || format!("`{key}` takes a type, e.g. `{key} = {example}`");
     let syn::Meta::NameValue(nv) = meta else {
         return Err(darling::Error::custom(msg()).with_span(meta));
     };
@@ -61,6 +151,18 @@ pub(crate) fn opt_type(meta: &syn::Meta) -> darling::Result<Option<syn::Type>> {
         other => syn::parse2::<syn::Type>(quote::ToTokens::to_token_stream(other))
             .map(Some)
             .map_err(|_| darling::Error::custom(msg()).with_span(other)),
+    }
+}
+
+/// `npi = SomeNpi`.
+pub(crate) fn opt_npi_path(meta: &syn::Meta) -> darling::Result<Option<syn::Path>> {
+    let msg = "`npi` names the NPI: the unit struct declared with `#[npi(..)]`, e.g. `npi = Exnpi`";
+    let syn::Meta::NameValue(nv) = meta else {
+        return Err(darling::Error::custom(msg).with_span(meta));
+    };
+    match &nv.value {
+        syn::Expr::Path(p) if p.qself.is_none() => Ok(Some(p.path.clone())),
+        other => Err(darling::Error::custom(msg).with_span(other)),
     }
 }
 
@@ -86,5 +188,18 @@ pub(crate) fn flag(meta: &syn::Meta) -> darling::Result<darling::util::Flag> {
             key_of(other)
         ))
         .with_span(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn misspelt_keys_find_their_match() {
+        let known = ["npi", "module_id", "dynamic_module_id", "number", "version"];
+        assert_eq!(super::closest("modul_id", &known), Some("module_id"));
+        assert_eq!(super::closest("nmuber", &known), Some("number"));
+        assert_eq!(super::closest("packed", &["abi"]), None);
+        assert_eq!(super::closest("np", &known), Some("npi"));
+        assert_eq!(super::edit_distance("kitten", "sitting"), 3);
     }
 }

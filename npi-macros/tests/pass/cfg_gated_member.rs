@@ -1,7 +1,6 @@
 // An OS-gated tail member disappears with everything generated for it: the trait fn, the
 // shim, the call method, the constructor's initializer and the END_OF constant.
 use npi_runtime::{Attach, ProviderAttachRequest, ProviderTable, dispatch_table, npi, npi_provider};
-use npi_runtime::generic::{AsProvider};
 
 // An OS-gated tail member, as `#if NTDDI_VERSION >= NTDDI_WIN7` in `wsk.h`.
 #[dispatch_table]
@@ -30,7 +29,6 @@ impl npi_runtime::Provider for Provider {
 }
 
 impl WskProviderDispatchImpl for Provider {
-    type Side = AsProvider<Self>;
     fn wsk_control_client(control_code: u32) -> i32 {
         control_code as i32
     }

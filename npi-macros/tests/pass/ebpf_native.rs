@@ -17,7 +17,6 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Npi, Provider, ProviderBindingRef, ClientAttachRequest, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider};
-use npi_runtime::generic::{AsClient};
 
 /// `program_entry_t` (opaque here).
 #[repr(C)]
@@ -146,7 +145,6 @@ impl Client for Bpf2cClient {
 static HASH: [u8; 32] = [0x5A; 32];
 
 impl MetadataTableImpl for Bpf2cClient {
-    type Side = AsClient<Self>;
 
     unsafe fn programs(programs: *mut *mut ProgramEntry, count: *mut usize) {
         // SAFETY: ebpfcore passes valid out-pointers.

@@ -1,5 +1,7 @@
 //! The expansions stay silent under a strict set of rustc lints a driver crate may deny.
-//! (`unsafe_code` is not in the list: the generated `<Table>Calls` methods trip it.)
+//! (`unsafe_code` is not in the list: this crate declares an NPI, which takes `unsafe impl
+//! NpiLayout`, and implements `unsafe fn` table functions; `tests/forbid-unsafe` is the crate
+//! that forbids it.)
 #![deny(
     warnings,
     future_incompatible,
@@ -27,7 +29,7 @@
 use core::ffi::c_void;
 
 use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, npi, npi_client, npi_provider};
-use npi_runtime::generic::{AsProvider, NpiData};
+use npi_runtime::generic::NpiData;
 
 /// The provider's table.
 #[dispatch_table]
@@ -92,8 +94,6 @@ impl Provider for LintProvider {
 }
 
 impl LintDispatchImpl for LintProvider {
-    type Side = AsProvider<Self>;
-
     fn with_context(binding: &ProviderBinding<'_, Self>, value: u32) -> u32 {
         value + **binding
     }

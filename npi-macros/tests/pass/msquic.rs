@@ -17,7 +17,6 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use npi_runtime::{Attach, Client, ClientBindingRef, ProviderAttachRequest, ClientRegistration, Npi, Provider, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider};
-use npi_runtime::generic::{AsProvider};
 
 /// `QUIC_API_VERSION_2`.
 const QUIC_API_VERSION_2: u32 = 2;
@@ -88,7 +87,6 @@ impl Provider for MsQuicProvider {
 static QUIC_API_TABLE: [usize; 4] = [0; 4];
 
 impl MsQuicNmrDispatchImpl for MsQuicProvider {
-    type Side = AsProvider<Self>;
 
     unsafe fn open_version(version: u32, quic_api: *mut *const c_void) -> NTSTATUS {
         if version != QUIC_API_VERSION_2 || quic_api.is_null() {

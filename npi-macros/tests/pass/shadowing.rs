@@ -86,8 +86,6 @@ use ::npi_runtime::generic::{AsProvider};
     }
 
     impl ShadowDispatchImpl for ShadowProvider {
-        type Side = AsProvider<ShadowProvider>;
-
         fn twice(binding: &ProviderBinding<'_, ShadowProvider>, value: i64) -> i64 {
             value * 2 + **binding
         }

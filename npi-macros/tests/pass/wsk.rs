@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use npi_runtime::{Attach, Client, ClientBinding, ClientBindingRef, ProviderAttachRequest, ClientRegistration, ClientTable, Npi, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider};
-use npi_runtime::generic::{AsClient, AsProvider, NpiData};
+use npi_runtime::generic::NpiData;
 
 /// `MAKE_WSK_VERSION(Mj, Mn)`.
 const fn make_wsk_version(major: u8, minor: u8) -> u16 {
@@ -259,7 +259,6 @@ impl Provider for WskProvider {
 }
 
 impl WskProviderDispatchImpl for WskProvider {
-    type Side = AsProvider<WskProvider>;
 
     unsafe fn wsk_socket(
         client: &ProviderBinding<'_, WskProvider>,
@@ -393,7 +392,6 @@ impl Client for WskClient {
 }
 
 impl WskClientDispatchImpl for WskClient {
-    type Side = AsClient<WskClient>;
 
     unsafe fn wsk_client_event(
         client_context: &ClientBinding<'_, WskClient>,

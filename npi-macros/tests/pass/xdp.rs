@@ -239,7 +239,6 @@ struct InterfaceObject {
 static INTERFACE_OBJECT: InterfaceObject = InterfaceObject { opened: AtomicBool::new(false) };
 
 impl XdpNpiClientImpl for XdpInterface {
-    type Side = AsClient<Self>;
 
     /// The single-version helper: `STATUS_NOT_SUPPORTED` unless the major version matches.
     unsafe fn get_interface_dispatch(
@@ -261,7 +260,6 @@ impl XdpNpiClientImpl for XdpInterface {
 }
 
 impl XdpInterfaceDispatchImpl for XdpInterface {
-    type Side = AsClient<Self>;
 
     unsafe fn open_interface(interface_context: *mut c_void) -> NTSTATUS {
         assert_eq!(interface_context.cast_const(), ptr::from_ref(&INTERFACE_OBJECT).cast());

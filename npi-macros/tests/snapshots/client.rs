@@ -23,3 +23,7 @@ unsafe impl ::npi_runtime::__private::ClientModule for ExClient {
         &CHARACTERISTICS.0
     }
 }
+#[automatically_derived]
+impl ::npi_runtime::__private::SoleRole for ExClient {
+    type Side = ::npi_runtime::__private::AsClient<ExClient>;
+}

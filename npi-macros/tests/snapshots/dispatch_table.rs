@@ -28,15 +28,17 @@ unsafe impl ::npi_runtime::__private::DispatchTable for ExProviderDispatch {
         }
     }
 }
-///The functions of [`ExProviderDispatch`], implemented in safe Rust.
+/**The functions of [`ExProviderDispatch`], implemented in safe Rust by the module that offers the table.
+
+`Side` is the module role whose binding the `#[context]` functions receive. A module with one role (a client or a provider) leaves it out: `impl ExProviderDispatchImpl for MyProvider`. A module with both names it: `impl ExProviderDispatchImpl<AsProvider<MyModule>> for MyModule`, and builds the table with `ExProviderDispatch::new_for::<AsProvider<MyModule>>(..)`.*/
 #[allow(clippy::too_many_arguments)]
-pub trait ExProviderDispatchImpl: 'static {
-    /// The module role that offers this table and whose binding context the `#[context]`
-    /// functions receive, e.g. `AsProvider<MyProvider>`.
-    type Side: ::npi_runtime::__private::Side;
+pub trait ExProviderDispatchImpl<
+    Side: ::npi_runtime::__private::Side
+        = <Self as ::npi_runtime::__private::SoleRole>::Side,
+>: 'static {
     /// Doubles `value`.
     fn provider_function(
-        binding: &::npi_runtime::__private::Binding<'_, Self::Side>,
+        binding: &::npi_runtime::__private::Binding<'_, Side>,
         value: u32,
     ) -> u32;
     ///
@@ -45,21 +47,59 @@ pub trait ExProviderDispatchImpl: 'static {
     /// for the use the NPI describes, for the duration of the call.
     unsafe fn raw_function(buffer: *const u8, length: usize) -> i32;
 }
-#[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl ExProviderDispatch {
-    ///A table whose functions call `T`'s, for `T::Side` to offer; the data members (header) in declaration order.
+    ///A table whose functions call `T`'s `ExProviderDispatchImpl`, for `T`'s one role (client or provider) to offer; the data members (header) in declaration order. A module with both roles uses [`new_for`](Self::new_for).
     #[must_use]
-    pub const fn new<T: ExProviderDispatchImpl>(
+    pub const fn new<T>(
         version: u16,
         length: u16,
-    ) -> ::npi_runtime::__private::Table<<T as ExProviderDispatchImpl>::Side, Self> {
+    ) -> ::npi_runtime::__private::Table<
+        <T as ::npi_runtime::__private::SoleRole>::Side,
+        Self,
+    >
+    where
+        T: ::npi_runtime::__private::SoleRole
+            + ExProviderDispatchImpl<<T as ::npi_runtime::__private::SoleRole>::Side>,
+        <T as ::npi_runtime::__private::SoleRole>::Side: ::npi_runtime::__private::Side,
+    {
         unsafe {
             ::npi_runtime::__private::Table::new_unchecked(Self {
                 version,
                 length,
-                provider_function: Self::__npi_provider_function::<T>,
-                raw_function: Self::__npi_raw_function::<T>,
+                provider_function: Self::__npi_provider_function::<
+                    <T as ::npi_runtime::__private::SoleRole>::Side,
+                    T,
+                >,
+                raw_function: Self::__npi_raw_function::<
+                    <T as ::npi_runtime::__private::SoleRole>::Side,
+                    T,
+                >,
+            })
+        }
+    }
+    ///A table for the side `S` to offer (`AsProvider<M>` or `AsClient<M>`), whose functions call `M`'s `ExProviderDispatchImpl<S>`: for a module with both roles; the data members (header) in declaration order.
+    #[must_use]
+    pub const fn new_for<S>(
+        version: u16,
+        length: u16,
+    ) -> ::npi_runtime::__private::Table<S, Self>
+    where
+        S: ::npi_runtime::__private::Side,
+        <S as ::npi_runtime::__private::Side>::Module: ExProviderDispatchImpl<S>,
+    {
+        unsafe {
+            ::npi_runtime::__private::Table::new_unchecked(Self {
+                version,
+                length,
+                provider_function: Self::__npi_provider_function::<
+                    S,
+                    <S as ::npi_runtime::__private::Side>::Module,
+                >,
+                raw_function: Self::__npi_raw_function::<
+                    S,
+                    <S as ::npi_runtime::__private::Side>::Module,
+                >,
             })
         }
     }
@@ -87,33 +127,35 @@ impl ExProviderDispatch {
         >();
     #[doc(hidden)]
     /// # Safety
-    /// Called only through the table, by the peer of a binding of `T::Side`, with that
-    /// binding's context (where the function takes one) and arguments as the NPI says.
-    unsafe extern "system" fn __npi_provider_function<T: ExProviderDispatchImpl>(
-        binding: *mut c_void,
-        value: u32,
-    ) -> u32 {
-        ::npi_runtime::__private::dispatch_guard(
-            "ExProviderDispatch::provider_function",
-            || {
-                let __npi_binding = unsafe {
-                    ::npi_runtime::__private::Binding::<T::Side>::from_context(binding)
-                };
-                <T as ExProviderDispatchImpl>::provider_function(&__npi_binding, value)
-            },
-        )
+    /// Called only through a table built for the side `S`, by the peer of a binding of
+    /// `S`, with that binding's context (where the function takes one) and arguments as
+    /// the NPI says.
+    unsafe extern "system" fn __npi_provider_function<
+        S: ::npi_runtime::__private::Side,
+        T: ExProviderDispatchImpl<S>,
+    >(binding: *mut c_void, value: u32) -> u32 {
+        let __npi_call = |__npi_binding: &::npi_runtime::__private::Binding<'_, S>| <T as ExProviderDispatchImpl<
+            S,
+        >>::provider_function(__npi_binding, value);
+        unsafe {
+            ::npi_runtime::__private::dispatch_with_binding::<
+                S,
+                _,
+            >("ExProviderDispatch::provider_function", binding, __npi_call)
+        }
     }
     #[doc(hidden)]
     /// # Safety
-    /// Called only through the table, by the peer of a binding of `T::Side`, with that
-    /// binding's context (where the function takes one) and arguments as the NPI says.
-    unsafe extern "system" fn __npi_raw_function<T: ExProviderDispatchImpl>(
-        buffer: *const u8,
-        length: usize,
-    ) -> i32 {
+    /// Called only through a table built for the side `S`, by the peer of a binding of
+    /// `S`, with that binding's context (where the function takes one) and arguments as
+    /// the NPI says.
+    unsafe extern "system" fn __npi_raw_function<
+        S: ::npi_runtime::__private::Side,
+        T: ExProviderDispatchImpl<S>,
+    >(buffer: *const u8, length: usize) -> i32 {
         ::npi_runtime::__private::dispatch_guard(
             "ExProviderDispatch::raw_function",
-            || { unsafe { <T as ExProviderDispatchImpl>::raw_function(buffer, length) } },
+            || unsafe { <T as ExProviderDispatchImpl<S>>::raw_function(buffer, length) },
         )
     }
 }
@@ -124,7 +166,6 @@ impl ExProviderDispatch {
 pub struct ExProviderDispatchCalls<'a>(
     ::npi_runtime::__private::PeerTable<'a, ExProviderDispatch>,
 );
-#[allow(unsafe_code)]
 #[allow(clippy::too_many_arguments)]
 impl<'a> ExProviderDispatchCalls<'a> {
     /// The peer's table itself (its data members, for a version check).
@@ -141,6 +182,7 @@ impl<'a> ExProviderDispatchCalls<'a> {
     #[must_use]
     #[inline]
     pub fn provider_function(&self, value: u32) -> u32 {
+        ::npi_runtime::__private::assert_plain::<u32>();
         ::npi_runtime::__private::assert_plain::<u32>();
         unsafe { (self.0.table().provider_function)(self.0.context(), value) }
     }

@@ -24,3 +24,7 @@ unsafe impl ::npi_runtime::__private::ProviderModule for ExProvider {
         &CHARACTERISTICS.0
     }
 }
+#[automatically_derived]
+impl ::npi_runtime::__private::SoleRole for ExProvider {
+    type Side = ::npi_runtime::__private::AsProvider<ExProvider>;
+}

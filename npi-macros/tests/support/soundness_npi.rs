@@ -44,7 +44,6 @@ impl Provider for SoundProvider {
 }
 
 impl SoundProviderDispatchImpl for SoundProvider {
-    type Side = AsProvider<SoundProvider>;
     fn get(binding: &ProviderBinding<'_, SoundProvider>, ) -> u32 {
         **binding
     }

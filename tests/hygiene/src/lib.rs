@@ -14,7 +14,7 @@
 
 use ::core::ffi::c_void;
 
-use ::npi_runtime::generic::{AsClient, AsProvider, NpiData};
+use ::npi_runtime::generic::{AsClient, NpiData};
 use ::npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientTable, Provider,
     ProviderAttachRequest, ProviderBinding, ProviderTable, dispatch_table, npi, npi_client,
@@ -102,7 +102,6 @@ impl Provider for HygieneProvider {
 }
 
 impl HygieneProviderDispatchImpl for HygieneProvider {
-    type Side = AsProvider<HygieneProvider>;
     fn increment(binding: &ProviderBinding<'_, HygieneProvider>, value: u32) -> u32 {
         **binding + value + 1
     }

@@ -15,7 +15,6 @@ mod kernel;
 
 use core::ffi::c_void;
 
-use npi_runtime::generic::AsClient;
 use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientTable, Detach,
@@ -62,7 +61,6 @@ impl Client for ExClient {
 }
 
 impl ExClientDispatchImpl for ExClient {
-    type Side = AsClient<ExClient>;
 
     fn client_notify(binding: &ClientBinding<'_, ExClient>, value: u32) {
         let _ = binding;

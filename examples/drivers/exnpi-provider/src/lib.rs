@@ -19,7 +19,6 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use npi_runtime::generic::AsProvider;
 use npi_runtime::sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use npi_runtime::{
     Detach, Provider, ProviderAttachRequest, ProviderBinding, ProviderDetachRequest,
@@ -75,7 +74,6 @@ impl Provider for ExProvider {
 }
 
 impl ExProviderDispatchImpl for ExProvider {
-    type Side = AsProvider<ExProvider>;
 
     fn provider_function(binding: &ProviderBinding<'_, ExProvider>, value: u32) -> u32 {
         trace_value!("provider: provider_function from client #", binding.client_number);

@@ -1,5 +1,5 @@
 use npi_runtime::{npi};
-use npi_runtime::generic::{NpiData};
+use npi_runtime::generic::NpiData;
 
 /// A hand-written table: NPI data, but not declared with `#[dispatch_table]`.
 #[repr(C)]

@@ -1,5 +1,5 @@
 use npi_runtime::{Attach, ProviderAttachRequest, Provider, npi, npi_provider};
-use npi_runtime::generic::{NpiData};
+use npi_runtime::generic::NpiData;
 
 /// The client side's characteristics (the shape of `XDP_CAPABILITIES_EX`, shortened).
 #[repr(C)]

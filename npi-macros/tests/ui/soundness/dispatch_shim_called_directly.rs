@@ -3,5 +3,5 @@
 include!("../../support/soundness_npi.rs");
 
 fn main() {
-    let _ = SoundProviderDispatch::__npi_get::<SoundProvider>(core::ptr::null_mut());
+    let _ = SoundProviderDispatch::__npi_get::<AsProvider<SoundProvider>, SoundProvider>(core::ptr::null_mut());
 }

@@ -2,7 +2,6 @@
 // pointer must not make a pointer argument look plain.
 #![allow(non_camel_case_types)]
 use core::ffi::c_void;
-use npi_runtime::generic::*;
 use npi_runtime::*;
 
 type u64 = *const [u8; 64];

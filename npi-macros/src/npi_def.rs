@@ -11,9 +11,20 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Item, ItemStruct, Type};
 
-use crate::common::fallback;
 use crate::common::guid::GuidLit;
 use crate::common::tpl::{Out, RT, Text, string_literal, tpl};
+use crate::common::{check_keys, fallback};
+
+impl NpiArgs {
+    const KEYS: &[&str] = &[
+        "id",
+        "client_characteristics",
+        "provider_characteristics",
+        "client_dispatch",
+        "provider_dispatch",
+        "registration_version",
+    ];
+}
 
 /// The attribute's arguments.
 #[derive(FromMeta)]
@@ -82,9 +93,10 @@ fn stub(args: TokenStream, item: TokenStream) -> Option<TokenStream> {
 fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
     let mut errors = darling::Error::accumulator();
     let args = errors.handle(
-        NestedMeta::parse_meta_list(args)
-            .map_err(darling::Error::from)
-            .and_then(|list| NpiArgs::from_list(&list)),
+        NestedMeta::parse_meta_list(args).map_err(darling::Error::from).and_then(|list| {
+            check_keys(&list, "npi", NpiArgs::KEYS)?;
+            NpiArgs::from_list(&list)
+        }),
     );
     let parsed = errors.handle(parse_item(item.clone()));
     if let Some(a) = &args
@@ -95,17 +107,12 @@ fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStre
              `#[npi(id = \"2227E803-8D8B-11D4-ABAD-009027719E09\")]`",
         ));
     }
-    let (args, parsed) = match (args, parsed) {
-        (Some(a), Some(i)) => (a, i),
-        _ => {
-            return Err(errors
-                .finish()
-                .err()
-                .unwrap_or_else(|| darling::Error::custom("invalid #[npi]")));
-        }
+    let out = match (&args, &parsed) {
+        (Some(args), Some(parsed)) => gen_npi_impl(args, parsed, item),
+        // `handle` recorded why one of them could not be read: `finish` returns that error.
+        _ => item,
     };
-    errors.finish()?;
-    Ok(gen_npi_impl(&args, &parsed, item))
+    errors.finish_with(out)
 }
 
 /// The NPI is named by a unit struct without generics: `pub struct Wsk;`.

@@ -3,6 +3,10 @@
 //!
 //! Parse (`TableArgs`; the struct into `Member`s) → validate (each member's shape) → expand
 //! (the table, `NpiData`/`DispatchTable` impls, `<Name>Impl`, `<Name>Calls`, shims).
+//!
+//! Errors are collected, not returned early: a mistake leaves a member (or the whole struct)
+//! as far as it could be read, and the expansion is generated from that next to the errors, so
+//! one mistake is one error, not a second one wherever the table is used.
 
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
@@ -12,8 +16,8 @@ use syn::{
     Attribute, Fields, Ident, Item, ItemStruct, LitStr, ReturnType, Type, TypeFnPtr, Visibility,
 };
 
-use crate::common::fallback;
-use crate::common::tpl::{Out, Text, string_literal, tpl};
+use crate::common::check_keys;
+use crate::common::tpl::{Out, RT, Text, string_literal, tpl};
 use crate::npi_def::item_keyword;
 
 #[derive(FromMeta)]
@@ -59,16 +63,22 @@ struct Function {
     context: bool,
     /// `#[optional]`: the entry may be NULL (`Option<fn>`); `Name::without_<member>()` clears it.
     optional: bool,
+    /// The `<Name>Impl` method and the `<Name>Calls` method are `unsafe fn`: the member is
+    /// declared `unsafe fn(..)`, or its signature (besides the `#[context]` parameter) spells a
+    /// raw pointer or a function pointer (see [`spells_pointer`]). Decided here, once, from
+    /// the tokens; a safe function's types are then checked to be plain by the type system.
+    unsafety: bool,
+    /// Read without a mistake: its types are checked to be plain (a member with a mistake
+    /// already has its error, and its types may be stand-ins).
+    checked: bool,
     params: Vec<Param>,
     output: ReturnType,
 }
 
 impl Function {
-    /// Every argument the implementing side receives (besides the binding) is a plain value.
-    /// If not, its `Impl` method is an `unsafe fn`: the peer vouches for the pointers.
-    fn plain(&self) -> bool {
-        let own = if self.context { &self.params[1..] } else { &self.params[..] };
-        own.iter().all(|p| is_plain(&p.ty))
+    /// The parameters besides the `#[context]` one: what a caller passes.
+    fn own_params(&self) -> &[Param] {
+        if self.context { &self.params[1..] } else { &self.params[..] }
     }
 }
 
@@ -95,10 +105,35 @@ impl Member {
 /// Names the generated `<Name>Calls` type uses for itself; a member may not take them.
 const RESERVED: &[&str] = &["as_table", "peer_context"];
 
+/// The table, its trait, view and constructor; with the errors in front when something in the
+/// struct or the arguments is wrong. A mistake inside a member still yields every generated
+/// item (from the members as far as they could be read), so code that names `<Name>Impl`,
+/// `<Name>Calls`, `Name::new` or the table in `#[npi]` adds no second error to the one reported.
+/// Only an item that is not a struct, or a generic one, falls back to the item alone.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_expand(args, item.clone()) {
-        Ok(out) => out,
-        Err(e) => fallback(without_param_attrs(item), e),
+    let mut errors = Error::accumulator();
+    let abi = errors
+        .handle(
+            NestedMeta::parse_meta_list(args)
+                .map_err(Error::from)
+                .and_then(|list| {
+                    check_keys(&list, "dispatch_table", &["abi"])?;
+                    TableArgs::from_list(&list)
+                })
+                .and_then(|a| parse_abi(a.abi.as_ref())),
+        )
+        .unwrap_or_else(|| LitStr::new("system", Span::call_site()));
+    let table = parse_table(item.clone(), &mut errors);
+    let errors = errors.finish().err().map(|e| e.write_errors()).unwrap_or_default();
+    match table {
+        Some((item, members)) => {
+            let out = gen_all(&item, &members, &abi);
+            quote!(#errors #out)
+        }
+        None => {
+            let item = without_param_attrs(item);
+            quote!(#errors #item)
+        }
     }
 }
 
@@ -117,21 +152,6 @@ fn without_param_attrs(item: TokenStream) -> TokenStream {
         }
     }
     quote!(#s)
-}
-
-fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
-    let mut errors = Error::accumulator();
-    let abi = errors.handle(
-        NestedMeta::parse_meta_list(args)
-            .map_err(Error::from)
-            .and_then(|list| TableArgs::from_list(&list))
-            .and_then(|a| parse_abi(a.abi.as_ref())),
-    );
-    let table = errors.handle(parse_table(item));
-    match (abi, table) {
-        (Some(abi), Some((item, members))) => errors.finish_with(gen_all(&item, &members, &abi)),
-        _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid table"))),
-    }
 }
 
 fn abi_literal(meta: &syn::Meta) -> darling::Result<Option<LitStr>> {
@@ -158,24 +178,34 @@ fn parse_abi(abi: Option<&LitStr>) -> darling::Result<LitStr> {
     }
 }
 
-fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> {
-    let item: Item = syn::parse2(item)?;
+/// The struct and its members, each error pushed to `errors`. A struct of the wrong shape (no
+/// named fields) is read as a table without members, a member with a mistake as far as it can
+/// be read, so the expansion can still be generated; `None` only for an item that is not a
+/// struct, or a generic struct.
+fn parse_table(
+    item: TokenStream,
+    errors: &mut darling::error::Accumulator,
+) -> Option<(ItemStruct, Vec<Member>)> {
+    let item: Item = errors.handle(syn::parse2(item).map_err(Error::from))?;
     let s = match item {
         Item::Struct(s) => s,
         other => {
-            return Err(Error::custom(
-                "`#[dispatch_table]` goes on a struct whose fields are the table's members, \
-                 e.g. `pub struct Dispatch { pub version: u16, pub open: fn(u32) -> i32 }`",
-            )
-            .with_span(&item_keyword(&other)));
+            errors.push(
+                Error::custom(
+                    "`#[dispatch_table]` goes on a struct whose fields are the table's members, \
+                     e.g. `pub struct Dispatch { pub version: u16, pub open: fn(u32) -> i32 }`",
+                )
+                .with_span(&item_keyword(&other)),
+            );
+            return None;
         }
     };
-    let mut errors = Error::accumulator();
     if !s.generics.params.is_empty() {
         errors.push(
             Error::custom("a dispatch table has one C layout: it cannot be generic")
                 .with_span(&s.generics),
         );
+        return None;
     }
     let fields = match &s.fields {
         Fields::Named(f) if !f.named.is_empty() => &f.named,
@@ -186,7 +216,7 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                 )
                 .with_span(f),
             );
-            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("empty")));
+            return Some((s, Vec::new()));
         }
         Fields::Unit => {
             errors.push(
@@ -196,20 +226,21 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
                 )
                 .with_span(&s.ident),
             );
-            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("shape")));
+            return Some((s, Vec::new()));
         }
-        other => {
+        Fields::Unnamed(other) => {
             errors.push(
                 Error::custom("a dispatch table is a struct with named fields, one per member")
                     .with_span(other),
             );
-            return Err(errors.finish().err().unwrap_or_else(|| Error::custom("shape")));
+            return Some((s, Vec::new()));
         }
     };
     let mut members = Vec::new();
     for f in fields {
         let Some(name) = f.ident.clone() else { continue };
-        if RESERVED.contains(&name.to_string().as_str()) {
+        let reserved = RESERVED.contains(&name.to_string().as_str());
+        if reserved {
             errors.push(
                 Error::custom(format!(
                     "`{name}` is the name of an accessor the generated view needs; rename the \
@@ -224,11 +255,10 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
         let vis = f.vis.clone();
         match &f.ty {
             Type::FnPtr(func) => {
-                if let Some((context, params, output)) = errors.handle(parse_function(func)) {
-                    let optional = optional_attr.is_some();
-                    let function = Function { context, optional, params, output };
-                    members.push(Member::new(attrs, vis, name, Kind::Function(function)));
-                }
+                let mut function = parse_function(func, errors);
+                function.optional = optional_attr.is_some();
+                function.checked &= !reserved;
+                members.push(Member::new(attrs, vis, name, Kind::Function(function)));
             }
             ty => {
                 if let Some(a) = optional_attr {
@@ -241,11 +271,13 @@ fn parse_table(item: TokenStream) -> darling::Result<(ItemStruct, Vec<Member>)> 
             }
         }
     }
-    errors.finish_with((s, members))
+    Some((s, members))
 }
 
-/// Checks one `fn(...)` member; returns (has context, params, output).
-fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, ReturnType)> {
+/// Reads one `fn(...)` member (not yet `optional`), each mistake pushed to `errors` and left
+/// out of the result: an `extern`, `for<..>` or `...` is ignored, a misplaced `#[context]` is an
+/// ordinary parameter.
+fn parse_function(func: &TypeFnPtr, outer: &mut darling::error::Accumulator) -> Function {
     let mut errors = Error::accumulator();
     if let Some(abi) = &func.abi {
         errors.push(
@@ -254,15 +286,6 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
                  convention of `#[dispatch_table(abi = ...)]`",
             )
             .with_span(abi),
-        );
-    }
-    if let Some(u) = &func.unsafety {
-        errors.push(
-            Error::custom(
-                "leave out `unsafe`: the table stores `unsafe extern` pointers and the \
-                 implementing side writes safe Rust",
-            )
-            .with_span(u),
         );
     }
     if let Some(l) = &func.lifetimes {
@@ -287,15 +310,16 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
                         )
                         .with_span(a.path()),
                     );
-                } else if !is_mut_c_void_ptr(&arg.ty) {
-                    errors.push(
-                        Error::custom(
-                            "the `#[context]` parameter is the binding context: declare it as \
-                             `*mut c_void`",
-                        )
-                        .with_span(&arg.ty),
-                    );
                 } else {
+                    if !is_mut_c_void_ptr(&arg.ty) {
+                        errors.push(
+                            Error::custom(
+                                "the `#[context]` parameter is the binding context: declare it \
+                                 as `*mut c_void`",
+                            )
+                            .with_span(&arg.ty),
+                        );
+                    }
                     context = true;
                 }
             } else {
@@ -306,50 +330,111 @@ fn parse_function(func: &TypeFnPtr) -> darling::Result<(bool, Vec<Param>, Return
             }
         }
         let name = arg.name.as_ref().map_or_else(|| format_ident!("arg{}", i), |(n, _)| n.clone());
-        let ty = arg.ty.clone();
+        // The binding context is `*mut c_void` whatever was written (a wrong type is reported
+        // above), so the shim that reads it adds no error of its own.
+        let mut ty = if i == 0 && context && !is_mut_c_void_ptr(&arg.ty) {
+            match &arg.ty {
+                // `*const c_void`: the user's `c_void`, so its import stays used.
+                Type::Ptr(p) if is_c_void(&p.elem) => {
+                    let elem = &p.elem;
+                    syn::parse_quote!(*mut #elem)
+                }
+                _ => syn::parse_quote!(*mut ::npi_runtime::__private::c_void),
+            }
+        } else {
+            arg.ty.clone()
+        };
+        // `for<'a>` is reported above; without its binder, `'a` would be undeclared.
+        if func.lifetimes.is_some() {
+            erase_lifetimes(&mut ty);
+        }
         let ty_tokens = quote!(#ty);
         let decl = quote!(#name: #ty_tokens);
         params.push(Param { name, ty, decl, ty_tokens });
     }
-    errors.finish_with((context, params, func.output.clone()))
+    let own = if context { &params[1..] } else { &params[..] };
+    let unsafety = func.unsafety.is_some()
+        || own.iter().any(|p| spells_pointer(&p.ty))
+        || matches!(&func.output, ReturnType::Type(_, t) if spells_pointer(t));
+    let mut output = func.output.clone();
+    if let (Some(_), ReturnType::Type(_, t)) = (&func.lifetimes, &mut output) {
+        erase_lifetimes(t);
+    }
+    let checked = match errors.finish() {
+        Ok(()) => true,
+        Err(e) => {
+            outer.push(e);
+            false
+        }
+    };
+    Function { context, optional: false, unsafety, checked, params, output }
+}
+
+/// Every lifetime in `ty` made `'static`: the stand-in for a `for<'a>` function's types.
+fn erase_lifetimes(ty: &mut Type) {
+    let fresh = || syn::Lifetime::new("'static", Span::call_site());
+    match ty {
+        Type::Reference(r) => {
+            r.lifetime = Some(fresh());
+            erase_lifetimes(&mut r.elem);
+        }
+        Type::Ptr(p) => erase_lifetimes(&mut p.elem),
+        Type::Array(a) => erase_lifetimes(&mut a.elem),
+        Type::Slice(s) => erase_lifetimes(&mut s.elem),
+        Type::Paren(p) => erase_lifetimes(&mut p.elem),
+        Type::Group(g) => erase_lifetimes(&mut g.elem),
+        Type::Tuple(t) => t.elems.iter_mut().for_each(erase_lifetimes),
+        Type::Path(p) => {
+            for seg in &mut p.path.segments {
+                if let syn::PathArguments::AngleBracketed(a) = &mut seg.arguments {
+                    for arg in &mut a.args {
+                        match arg {
+                            syn::GenericArgument::Lifetime(l) => *l = fresh(),
+                            syn::GenericArgument::Type(t) => erase_lifetimes(t),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn is_mut_c_void_ptr(ty: &Type) -> bool {
     match ty {
         Type::Ptr(p) => {
-            matches!(p.mutability, syn::PointerMutability::Mut(_))
-                && matches!(&*p.elem, Type::Path(tp) if tp.path.segments.last().is_some_and(|s| s.ident == "c_void"))
+            matches!(p.mutability, syn::PointerMutability::Mut(_)) && is_c_void(&p.elem)
         }
         _ => false,
     }
 }
 
-/// Parameter types a caller can pass without making a promise: integers, floats, `bool`,
-/// `char` and references. Any other type (raw pointers, or a type alias that may hide one)
-/// makes the generated call method `unsafe`.
-fn is_plain(ty: &Type) -> bool {
+fn is_c_void(ty: &Type) -> bool {
+    matches!(ty, Type::Path(tp) if tp.path.segments.last().is_some_and(|s| s.ident == "c_void"))
+}
+
+/// The type, as written, contains a raw pointer (`*const T`, `*mut T`) or a function pointer
+/// (`fn(..)`), anywhere: behind a reference, in an array, a tuple or a generic argument
+/// (`Option<unsafe extern "C" fn()>`). Such a function is `unsafe`. A pointer hidden behind a
+/// name (`HANDLE`, `PVOID`) is not seen here; the `Plain` check of safe functions rejects it.
+fn spells_pointer(ty: &Type) -> bool {
     match ty {
-        Type::Reference(_) => true,
-        Type::Path(tp) if tp.qself.is_none() && tp.path.segments.len() == 1 => {
-            let id = tp.path.segments[0].ident.to_string();
-            matches!(
-                id.as_str(),
-                "u8" | "u16"
-                    | "u32"
-                    | "u64"
-                    | "u128"
-                    | "usize"
-                    | "i8"
-                    | "i16"
-                    | "i32"
-                    | "i64"
-                    | "i128"
-                    | "isize"
-                    | "bool"
-                    | "f32"
-                    | "f64"
-                    | "char"
-            )
+        Type::Ptr(_) | Type::FnPtr(_) => true,
+        Type::Reference(r) => spells_pointer(&r.elem),
+        Type::Array(a) => spells_pointer(&a.elem),
+        Type::Slice(s) => spells_pointer(&s.elem),
+        Type::Paren(p) => spells_pointer(&p.elem),
+        Type::Group(g) => spells_pointer(&g.elem),
+        Type::Tuple(t) => t.elems.iter().any(spells_pointer),
+        Type::Path(p) => {
+            p.qself.as_ref().is_some_and(|q| spells_pointer(&q.ty))
+                || p.path.segments.iter().any(|s| match &s.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().any(
+                        |arg| matches!(arg, syn::GenericArgument::Type(t) if spells_pointer(t)),
+                    ),
+                    syn::PathArguments::Parenthesized(_) | syn::PathArguments::None => false,
+                })
         }
         _ => false,
     }
@@ -455,19 +540,26 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
     if !members.iter().any(|m| matches!(m.kind, Kind::Function(_))) {
         return;
     }
-    // Every table with functions names its side: `new::<T>()` builds a table only that side
-    // may offer, so the `#[context]` shims can rely on the binding context they receive.
-    let doc =
-        string_literal(&format!("The functions of [`{}`], implemented in safe Rust.", item.ident));
+    // The trait is generic over the side whose binding the `#[context]` functions receive, and
+    // `new::<T>()` builds a table only that side may offer, so the shims can rely on the
+    // binding context they receive. The side defaults to the module's one role.
+    let doc = string_literal(&format!(
+        "The functions of [`{}`], implemented in safe Rust by the module that offers the \
+         table.\n\n`Side` is the module role whose binding the `#[context]` functions receive. \
+         A module with one role (a client or a provider) leaves it out: \
+         `impl {imp} for MyProvider`. A module with both names it: \
+         `impl {imp}<AsProvider<MyModule>> for MyModule`, and builds the table with \
+         `{}::new_for::<AsProvider<MyModule>>(..)`.",
+        item.ident,
+        item.ident,
+        imp = names.imp,
+    ));
     tpl!(
         out,
         r"
         #[doc = $doc]
         #[allow(clippy::too_many_arguments)] // as many as the C function has
-        $vis trait $imp: 'static {
-            /// The module role that offers this table and whose binding context the `#[context]`
-            /// functions receive, e.g. `AsProvider<MyProvider>`.
-            type Side: $rt::Side;",
+        $vis trait $imp<Side: $rt::Side = <Self as $rt::SoleRole>::Side>: 'static {",
         doc = Text(&doc),
         vis = &item.vis,
         imp = Text(&names.imp),
@@ -475,16 +567,15 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
     for m in members {
         let Kind::Function(f) = &m.kind else { continue };
         let (docs, cfgs, name, output) = (m.docs(), m.cfgs(), &m.name, &f.output);
-        let binding = quote!(&::npi_runtime::__private::Binding<'_, Self::Side>);
+        let binding = quote!(&::npi_runtime::__private::Binding<'_, Side>);
         let args = f.params.iter().enumerate().map(|(i, p)| {
             let n = &p.name;
             if i == 0 && f.context { quote!(#n: #binding) } else { p.decl.clone() }
         });
-        // Spanned at the member, so a mismatched impl is shown the member it implements.
+        // Spanned at the member, so a mismatched impl is shown the member it implements (and a
+        // crate that forbids `unsafe_code` is shown the member that makes an `unsafe fn`).
         let span = name.span();
-        out.tokens(if f.plain() {
-            quote_spanned!(span=> #docs #cfgs fn #name(#(#args),*) #output;)
-        } else {
+        out.tokens(if f.unsafety {
             quote_spanned! {span=>
                 #docs
                 ///
@@ -494,6 +585,8 @@ fn gen_impl_trait(out: &mut Out, item: &ItemStruct, members: &[Member], names: &
                 #cfgs
                 unsafe fn #name(#(#args),*) #output;
             }
+        } else {
+            quote_spanned!(span=> #docs #cfgs fn #name(#(#args),*) #output;)
         });
     }
     out.push("}", &[]);
@@ -511,62 +604,65 @@ fn gen_constructor(
 ) {
     let vis = &item.vis;
     let has_fns = members.iter().any(|m| matches!(m.kind, Kind::Function(_)));
-    let (generics, side, doc) = if has_fns {
-        (
-            format!("<T: {}>", names.imp),
-            format!("<T as {}>::Side", names.imp),
-            "A table whose functions call `T`'s, for `T::Side` to offer; the data members \
-             (header) in declaration order.",
-        )
-    } else {
-        (
-            "<S>".to_owned(),
-            "S".to_owned(),
-            "The table, from its data members in declaration order, for the side `S` to request.",
-        )
-    };
     let data_params = members.iter().zip(types).filter_map(|(m, ty)| {
         let Kind::Data(_) = &m.kind else { return None };
         let (cfgs, name) = (m.cfgs(), &m.name);
         Some(quote!(#cfgs #name: #ty))
     });
+    let data_params = quote!(#(#data_params),*);
     tpl!(
         out,
         r"
-        #[allow(unsafe_code)] // the shims' `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
-        impl $ident {
-            #[doc = $doc]
-            #[must_use]
-            $vis const fn new $generics ($data_params) -> $rt::Table<$side, Self> {
-                // SAFETY: every function that receives a binding context is `T`'s shim, which
-                // reads it as a binding of `T::Side`: the side this table is for.
-                unsafe { $rt::Table::new_unchecked(Self {",
+        impl $ident {",
         ident = &item.ident,
-        doc = Text(&string_literal(doc)),
-        vis = vis,
-        generics = Text(&generics),
-        data_params = &quote!(#(#data_params),*),
-        side = Text(&side),
     );
-    for m in members {
-        let (cfgs, name) = (m.cfgs(), &m.name);
-        match &m.kind {
-            Kind::Data(_) => out.tokens(quote!(#cfgs #name,)),
-            Kind::Function(f) => tpl!(
-                out,
-                if f.optional {
-                    "$cfgs $name: $rt::Some(Self::__npi_$field::<T>),"
-                } else {
-                    "$cfgs $name: Self::__npi_$field::<T>,"
-                },
-                cfgs = &cfgs,
-                name = name,
-                field = Text(&unraw(name)),
-            ),
-        }
+    let imp = &names.imp;
+    let ctors = if has_fns {
+        vec![
+            Ctor {
+                name: "new",
+                generics: "<T>".to_owned(),
+                bounds: format!(
+                    "where T: {RT}::SoleRole + {imp}<<T as {RT}::SoleRole>::Side>, \
+                     <T as {RT}::SoleRole>::Side: {RT}::Side"
+                ),
+                side: format!("<T as {RT}::SoleRole>::Side"),
+                shim: format!("<<T as {RT}::SoleRole>::Side, T>"),
+                doc: format!(
+                    "A table whose functions call `T`'s `{imp}`, for `T`'s one role (client \
+                     or provider) to offer; the data members (header) in declaration order. A module with both roles uses \
+                     [`new_for`](Self::new_for)."
+                ),
+            },
+            Ctor {
+                name: "new_for",
+                generics: "<S>".to_owned(),
+                bounds: format!("where S: {RT}::Side, <S as {RT}::Side>::Module: {imp}<S>"),
+                side: "S".to_owned(),
+                shim: format!("<S, <S as {RT}::Side>::Module>"),
+                doc: format!(
+                    "A table for the side `S` to offer (`AsProvider<M>` or `AsClient<M>`), whose \
+                     functions call `M`'s `{imp}<S>`: for a module with both roles; the data \
+                     members (header) in declaration order."
+                ),
+            },
+        ]
+    } else {
+        vec![Ctor {
+            name: "new",
+            generics: "<S>".to_owned(),
+            bounds: String::new(),
+            side: "S".to_owned(),
+            shim: String::new(),
+            doc: "The table, from its data members in declaration order, for the side `S` to \
+                  request."
+                .to_owned(),
+        }]
+    };
+    for ctor in &ctors {
+        gen_new(out, members, vis, &data_params, ctor);
     }
-    out.push("}) } }", &[]);
     for m in members {
         let Kind::Function(f) = &m.kind else { continue };
         if !f.optional {
@@ -620,6 +716,58 @@ fn gen_constructor(
     out.push("}", &[]);
 }
 
+/// One constructor of the table.
+struct Ctor {
+    name: &'static str,
+    generics: String,
+    bounds: String,
+    /// The side the table is for.
+    side: String,
+    /// The shims' generic arguments: `<side, implementing type>`.
+    shim: String,
+    doc: String,
+}
+
+/// `const fn new..(data members) -> Table<side, Self>`: the table with the shims for one side.
+fn gen_new(out: &mut Out, members: &[Member], vis: &Visibility, data: &TokenStream, ctor: &Ctor) {
+    tpl!(
+        out,
+        r"
+        #[doc = $doc]
+        #[must_use]
+        $vis const fn $name $generics ($data) -> $rt::Table<$side, Self> $bounds {
+            // SAFETY: every function that receives a binding context is a shim instantiated
+            // for the side this table is for, which reads the context as a binding of it.
+            unsafe { $rt::Table::new_unchecked(Self {",
+        doc = Text(&string_literal(&ctor.doc)),
+        vis = vis,
+        name = Text(ctor.name),
+        generics = Text(&ctor.generics),
+        data = data,
+        side = Text(&ctor.side),
+        bounds = Text(&ctor.bounds),
+    );
+    for m in members {
+        let (cfgs, name) = (m.cfgs(), &m.name);
+        match &m.kind {
+            Kind::Data(_) => out.tokens(quote!(#cfgs #name,)),
+            Kind::Function(f) => tpl!(
+                out,
+                if f.optional {
+                    "$cfgs $name: $rt::Some(Self::__npi_$field::$shim),"
+                } else {
+                    "$cfgs $name: Self::__npi_$field::$shim,"
+                },
+                cfgs = &cfgs,
+                name = name,
+                field = Text(&unraw(name)),
+                shim = Text(&ctor.shim),
+            ),
+        }
+    }
+    out.push("}) } }", &[]);
+}
+
 /// The `unsafe extern` function the table points at for one member: it calls `T`'s.
 fn gen_shim(
     out: &mut Out,
@@ -638,46 +786,46 @@ fn gen_shim(
         $cfgs
         #[doc(hidden)]
         /// # Safety
-        /// Called only through the table, by the peer of a binding of `T::Side`, with that
-        /// binding's context (where the function takes one) and arguments as the NPI says.
-        unsafe extern $abi fn __npi_$field<T: $imp>($decl) $output {
-            $rt::dispatch_guard($label, || {",
+        /// Called only through a table built for the side `S`, by the peer of a binding of
+        /// `S`, with that binding's context (where the function takes one) and arguments as
+        /// the NPI says.
+        unsafe extern $abi fn __npi_$field<S: $rt::Side, T: $imp<S>>($decl) $output {",
         cfgs = cfgs,
         abi = abi,
         field = Text(&unraw(name)),
         imp = Text(&names.imp),
         decl = &quote!(#(#decl),*),
         output = &f.output,
-        label = Text(&label),
     );
     let names_in = f.params.iter().map(|p| &p.name);
-    let args = if f.context {
+    // The call of `T`'s function; an `unsafe fn` is called in an `unsafe` block whose SAFETY
+    // is the peer's: the arguments come from it, and the NPI obliges it to pass them as
+    // specified, exactly the promise the `unsafe fn` asks for.
+    let call = if f.unsafety {
+        "unsafe { <T as $imp<S>>::$name($args) }"
+    } else {
+        "<T as $imp<S>>::$name($args)"
+    };
+    if f.context {
+        let rest = names_in.skip(1);
+        let args = quote!(__npi_binding #(, #rest)*);
+        tpl!(out, "let __npi_call = |__npi_binding: &$rt::Binding<'_, S>| ",);
+        tpl!(out, call, imp = Text(&names.imp), name = name, args = &args);
         tpl!(
             out,
-            r"
-            // SAFETY: the NMR gave this table to the peer of a binding whose context is
-            // a binding of `T::Side`; the NPI has the peer pass that context back.
-            let __npi_binding = unsafe { $rt::Binding::<T::Side>::from_context($first) };",
+            r";
+            // SAFETY: the NMR gave this table, built for `S`, to the peer of a binding of `S`;
+            // the NPI has the peer pass that binding's context back.
+            unsafe { $rt::dispatch_with_binding::<S, _>($label, $first, __npi_call) } }",
+            label = Text(&label),
             first = &f.params[0].name,
         );
-        let rest = names_in.skip(1);
-        quote!(&__npi_binding #(, #rest)*)
     } else {
-        quote!(#(#names_in),*)
-    };
-    tpl!(
-        out,
-        if f.plain() {
-            "<T as $imp>::$name($args) }) }"
-        } else {
-            // SAFETY (of the generated block): the arguments come from the peer, which the NPI
-            // obliges to pass them as specified: exactly the promise the `unsafe fn` asks for.
-            "unsafe { <T as $imp>::$name($args) } }) }"
-        },
-        imp = Text(&names.imp),
-        name = name,
-        args = &args,
-    );
+        let args = quote!(#(#names_in),*);
+        tpl!(out, "$rt::dispatch_guard($label, || ", label = Text(&label));
+        tpl!(out, call, imp = Text(&names.imp), name = name, args = &args);
+        out.push(") }", &[]);
+    }
 }
 
 /// `<Name>Calls<'a>`: the peer's table, with one method per function.
@@ -695,7 +843,6 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
         /// detach pending, and what it lends is borrowed from it.
         $vis struct $calls<'a>($rt::PeerTable<'a, $ident>);
 
-        #[allow(unsafe_code)] // each call's `unsafe` is commented where it is generated
         #[allow(clippy::too_many_arguments)] // as many as the C functions have
         impl<'a> $calls<'a> {
             /// The peer's table itself (its data members, for a version check).
@@ -715,7 +862,11 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
         ident = &item.ident,
     );
     for m in members {
-        if let Kind::Function(f) = &m.kind {
+        // A member named like an accessor is an error already reported; its method would be a
+        // second one (a duplicate definition).
+        if let Kind::Function(f) = &m.kind
+            && !RESERVED.contains(&m.name.to_string().as_str())
+        {
             gen_call(out, m, f);
         }
     }
@@ -725,9 +876,10 @@ fn gen_calls(out: &mut Out, item: &ItemStruct, members: &[Member], names: &Names
 /// One method of `<Name>Calls`.
 fn gen_call(out: &mut Out, m: &Member, f: &Function) {
     let (docs, cfgs, vis, name) = (m.docs(), m.cfgs(), &m.vis, &m.name);
-    let own = if f.context { &f.params[1..] } else { &f.params[..] };
+    let own = f.own_params();
     let decl = own.iter().map(|p| &p.decl);
-    let plain = own.iter().all(|p| is_plain(&p.ty));
+    let plain = !f.unsafety;
+    let check = plain && f.checked;
     let none_doc = if f.optional {
         r#"#[doc = ""] #[doc = "`None` if the peer left this entry NULL."]"#
     } else {
@@ -774,11 +926,15 @@ fn gen_call(out: &mut Out, m: &Member, f: &Function) {
         decl = &quote!(#(#decl),*),
         output = &output,
     );
-    // The spelling says "plain"; the type must agree (a `type u64 = *const u8;` in scope
-    // would otherwise make a raw pointer argument look like an integer).
-    if plain {
+    // A safe function passes plain values only: each type is checked by the type system, with
+    // the error at the type the user wrote (a struct, or an alias such as `HANDLE` that hides
+    // a pointer, needs `unsafe fn(..)` in the table).
+    if check {
         for p in own {
             tpl!(out, "$rt::assert_plain::<$t>();", t = &p.ty_tokens);
+        }
+        if let ReturnType::Type(_, t) = &f.output {
+            tpl!(out, "$rt::assert_plain::<$t>();", t = t);
         }
     }
     // SAFETY (of the generated blocks): the peer's own table and binding context, valid while
@@ -810,12 +966,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_types_make_safe_calls() {
-        for t in ["u32", "i64", "bool", "&Foo", "&mut [u8]"] {
-            assert!(is_plain(&syn::parse_str(t).unwrap()), "{t}");
+    fn pointers_spelled_anywhere_make_unsafe_functions() {
+        for t in [
+            "*mut c_void",
+            "*const u8",
+            "&*const u8",
+            "[*mut u8; 2]",
+            "(u32, *mut u8)",
+            "Option<*mut u8>",
+            "Option<unsafe extern \"C\" fn(u32)>",
+            "fn()",
+            "<*mut u8 as Tr>::Out",
+        ] {
+            assert!(spells_pointer(&syn::parse_str(t).unwrap()), "{t}");
         }
-        for t in ["*mut c_void", "PVOID", "Option<u32>", "core::primitive::u32", "[u8; 4]"] {
-            assert!(!is_plain(&syn::parse_str(t).unwrap()), "{t}");
+        for t in ["u32", "NTSTATUS", "c_int", "&Foo", "[u8; 4]", "Option<u32>", "HANDLE"] {
+            assert!(!spells_pointer(&syn::parse_str(t).unwrap()), "{t}");
         }
     }
 }

@@ -12,9 +12,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{GenericParam, Item, ItemStruct, Path};
 
-use crate::common::fallback;
 use crate::common::guid::GuidLit;
 use crate::common::tpl::{Out, RT, Text, tpl};
+use crate::common::{check_keys, fallback};
 use crate::npi_def::item_keyword;
 
 /// Which macro is expanding.
@@ -25,6 +25,13 @@ pub(crate) enum Role {
 }
 
 impl Role {
+    fn noun(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Provider => "provider",
+        }
+    }
+
     fn attr(self) -> &'static str {
         match self {
             Role::Client => "npi_client",
@@ -33,11 +40,27 @@ impl Role {
     }
 }
 
+impl ModuleArgs {
+    const KEYS: &[&str] = &[
+        "npi",
+        "module_id",
+        "dynamic_module_id",
+        "number",
+        "version",
+        "characteristics",
+        DUAL_ROLE,
+    ];
+}
+
+/// Added by the first of a struct's two role attributes to the other, so that neither
+/// implements `SoleRole`. Not for users (`check_keys` does not list it).
+const DUAL_ROLE: &str = "__dual_role";
+
 /// The attribute's arguments.
 #[derive(FromMeta)]
 struct ModuleArgs {
     /// The NPI type (declared with `#[npi]`).
-    #[darling(default)]
+    #[darling(default, with = crate::common::opt_npi_path)]
     npi: Option<Path>,
     /// The module id, known at compile time.
     module_id: Option<GuidLit>,
@@ -53,6 +76,9 @@ struct ModuleArgs {
     /// A `static` holding this side's NPI-specific characteristics.
     #[darling(default, with = crate::common::opt_static_path)]
     characteristics: Option<Path>,
+    /// See [`DUAL_ROLE`].
+    #[darling(default, rename = "__dual_role")]
+    dual_role: Flag,
 }
 
 pub(crate) fn expand(role: Role, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -74,8 +100,12 @@ pub(crate) fn expand(role: Role, args: TokenStream, item: TokenStream) -> TokenS
 /// be read despite the errors.
 fn stub(role: Role, args: TokenStream, item: TokenStream) -> Option<TokenStream> {
     let parsed = parse_item(role, item.clone()).ok()?;
+    let list = NestedMeta::parse_meta_list(args).ok()?;
+    let dual = list
+        .iter()
+        .any(|m| matches!(m, NestedMeta::Meta(syn::Meta::Path(p)) if p.is_ident(DUAL_ROLE)));
     // Without a readable `npi`, the stand-in serves a placeholder NPI with no types.
-    let npi = NestedMeta::parse_meta_list(args).ok()?.into_iter().find_map(|m| match m {
+    let npi = list.into_iter().find_map(|m| match m {
         NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.is_ident("npi") => {
             Path::from_expr(&nv.value).ok()
         }
@@ -88,27 +118,37 @@ fn stub(role: Role, args: TokenStream, item: TokenStream) -> Option<TokenStream>
         number: None,
         version: None,
         characteristics: None,
+        dual_role: Flag::default(),
     };
-    Some(gen_module_impl(role, &args, &parsed, item))
+    // Checked again for the stand-in (its errors are in the ones already reported), so that a
+    // table impl that leaves out its side still finds it.
+    let mut ignored = Error::accumulator();
+    let (item, sole) = with_other_roles(role, &parsed, dual, item, &mut ignored);
+    drop(ignored.finish());
+    Some(gen_module_impl(role, &args, &parsed, item, sole))
 }
 
 fn try_expand(role: Role, args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
     let mut errors = Error::accumulator();
-    let args = errors.handle(
-        NestedMeta::parse_meta_list(args)
-            .map_err(Error::from)
-            .and_then(|list| ModuleArgs::from_list(&list)),
-    );
+    let args =
+        errors.handle(NestedMeta::parse_meta_list(args).map_err(Error::from).and_then(|list| {
+            check_keys(&list, role.attr(), ModuleArgs::KEYS)?;
+            ModuleArgs::from_list(&list)
+        }));
     let parsed = errors.handle(parse_item(role, item.clone()));
     if let Some(args) = &args {
         errors.handle(validate(role, args));
     }
-    match (args, parsed) {
+    let out = match (&args, &parsed) {
         (Some(args), Some(parsed)) => {
-            errors.finish_with(gen_module_impl(role, &args, &parsed, item))
+            let dual = args.dual_role.is_present();
+            let (item, sole) = with_other_roles(role, parsed, dual, item, &mut errors);
+            gen_module_impl(role, args, parsed, item, sole)
         }
-        _ => Err(errors.finish().err().unwrap_or_else(|| Error::custom("invalid attribute"))),
-    }
+        // `handle` recorded why one of them could not be read: `finish` returns that error.
+        _ => item,
+    };
+    errors.finish_with(out)
 }
 
 fn parse_item(role: Role, item: TokenStream) -> darling::Result<ItemStruct> {
@@ -150,6 +190,73 @@ fn parse_item(role: Role, item: TokenStream) -> darling::Result<ItemStruct> {
     errors.finish_with(s)
 }
 
+/// The struct as it is to be emitted, and whether this attribute is its only role (so it
+/// implements `SoleRole`). The struct's module attributes still to expand are checked here:
+/// one of the same role is an error at it, and is taken off (its expansion would conflict with
+/// this one); one of the other role is told, through [`DUAL_ROLE`], that the struct has two
+/// roles, as the later attribute cannot see the earlier one.
+fn with_other_roles(
+    role: Role,
+    parsed: &ItemStruct,
+    dual: bool,
+    item: TokenStream,
+    errors: &mut darling::error::Accumulator,
+) -> (TokenStream, bool) {
+    let kind = |a: &syn::Attribute| {
+        let last = a.path().segments.last()?;
+        [Role::Client, Role::Provider].into_iter().find(|r| last.ident == r.attr())
+    };
+    if !parsed.attrs.iter().any(|a| kind(a).is_some()) {
+        return (item, !dual);
+    }
+    let mut s = parsed.clone();
+    let mut other = false;
+    s.attrs.retain_mut(|a| match kind(a) {
+        Some(r) if r == role => {
+            errors.push(
+                Error::custom(format!(
+                    "`#[{0}]` is on this struct twice: a struct is the registration context of \
+                     one {1} module; declare another struct for a {1} of another NPI",
+                    role.attr(),
+                    role.noun(),
+                ))
+                .with_span(a.path()),
+            );
+            false
+        }
+        Some(_) => {
+            other = true;
+            mark_dual(a);
+            true
+        }
+        None => true,
+    });
+    (quote!(#s), !dual && !other)
+}
+
+/// Adds [`DUAL_ROLE`] to the arguments of a role attribute.
+fn mark_dual(attr: &mut syn::Attribute) {
+    let flag = format_ident!("{DUAL_ROLE}");
+    match &mut attr.meta {
+        syn::Meta::List(list) => {
+            let ends_with_comma = list.tokens.clone().into_iter().last().is_some_and(
+                |t| matches!(t, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','),
+            );
+            if list.tokens.is_empty() || ends_with_comma {
+                list.tokens.extend(quote!(#flag));
+            } else {
+                list.tokens.extend(quote!(, #flag));
+            }
+        }
+        syn::Meta::Path(path) => {
+            let path = path.clone();
+            attr.meta = syn::parse_quote!(#path(#flag));
+        }
+        // `#[npi_provider = ..]`: that attribute reports its own error.
+        syn::Meta::NameValue(_) => {}
+    }
+}
+
 fn validate(role: Role, args: &ModuleArgs) -> darling::Result<()> {
     if args.npi.is_none() {
         return Err(Error::custom(format!(
@@ -180,6 +287,7 @@ fn gen_module_impl(
     args: &ModuleArgs,
     parsed: &ItemStruct,
     item: TokenStream,
+    sole: bool,
 ) -> TokenStream {
     let ident = &parsed.ident;
     // The user's path, so a path that is not an NPI is reported at it; without a readable
@@ -263,5 +371,20 @@ fn gen_module_impl(
         chars = Text(chars),
         vtable_const = &vtable_const,
     );
+    if sole {
+        tpl!(
+            out,
+            r"
+            #[automatically_derived]
+            impl $rt::SoleRole for $ident {
+                type Side = $rt::$side<$ident>;
+            }",
+            ident = ident,
+            side = Text(match role {
+                Role::Client => "AsClient",
+                Role::Provider => "AsProvider",
+            }),
+        );
+    }
     out.finish()
 }
