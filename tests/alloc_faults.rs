@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use npi_runtime::Status;
-use npi_runtime::generic::*;
 use npi_runtime::host::{self, AllocationFaults, AllocationSite};
 use npi_runtime::sys::{GUID, STATUS_INSUFFICIENT_RESOURCES};
 use npi_runtime::*;
@@ -50,13 +49,11 @@ struct FaultClientDispatch {
 }
 
 /// The provider's NPI-specific characteristics.
-#[repr(C)]
+#[npi_data]
 struct Caps {
     /// Anything the client can read back.
     magic: u32,
 }
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for Caps {}
 
 #[npi(
     id = "FA017000-0000-4000-8000-000000000001",

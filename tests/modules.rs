@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use npi_runtime::generic::*;
 use npi_runtime::host::{self, ViolationKind};
 use npi_runtime::sys::{GUID, NPI_MODULEID, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE};
 use npi_runtime::*;
@@ -21,15 +20,13 @@ struct CountDispatch {
 }
 
 /// Provider characteristics: a version range, WSK-style.
-#[repr(C)]
+#[npi_data]
 struct Range {
     /// Highest.
     highest: u16,
     /// Lowest.
     lowest: u16,
 }
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for Range {}
 
 // ----- panics never cross extern "system" ----------------------------------------------------
 

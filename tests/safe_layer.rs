@@ -4,7 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::fmt;
+
 use npi_runtime::__private::{ClientVTable, ProviderVTable, Static};
+use npi_runtime::c_header::{CLayout, CType};
 use npi_runtime::generic::*;
 use npi_runtime::sys::*;
 use npi_runtime::*;
@@ -28,6 +31,15 @@ struct ProviderInfo {
 }
 // SAFETY: #[repr(C)] plain data.
 unsafe impl NpiData for ProviderInfo {}
+// SAFETY: the layout below is this struct's (asserted); plain data. By hand, as the macros
+// would: this test writes no header, so there is nothing to define beyond the name.
+unsafe impl CType for ProviderInfo {
+    const LAYOUT: CLayout = CLayout::of_struct(&[CLayout::scalar(2)]);
+    fn declare(out: &mut dyn fmt::Write, q: &str, d: &dyn fmt::Display) -> fmt::Result {
+        write!(out, "{q}PROVIDER_INFO {d}")
+    }
+}
+const _: () = assert!(<ProviderInfo as CType>::LAYOUT.is_layout_of::<ProviderInfo>());
 
 #[repr(C)]
 struct ProviderTable {
@@ -35,6 +47,15 @@ struct ProviderTable {
 }
 // SAFETY: #[repr(C)] table of fn pointers.
 unsafe impl NpiData for ProviderTable {}
+// SAFETY: the layout below is this struct's (asserted); plain data. By hand, as the macros
+// would: this test writes no header, so there is nothing to define beyond the name.
+unsafe impl CType for ProviderTable {
+    const LAYOUT: CLayout = CLayout::of_struct(&[CLayout::POINTER]);
+    fn declare(out: &mut dyn fmt::Write, q: &str, d: &dyn fmt::Display) -> fmt::Result {
+        write!(out, "{q}PROVIDER_TABLE {d}")
+    }
+}
+const _: () = assert!(<ProviderTable as CType>::LAYOUT.is_layout_of::<ProviderTable>());
 // SAFETY: the view is the bare peer.
 unsafe impl DispatchTable for ProviderTable {
     type Calls<'a> = Peer<'a, Self>;
@@ -49,6 +70,15 @@ struct ClientTable {
 }
 // SAFETY: #[repr(C)] table of fn pointers.
 unsafe impl NpiData for ClientTable {}
+// SAFETY: the layout below is this struct's (asserted); plain data. By hand, as the macros
+// would: this test writes no header, so there is nothing to define beyond the name.
+unsafe impl CType for ClientTable {
+    const LAYOUT: CLayout = CLayout::of_struct(&[CLayout::POINTER]);
+    fn declare(out: &mut dyn fmt::Write, q: &str, d: &dyn fmt::Display) -> fmt::Result {
+        write!(out, "{q}CLIENT_TABLE {d}")
+    }
+}
+const _: () = assert!(<ClientTable as CType>::LAYOUT.is_layout_of::<ClientTable>());
 // SAFETY: the view is the bare peer.
 unsafe impl DispatchTable for ClientTable {
     type Calls<'a> = Peer<'a, Self>;

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use npi_runtime::generic::*;
 use npi_runtime::host::{self, ViolationKind};
 use npi_runtime::sys::{GUID, NmrDeregisterProvider};
 use npi_runtime::*;
@@ -231,12 +230,11 @@ fn a_binding_value_whose_destructor_panics_is_freed_and_recorded() {
 #[test]
 fn a_registration_dropped_where_its_wait_fails_keeps_what_the_nmr_points_at() {
     /// Provider characteristics the registration owns.
-    #[repr(C)]
+    #[npi_data]
     struct Caps {
         magic: u32,
     }
-    // SAFETY: #[repr(C)] plain data.
-    unsafe impl NpiData for Caps {}
+
     #[npi(id = "50C0D004-0000-4000-8000-000000000004", provider_characteristics = Caps)]
     struct WaitNpi;
     // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
@@ -370,12 +368,11 @@ fn a_forgotten_peer_call_keeps_the_detach_pending_forever_instead_of_freeing_the
 
 #[test]
 fn a_forgotten_registration_keeps_its_owned_characteristics_for_later_peers() {
-    #[repr(C)]
+    #[npi_data]
     struct Caps {
         magic: u32,
     }
-    // SAFETY: #[repr(C)] plain data.
-    unsafe impl NpiData for Caps {}
+
     #[npi(id = "50C0D006-0000-4000-8000-000000000006", provider_characteristics = Caps)]
     struct LeakNpi;
     // SAFETY: the types this declaration gives the NPI are its layouts, and it is the only

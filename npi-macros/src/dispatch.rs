@@ -16,6 +16,7 @@ use syn::{
     Attribute, Fields, Ident, Item, ItemStruct, LitStr, ReturnType, Type, TypeFnPtr, Visibility,
 };
 
+use crate::common::c;
 use crate::common::check_keys;
 use crate::common::tpl::{Out, RT, Text, string_literal, tpl};
 use crate::npi_def::item_keyword;
@@ -25,6 +26,12 @@ struct TableArgs {
     /// `"system"` (NTAPI, the default) or `"C"` (the compiler default; differs on x86).
     #[darling(default, with = abi_literal)]
     abi: Option<LitStr>,
+    /// The table's name in the NPI's C header (default: the struct's name in SCREAMING_CASE).
+    #[darling(default)]
+    c_name: Option<LitStr>,
+    /// What its function types' C names start with (default: `c_name` without `_DISPATCH`).
+    #[darling(default)]
+    c_prefix: Option<LitStr>,
 }
 
 /// One parameter of a table function.
@@ -112,22 +119,28 @@ const RESERVED: &[&str] = &["as_table", "peer_context"];
 /// Only an item that is not a struct, or a generic one, falls back to the item alone.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Error::accumulator();
-    let abi = errors
+    let (abi, c_name, c_prefix) = errors
         .handle(
             NestedMeta::parse_meta_list(args)
                 .map_err(Error::from)
                 .and_then(|list| {
-                    check_keys(&list, "dispatch_table", &["abi"])?;
+                    check_keys(&list, "dispatch_table", &["abi", "c_name", "c_prefix"])?;
                     TableArgs::from_list(&list)
                 })
-                .and_then(|a| parse_abi(a.abi.as_ref())),
+                .and_then(|a| {
+                    let abi = parse_abi(a.abi.as_ref())?;
+                    Ok((abi, a.c_name.map(|n| n.value()), a.c_prefix.map(|n| n.value())))
+                }),
         )
-        .unwrap_or_else(|| LitStr::new("system", Span::call_site()));
+        .unwrap_or_else(|| (LitStr::new("system", Span::call_site()), None, None));
     let table = parse_table(item.clone(), &mut errors);
     let errors = errors.finish().err().map(|e| e.write_errors()).unwrap_or_default();
     match table {
         Some((item, members)) => {
-            let out = gen_all(&item, &members, &abi);
+            let c_name = c_name.unwrap_or_else(|| c::screaming(&item.ident.to_string()));
+            let c_prefix = c_prefix
+                .unwrap_or_else(|| c_name.strip_suffix("_DISPATCH").unwrap_or(&c_name).to_owned());
+            let out = gen_all(&item, &members, &abi, &c_name, &c_prefix);
             quote!(#errors #out)
         }
         None => {
@@ -463,7 +476,13 @@ struct Names {
     calls: String,
 }
 
-fn gen_all(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
+fn gen_all(
+    item: &ItemStruct,
+    members: &[Member],
+    abi: &LitStr,
+    c_name: &str,
+    c_prefix: &str,
+) -> TokenStream {
     let base = unraw(&item.ident);
     let names = Names { imp: format!("{base}Impl"), calls: format!("{base}Calls") };
     // Each member's field type: the table and its `END_OF_` constant use it.
@@ -480,7 +499,71 @@ fn gen_all(item: &ItemStruct, members: &[Member], abi: &LitStr) -> TokenStream {
     gen_impl_trait(&mut out, item, members, &names);
     gen_constructor(&mut out, item, members, abi, &types, &names);
     gen_calls(&mut out, item, members, &names);
+    gen_c(&mut out, item, members, abi, c_name, c_prefix);
     out.finish()
+}
+
+/// The table as the NPI's C header declares it: a function type per function member
+/// (`<PREFIX>_<MEMBER>`, the member a pointer to it), the struct with WDK-style member names,
+/// `<TABLE>_END_OF_<MEMBER>` sizes, and the asserts tying it to the Rust layout.
+fn gen_c(
+    out: &mut Out,
+    item: &ItemStruct,
+    members: &[Member],
+    abi: &LitStr,
+    c_name: &str,
+    c_prefix: &str,
+) {
+    let descs: Vec<c::CMemberDesc<'_>> = members
+        .iter()
+        .map(|m| {
+            let field = unraw(&m.name);
+            let name = c::pascal(&field);
+            let end_of = format!("{c_name}_END_OF_{}", field.to_uppercase());
+            let (ty, function) = match &m.kind {
+                Kind::Data(ty) => (c::type_ref(ty), quote!(::npi_runtime::__private::None)),
+                // A member read with a mistake has its error already: its types may be
+                // stand-ins, so it is described without them (no second error).
+                Kind::Function(f) if !f.checked => (
+                    quote!(::npi_runtime::__private::CTypeRef::FUNCTION),
+                    quote!(::npi_runtime::__private::None),
+                ),
+                Kind::Function(f) => {
+                    let typedef = format!("{c_prefix}_{}", field.to_uppercase());
+                    let system = abi.value() == "system";
+                    let ret = match &f.output {
+                        ReturnType::Default => quote!(::npi_runtime::__private::None),
+                        ReturnType::Type(_, ty) => {
+                            let r = c::type_ref(ty);
+                            quote!(::npi_runtime::__private::Some(#r))
+                        }
+                    };
+                    let params = f.params.iter().map(|p| {
+                        let pname = c::pascal(&unraw(&p.name));
+                        let r = c::type_ref(&p.ty);
+                        quote!((#pname, #r))
+                    });
+                    let function = quote!(::npi_runtime::__private::Some(
+                        ::npi_runtime::__private::CFunction {
+                            typedef: #typedef,
+                            system: #system,
+                            ret: #ret,
+                            params: &[#(#params),*],
+                        }
+                    ));
+                    (quote!(::npi_runtime::__private::CTypeRef::FUNCTION), function)
+                }
+            };
+            let value = quote!(::npi_runtime::__private::CMember {
+                name: #name,
+                ty: #ty,
+                function: #function,
+                end_of: ::npi_runtime::__private::Some(#end_of),
+            });
+            c::CMemberDesc { field: &m.name, cfgs: m.cfgs(), value }
+        })
+        .collect();
+    c::gen_struct(out, &item.ident, c_name, &descs);
 }
 
 /// The table's field type for a function member: `unsafe extern ABI fn(..)`, in an `Option`

@@ -19,6 +19,7 @@
 mod common;
 mod dispatch;
 mod module;
+mod npi_data;
 mod npi_def;
 
 use proc_macro::TokenStream;
@@ -26,17 +27,14 @@ use proc_macro::TokenStream;
 /// Declares a Network Programming Interface on a unit struct that names it.
 ///
 /// ```
-/// use npi_runtime::{dispatch_table, npi};
-/// use npi_runtime::generic::NpiData;
+/// use npi_runtime::{dispatch_table, npi, npi_data};
 ///
 /// /// `WSK_PROVIDER_CHARACTERISTICS`: what a provider publishes about itself.
-/// #[repr(C)]
+/// #[npi_data]
 /// pub struct VersionRange {
 ///     pub highest: u16,
 ///     pub lowest: u16,
 /// }
-/// // SAFETY: #[repr(C)] plain data, as the C definition has it.
-/// unsafe impl NpiData for VersionRange {}
 ///
 /// #[dispatch_table]
 /// pub struct EchoDispatch {
@@ -62,12 +60,25 @@ use proc_macro::TokenStream;
 /// - `id = "…"` (required): the NPIID, a GUID in registry form without braces. Checked at
 ///   compile time.
 /// - `client_characteristics`, `provider_characteristics`: the NPI-specific characteristics
-///   each side publishes in its registration instance; types that implement `NpiData`.
+///   each side publishes in its registration instance; structs declared with
+///   [`macro@npi_data`] (or any `NpiData` type with a C spelling).
 ///   Omitted: that side publishes none (NULL).
 /// - `client_dispatch`, `provider_dispatch`: the table each side offers; types declared with
 ///   [`macro@dispatch_table`]. Omitted: NULL.
 /// - `registration_version = N`: the registration instance `Version` the NPI's modules use
 ///   (0 unless the NPI versions its bindings; XDP uses 1).
+/// - `c_name = "…"`, `c_id = "…"`: the NPI's name in its C header's guard (default: the
+///   struct's name, lowercase) and the name of its id's constant (default: `NPI_<NAME>_ID`).
+///
+/// # The C header
+/// An NPI declared here also has a C header, for the C modules on the other side of it:
+/// `npi_runtime::c_header::header::<TheNpi>(&mut string)` writes its id, its characteristics
+/// structs and dispatch tables (with a WDK-style function type per table function and
+/// `<TABLE>_END_OF_<MEMBER>` sizes), and a `_Static_assert` of every size and offset on 32- and
+/// 64-bit Windows. The same numbers are asserted against the Rust layout at compile time on
+/// every target the NPI is built for, so a header that compiles describes the Rust layout. An
+/// NPI crate typically commits the file and checks it in a test (`npis/exnpi/tests/c_header.rs`).
+/// A characteristics type without a C spelling is a compile error at the type.
 ///
 /// # Errors
 /// A compile error at the offending token for a malformed GUID, a missing `id`, an unknown or
@@ -288,6 +299,49 @@ pub fn npi_provider(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn dispatch_table(args: TokenStream, item: TokenStream) -> TokenStream {
     dispatch::expand(args.into(), item.into()).into()
+}
+
+/// Declares a struct an NPI shares by pointer: NPI-specific characteristics, or a struct its
+/// table functions pass. It becomes `#[repr(C)]` NPI data and gets a C spelling for the NPI's
+/// C header, with compile-time asserts that the C layout stated there is the Rust one.
+///
+/// ```
+/// use npi_runtime::{npi, npi_data};
+///
+/// /// What a provider publishes about itself (`VERSION_RANGE` in C).
+/// #[npi_data]
+/// pub struct VersionRange {
+///     pub highest: u16,
+///     pub lowest: u16,
+/// }
+///
+/// #[npi(id = "2227E803-8D8B-11D4-ABAD-009027719E09", provider_characteristics = VersionRange)]
+/// pub struct Echo;
+/// // SAFETY: the only declaration of this id in the program; its one type is above.
+/// unsafe impl npi_runtime::NpiLayout for Echo {}
+///
+/// let mut header = String::new();
+/// npi_runtime::c_header::header::<Echo>(&mut header).unwrap();
+/// assert!(header.contains("typedef struct _VERSION_RANGE {"));
+/// assert!(header.contains("    USHORT Highest;"));
+/// ```
+///
+/// Arguments: `c_name = "…"`, the struct's name in C (default: its Rust name in
+/// SCREAMING_CASE). Members are named in C as the WDK names them: `lowest_version` is
+/// `LowestVersion`.
+///
+/// Every member must have a C spelling (`npi_runtime::c_header::CType`): integers, floats,
+/// pointers, references, arrays, `GUID`, `LUID`, `NPI_MODULEID`, other `#[npi_data]` structs
+/// and dispatch tables. Anything else is a compile error at the member's type. A struct
+/// holding raw pointers is not `Sync`: say why sharing it is sound with an
+/// `unsafe impl Sync`, as for any static holding pointers.
+///
+/// # Errors
+/// A compile error for an item that is not a struct with named fields, a generic struct, a
+/// `repr` other than `C`, or an unknown argument.
+#[proc_macro_attribute]
+pub fn npi_data(args: TokenStream, item: TokenStream) -> TokenStream {
+    npi_data::expand(args.into(), item.into()).into()
 }
 
 #[cfg(test)]

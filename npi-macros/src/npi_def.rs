@@ -11,6 +11,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Item, ItemStruct, Type};
 
+use crate::common::c::screaming;
 use crate::common::guid::GuidLit;
 use crate::common::tpl::{Out, RT, Text, string_literal, tpl};
 use crate::common::{check_keys, fallback};
@@ -23,6 +24,8 @@ impl NpiArgs {
         "client_dispatch",
         "provider_dispatch",
         "registration_version",
+        "c_name",
+        "c_id",
     ];
 }
 
@@ -41,6 +44,12 @@ struct NpiArgs {
     provider_dispatch: Option<Type>,
     #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
+    /// The NPI's name in its C header's name and guard (default: the struct's, lowercase).
+    #[darling(default)]
+    c_name: Option<syn::LitStr>,
+    /// The C name of the NPI id's constant (default: `NPI_<NAME>_ID`).
+    #[darling(default)]
+    c_id: Option<syn::LitStr>,
 }
 
 /// The arguments read leniently, for a stand-in impl when only the id is wrong or missing.
@@ -58,6 +67,12 @@ struct LenientArgs {
     provider_dispatch: Option<Type>,
     #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
+    /// The NPI's name in its C header's name and guard (default: the struct's, lowercase).
+    #[darling(default)]
+    c_name: Option<syn::LitStr>,
+    /// The C name of the NPI id's constant (default: `NPI_<NAME>_ID`).
+    #[darling(default)]
+    c_id: Option<syn::LitStr>,
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -86,6 +101,8 @@ fn stub(args: TokenStream, item: TokenStream) -> Option<TokenStream> {
         client_dispatch: lenient.client_dispatch,
         provider_dispatch: lenient.provider_dispatch,
         registration_version: lenient.registration_version,
+        c_name: lenient.c_name,
+        c_id: lenient.c_id,
     };
     Some(gen_npi_impl(&args, &parsed, item))
 }
@@ -178,6 +195,12 @@ fn gen_npi_impl(args: &NpiArgs, parsed: &ItemStruct, item: TokenStream) -> Token
     let version = args
         .registration_version
         .map(|v| format!("const REGISTRATION_VERSION: {RT}::u16 = {v}u16;"));
+    let c_name =
+        args.c_name.as_ref().map_or_else(|| ident.to_string().to_lowercase(), syn::LitStr::value);
+    let c_id = args
+        .c_id
+        .as_ref()
+        .map_or_else(|| format!("NPI_{}_ID", screaming(&ident.to_string())), syn::LitStr::value);
     let mut out = Out::default();
     out.tokens(item);
     // SAFETY (of the generated impl): each associated type is checked to implement `NpiData`
@@ -189,6 +212,8 @@ fn gen_npi_impl(args: &NpiArgs, parsed: &ItemStruct, item: TokenStream) -> Token
         unsafe impl $rt::Npi for $ident {
             const ID: $rt::GUID = $id;
             const NAME: &'static $rt::str = $name;
+            const C_NAME: &'static $rt::str = $c_name;
+            const C_ID: &'static $rt::str = $c_id;
             $version
             type ClientCharacteristics = $cc;
             type ProviderCharacteristics = $pc;
@@ -199,6 +224,8 @@ fn gen_npi_impl(args: &NpiArgs, parsed: &ItemStruct, item: TokenStream) -> Token
         id = Text(&id),
         name = Text(&name),
         version = Text(version.as_deref().unwrap_or_default()),
+        c_name = Text(&string_literal(&c_name)),
+        c_id = Text(&string_literal(&c_id)),
         cc = &ty(&args.client_characteristics),
         pc = &ty(&args.provider_characteristics),
         cd = &ty(&args.client_dispatch),

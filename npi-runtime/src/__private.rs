@@ -163,3 +163,9 @@ unsafe impl<T: Plain> Plain for Option<&mut T> {}
 /// Compiles only for a [`Plain`] type; does nothing.
 #[inline(always)]
 pub const fn assert_plain<T: Plain>() {}
+
+// The C header of an NPI (`c_header`): what `#[dispatch_table]`, `#[npi_data]` and `#[npi]`
+// generate refers to.
+pub use crate::c_header::{CFunction, CLayout, CMember, CStruct, CType, CTypeRef, Header};
+pub use core::assert;
+pub use core::fmt::{Display, Result as FmtResult, Write};

@@ -5,7 +5,8 @@
 //! it must define first, and its layout on 32- and 64-bit Windows ([`CLayout`]). The integer,
 //! float and pointer types, arrays, `GUID`, `LUID` and `NPI_MODULEID` have it here;
 //! `#[dispatch_table]` and `#[npi_data]` implement it for tables and characteristics structs,
-//! and `#[npi]` implements [`CNpi`] for the NPI. [`header`] writes the file.
+//! and every NPI's characteristics and tables have it ([`NpiData`](crate::generic::NpiData)
+//! requires it). [`header`] writes the file.
 //!
 //! How a member is spelled, as a rule:
 //! - A member whose Rust type is written as one of the WDK's own names (`NTSTATUS`, `ULONG`,
@@ -20,6 +21,8 @@
 //! only C11 besides (`_Static_assert`, `offsetof`).
 
 use core::fmt::{self, Display, Write};
+
+use crate::npi::Npi;
 
 /// A C type's size and alignment on 32-bit (`[0]`) and 64-bit (`[1]`) Windows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +101,14 @@ const fn round_up(n: usize, align: usize) -> usize {
     n.div_ceil(align) * align
 }
 
-/// A Rust type a C header can spell.
+/// A Rust type a C header can spell: plain C data.
+///
+/// # Safety
+/// [`LAYOUT`](Self::LAYOUT) is the type's layout on each width it is built for, `declare`
+/// spells a C type of that layout, and the type is plain data (no interior mutability, no
+/// drop glue): `#[npi_data]` makes a struct of such members NPI data on that promise.
+/// `#[dispatch_table]` and `#[npi_data]` implement it, and prove the layout with compile-time
+/// asserts on every target they are built for.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no C spelling: the NPI's C header cannot declare this member",
     label = "not a C type",
@@ -106,7 +116,7 @@ const fn round_up(n: usize, align: usize) -> usize {
             and `#[npi_data]` structs can be spelled in C; use one of them, or a WDK typedef name \
             such as `ULONG` or `PVOID`"
 )]
-pub trait CType {
+pub unsafe trait CType {
     /// Its size and alignment on 32- and 64-bit Windows.
     const LAYOUT: CLayout;
 
@@ -132,7 +142,9 @@ pub trait CType {
 /// A type spelled by one name the includer defines (a WDK or netioddk.h type).
 macro_rules! named {
     ($($ty:ty => $name:literal, $layout:expr;)*) => {$(
-        impl CType for $ty {
+        // SAFETY: the C type of that name has this layout (`WDK_TYPEDEFS`, the unit tests and
+        // `cargo xtask abi-check` check it); plain data.
+        unsafe impl CType for $ty {
             const LAYOUT: CLayout = $layout;
             fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
                 write!(out, "{qualifier}{} {d}", $name)
@@ -160,7 +172,8 @@ named! {
     crate::sys::NPI_MODULEID => "NPI_MODULEID", CLayout { size: [24, 24], align: [4, 4] };
 }
 
-impl<T: CType> CType for *mut T {
+// SAFETY: a pointer is 4 or 8 bytes; plain data.
+unsafe impl<T: CType> CType for *mut T {
     const LAYOUT: CLayout = CLayout::POINTER;
     fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
         T::declare(out, "", &format_args!("*{qualifier}{d}"))
@@ -170,7 +183,8 @@ impl<T: CType> CType for *mut T {
     }
 }
 
-impl<T: CType> CType for *const T {
+// SAFETY: as above.
+unsafe impl<T: CType> CType for *const T {
     const LAYOUT: CLayout = CLayout::POINTER;
     fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
         T::declare(out, "const ", &format_args!("*{qualifier}{d}"))
@@ -180,13 +194,125 @@ impl<T: CType> CType for *const T {
     }
 }
 
-impl<T: CType, const N: usize> CType for [T; N] {
+// SAFETY: `N` elements of `T`, without padding between them (a C array).
+unsafe impl<T: CType, const N: usize> CType for [T; N] {
     const LAYOUT: CLayout = T::LAYOUT.array(N);
     fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
         T::declare(out, qualifier, &format_args!("{d}[{N}]"))
     }
     fn define(header: &mut Header<'_>) -> fmt::Result {
         T::define(header)
+    }
+}
+
+// SAFETY: a reference is a non-NULL pointer: `const T *`.
+unsafe impl<T: CType> CType for &T {
+    const LAYOUT: CLayout = CLayout::POINTER;
+    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        <*const T>::declare(out, qualifier, d)
+    }
+    fn define(header: &mut Header<'_>) -> fmt::Result {
+        T::define(header)
+    }
+}
+
+// SAFETY: as above: `T *`.
+unsafe impl<T: CType> CType for &mut T {
+    const LAYOUT: CLayout = CLayout::POINTER;
+    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        <*mut T>::declare(out, qualifier, d)
+    }
+    fn define(header: &mut Header<'_>) -> fmt::Result {
+        T::define(header)
+    }
+}
+
+// SAFETY: `None` is NULL: a pointer that may be NULL.
+unsafe impl<T: CType> CType for Option<&T> {
+    const LAYOUT: CLayout = CLayout::POINTER;
+    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        <*const T>::declare(out, qualifier, d)
+    }
+    fn define(header: &mut Header<'_>) -> fmt::Result {
+        T::define(header)
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<T: CType> CType for Option<&mut T> {
+    const LAYOUT: CLayout = CLayout::POINTER;
+    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        <*mut T>::declare(out, qualifier, d)
+    }
+    fn define(header: &mut Header<'_>) -> fmt::Result {
+        T::define(header)
+    }
+}
+
+/// For a type the header knows only by name (an opaque C struct, used behind pointers):
+/// declares it as `name`, for [`CType::declare`].
+///
+/// # Errors
+/// Those of `out`.
+pub fn declare_opaque(
+    out: &mut dyn Write,
+    qualifier: &str,
+    name: &str,
+    declarator: &dyn Display,
+) -> fmt::Result {
+    write!(out, "{qualifier}{name} {declarator}")
+}
+
+/// For an opaque C struct: its forward declaration (`typedef struct _NAME NAME;`), once, for
+/// [`CType::define`].
+///
+/// # Errors
+/// Those of the output.
+pub fn define_opaque(header: &mut Header<'_>, name: &'static str) -> fmt::Result {
+    header.once(name, |h| writeln!(h.out(), "typedef struct _{name} {name};\n"))
+}
+
+/// The layout an opaque C struct is given: it is only ever behind a pointer.
+pub const OPAQUE: CLayout = CLayout { size: [0, 0], align: [1, 1] };
+
+/// Gives a Rust type that stands for an opaque C struct (only ever behind a pointer) its C
+/// spelling: `c_opaque!(ProgramEntry => "PROGRAM_ENTRY");` declares members of it as
+/// `PROGRAM_ENTRY` and forward-declares `typedef struct _PROGRAM_ENTRY PROGRAM_ENTRY;`.
+///
+/// The type must be zero-sized (the C struct's contents are not this side's business); the
+/// macro checks it.
+#[macro_export]
+macro_rules! c_opaque {
+    ($ty:ty => $name:literal) => {
+        const _: () = ::core::assert!(
+            ::core::mem::size_of::<$ty>() == 0,
+            "an opaque C struct stands for a zero-sized Rust type"
+        );
+        // SAFETY: a zero-sized type standing for an opaque C struct, only ever behind a
+        // pointer: there is no layout of its own to state, and nothing to read.
+        unsafe impl $crate::c_header::CType for $ty {
+            const LAYOUT: $crate::c_header::CLayout = $crate::c_header::OPAQUE;
+            fn declare(
+                out: &mut dyn ::core::fmt::Write,
+                qualifier: &str,
+                declarator: &dyn ::core::fmt::Display,
+            ) -> ::core::fmt::Result {
+                $crate::c_header::declare_opaque(out, qualifier, $name, declarator)
+            }
+            fn define(header: &mut $crate::c_header::Header<'_>) -> ::core::fmt::Result {
+                $crate::c_header::define_opaque(header, $name)
+            }
+        }
+    };
+}
+
+// SAFETY: `()` stands for "none" (NULL) in an NPI: nothing is laid out or defined, and a
+// member of it cannot be declared (`#[npi_data]` and `#[dispatch_table]` members must be C
+// types, and `()` is only ever an NPI's "no characteristics" or "no table").
+unsafe impl CType for () {
+    const LAYOUT: CLayout = OPAQUE;
+    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        write!(out, "{qualifier}VOID {d}")
     }
 }
 
@@ -289,20 +415,233 @@ pub fn declare_member<T: CType>(
     }
 }
 
-/// An NPI as its C header declares it. Implemented by `#[npi]`.
-pub trait CNpi {
-    /// The header's name without `.h` (`exnpi`), used for its include guard.
-    const C_NAME: &'static str;
-    /// The name of the NPI id's constant (`NPI_EXNPI_ID`).
-    const C_ID: &'static str;
-    /// The NPI id.
-    const ID: crate::sys::GUID;
+/// A type as a struct member or a parameter names it: its layout, its WDK spelling if it was
+/// written as one ([`wdk_spelling`]), and its [`CType`] functions.
+#[derive(Clone, Copy)]
+pub struct CTypeRef {
+    /// The type's layout.
+    pub layout: CLayout,
+    /// The WDK typedef it was written as, if any.
+    pub written: Option<&'static str>,
+    /// [`CType::declare`].
+    pub declare: fn(&mut dyn Write, &str, &dyn Display) -> fmt::Result,
+    /// [`CType::define`].
+    pub define: fn(&mut Header<'_>) -> fmt::Result,
+}
 
-    /// Defines, through `header`, the NPI's characteristics structs and dispatch tables.
+impl fmt::Debug for CTypeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CTypeRef")
+            .field("layout", &self.layout)
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl CTypeRef {
+    /// A function pointer member: spelled by its typedef, laid out as a pointer.
+    pub const FUNCTION: CTypeRef = CTypeRef::of::<*const core::ffi::c_void>("");
+
+    /// `T`, written as `written` (its last path segment, or `""`).
+    #[must_use]
+    pub const fn of<T: CType>(written: &'static str) -> Self {
+        CTypeRef {
+            layout: T::LAYOUT,
+            written: wdk_spelling::<T>(written),
+            declare: T::declare,
+            define: T::define,
+        }
+    }
+
+    fn declare(&self, out: &mut dyn Write, declarator: &dyn Display) -> fmt::Result {
+        match self.written {
+            Some(name) => write!(out, "{name} {declarator}"),
+            None => (self.declare)(out, "", declarator),
+        }
+    }
+}
+
+/// A function member of a dispatch table: its typedef's name, calling convention, return type
+/// (`None`: `VOID`) and parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct CFunction {
+    /// The name of its function type (`EXNPI_PROVIDER_FUNCTION`), WDK style: the member is a
+    /// pointer to it, and a C module declares its function with it.
+    pub typedef: &'static str,
+    /// `extern "system"` (`NTAPI`) rather than `extern "C"`.
+    pub system: bool,
+    /// The return type; `None` for `VOID`.
+    pub ret: Option<CTypeRef>,
+    /// The parameters, by name and type.
+    pub params: &'static [(&'static str, CTypeRef)],
+}
+
+/// One member of a struct the header defines.
+#[derive(Clone, Copy, Debug)]
+pub struct CMember {
+    /// The member's C name.
+    pub name: &'static str,
+    /// Its type (for a function member, the pointer's layout; the spelling is the typedef's).
+    pub ty: CTypeRef,
+    /// For a function member, what its typedef declares.
+    pub function: Option<CFunction>,
+    /// For a dispatch table, the name of its `END_OF_` size macro.
+    pub end_of: Option<&'static str>,
+}
+
+/// A struct the header defines: a dispatch table or an `#[npi_data]` struct. Members compiled
+/// out by `#[cfg]` are `None`.
+#[derive(Clone, Copy, Debug)]
+pub struct CStruct {
+    /// The C name (`EX_PROVIDER_DISPATCH`).
+    pub name: &'static str,
+    /// The members in declaration order.
+    pub members: &'static [Option<CMember>],
+}
+
+impl CStruct {
+    /// The struct's layout on both widths.
+    #[must_use]
+    pub const fn layout(&self) -> CLayout {
+        let mut out = CLayout { size: [0, 0], align: [1, 1] };
+        let mut w = 0;
+        while w < 2 {
+            let mut i = 0;
+            while i < self.members.len() {
+                if let Some(m) = self.members[i] {
+                    let l = m.ty.layout;
+                    out.size[w] = round_up(out.size[w], l.align[w]) + l.size[w];
+                    if l.align[w] > out.align[w] {
+                        out.align[w] = l.align[w];
+                    }
+                }
+                i += 1;
+            }
+            out.size[w] = round_up(out.size[w], out.align[w]);
+            w += 1;
+        }
+        out
+    }
+
+    /// The offsets of member `index` on both widths.
+    ///
+    /// # Panics
+    /// If that member is compiled out.
+    #[must_use]
+    pub const fn offset(&self, index: usize) -> [usize; 2] {
+        let mut out = [0, 0];
+        let mut w = 0;
+        while w < 2 {
+            let mut i = 0;
+            while i < index {
+                if let Some(m) = self.members[i] {
+                    out[w] = round_up(out[w], m.ty.layout.align[w]) + m.ty.layout.size[w];
+                }
+                i += 1;
+            }
+            let Some(m) = self.members[index] else { panic!("a compiled-out member") };
+            out[w] = round_up(out[w], m.ty.layout.align[w]);
+            w += 1;
+        }
+        out
+    }
+
+    /// Whether member `index`, present, is at `offset` in `T` on this target.
+    #[must_use]
+    pub const fn member_at(&self, index: usize, offset: usize) -> bool {
+        self.offset(index)[CLayout::WIDTH] == offset
+    }
+
+    /// Declares a member of this struct's type (`EX_PROVIDER_DISPATCH Dispatch`).
+    ///
+    /// # Errors
+    /// Those of `out`.
+    pub fn declare(&self, out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        write!(out, "{qualifier}{} {d}", self.name)
+    }
+
+    /// Defines the struct, once: what its members need first, a typedef per function member,
+    /// the struct, its `END_OF_` macros, and a `_Static_assert` of its size and every offset
+    /// and `END_OF_` on each width.
     ///
     /// # Errors
     /// Those of the output.
-    fn define(header: &mut Header<'_>) -> fmt::Result;
+    pub fn define(&self, header: &mut Header<'_>) -> fmt::Result {
+        header.once(self.name, |h| self.write(h))
+    }
+
+    fn present(&self) -> impl Iterator<Item = (usize, &'static CMember)> {
+        let members: &'static [Option<CMember>] = self.members;
+        members.iter().enumerate().filter_map(|(i, m)| m.as_ref().map(|m| (i, m)))
+    }
+
+    fn write(&self, h: &mut Header<'_>) -> fmt::Result {
+        for (_, m) in self.present() {
+            match &m.function {
+                Some(f) => {
+                    if let Some(ret) = &f.ret {
+                        (ret.define)(h)?;
+                    }
+                    for (_, p) in f.params {
+                        (p.define)(h)?;
+                    }
+                    h.once(f.typedef, |h| write_typedef(h.out(), f))?;
+                }
+                None => (m.ty.define)(h)?,
+            }
+        }
+        let name = self.name;
+        writeln!(h.out(), "typedef struct _{name} {{")?;
+        for (_, m) in self.present() {
+            h.out().write_str("    ")?;
+            match &m.function {
+                Some(f) => write!(h.out(), "{} *{}", f.typedef, m.name)?,
+                None => m.ty.declare(h.out(), &m.name)?,
+            }
+            writeln!(h.out(), ";")?;
+        }
+        writeln!(h.out(), "}} {name};")?;
+        for (_, m) in self.present() {
+            if let Some(end_of) = m.end_of {
+                writeln!(
+                    h.out(),
+                    "#define {end_of} (offsetof({name}, {0}) + sizeof((({name} *)0)->{0}))",
+                    m.name
+                )?;
+            }
+        }
+        let layout = self.layout();
+        h.assert_both(&format_args!("sizeof({name})"), layout.size)?;
+        for (i, m) in self.present() {
+            let at = self.offset(i);
+            h.assert_both(&format_args!("offsetof({name}, {})", m.name), at)?;
+            if let Some(end_of) = m.end_of {
+                let size = m.ty.layout.size;
+                h.assert_both(&format_args!("{end_of}"), [at[0] + size[0], at[1] + size[1]])?;
+            }
+        }
+        writeln!(h.out())
+    }
+}
+
+fn write_typedef(out: &mut dyn Write, f: &CFunction) -> fmt::Result {
+    let convention = if f.system { "NTAPI " } else { "" };
+    out.write_str("typedef ")?;
+    let declarator = format_args!("({convention}{})(", f.typedef);
+    match &f.ret {
+        Some(ret) => ret.declare(out, &declarator)?,
+        None => write!(out, "VOID {declarator}")?,
+    }
+    if f.params.is_empty() {
+        out.write_str("VOID")?;
+    }
+    for (i, (name, p)) in f.params.iter().enumerate() {
+        if i > 0 {
+            out.write_str(", ")?;
+        }
+        p.declare(out, name)?;
+    }
+    writeln!(out, ");")
 }
 
 /// The header being written: its text, and which names it has defined.
@@ -354,15 +693,26 @@ impl Header<'_> {
     }
 }
 
+/// The most structs and typedefs one header may define.
+pub const MAX_DEFINITIONS: usize = 256;
+
 /// Writes the C header of NPI `N`: its id, the definitions of its characteristics and
 /// dispatch tables (with a function-pointer typedef per table function, and `END_OF_` sizes),
 /// and a `_Static_assert` of every size and offset the Rust side knows, for 32- and 64-bit.
 ///
 /// # Errors
-/// Those of `out`.
-#[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-pub fn header<N: CNpi>(out: &mut dyn Write) -> fmt::Result {
+/// Those of `out`; `fmt::Error` too if the NPI defines more than [`MAX_DEFINITIONS`] structs
+/// and typedefs.
+pub fn header<N: Npi>(out: &mut dyn Write) -> fmt::Result {
+    header_with::<N>(out, &[])
+}
+
+/// [`header`], with `#define`s of the NPI crate's own constants after the id (a version
+/// number the tables carry, say): `header_with::<Exnpi>(&mut s, &[("EXNPI_VERSION", 1)])`.
+///
+/// # Errors
+/// As [`header`].
+pub fn header_with<N: Npi>(out: &mut dyn Write, defines: &[(&str, i128)]) -> fmt::Result {
     let guard = Upper(N::C_NAME);
     writeln!(
         out,
@@ -389,25 +739,39 @@ pub fn header<N: CNpi>(out: &mut dyn Write) -> fmt::Result {
         id.data3,
         Bytes(&id.data4)
     )?;
+    for (name, value) in defines {
+        writeln!(out, "#define {name} {value}")?;
+    }
     writeln!(out)?;
-    let mut defined = alloc::vec::Vec::new();
+    // The names defined so far: a fixed list, so writing a header needs no allocator.
+    let mut defined = [""; MAX_DEFINITIONS];
+    let mut count = 0;
+    let mut overflow = false;
     let mut first = |name: &'static str| {
-        let new = !defined.contains(&name);
-        if new {
-            defined.push(name);
+        if defined[..count].contains(&name) {
+            return false;
         }
-        new
+        if count == MAX_DEFINITIONS {
+            overflow = true;
+            return false;
+        }
+        defined[count] = name;
+        count += 1;
+        true
     };
     let mut header = Header { out, first: &mut first };
-    N::define(&mut header)?;
-    writeln!(header.out, "#endif /* NPI_{guard}_H */")
+    <N::ClientCharacteristics as CType>::define(&mut header)?;
+    <N::ProviderCharacteristics as CType>::define(&mut header)?;
+    <N::ClientDispatch as CType>::define(&mut header)?;
+    <N::ProviderDispatch as CType>::define(&mut header)?;
+    writeln!(header.out, "#endif /* NPI_{guard}_H */")?;
+    // A definition left out would make a header that does not compile: fail instead.
+    if overflow { Err(fmt::Error) } else { Ok(()) }
 }
 
 /// `0x01, 0x02, …`.
-#[cfg(feature = "alloc")]
 struct Bytes<'a>(&'a [u8]);
 
-#[cfg(feature = "alloc")]
 impl Display for Bytes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, b) in self.0.iter().enumerate() {
@@ -421,10 +785,8 @@ impl Display for Bytes<'_> {
 }
 
 /// An ASCII name in upper case, for the include guard.
-#[cfg(feature = "alloc")]
 struct Upper(&'static str);
 
-#[cfg(feature = "alloc")]
 impl Display for Upper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in self.0.chars() {

@@ -33,7 +33,7 @@ pub mod __private;
 pub mod soundness {}
 
 #[doc(inline)]
-pub use npi_macros::{dispatch_table, npi, npi_client, npi_provider};
+pub use npi_macros::{dispatch_table, npi, npi_client, npi_data, npi_provider};
 
 // The root: what a module author writes, one name per concept, client and provider named alike
 // (the prefix is the module's own side). The role-generic forms these names stand for are in

@@ -60,6 +60,12 @@ pub unsafe trait Npi: NpiLayout + 'static {
     const ID: GUID;
     /// The Rust name of the NPI, for traces and messages.
     const NAME: &'static str;
+    /// The NPI's name in its C header's guard ([`c_header`](crate::c_header)).
+    #[doc(hidden)]
+    const C_NAME: &'static str = Self::NAME;
+    /// The C name of the NPI id's constant in its header.
+    #[doc(hidden)]
+    const C_ID: &'static str = "NPI_ID";
     /// Registration-instance `Version` the NPI uses (0 unless the NPI versions its bindings,
     /// as XDP does with 1).
     const REGISTRATION_VERSION: u16 = 0;
@@ -120,8 +126,9 @@ unsafe impl DispatchTable for () {
 
 /// Data that crosses the NMR by pointer: NPI-specific characteristics and dispatch tables.
 ///
-/// Implement it for an NPI's `#[repr(C)]` characteristics types (`unsafe impl NpiData for
-/// WskProviderCharacteristics {}`); `#[dispatch_table]` implements it for tables.
+/// `#[npi_data]` implements it for an NPI's characteristics structs, `#[dispatch_table]` for
+/// tables. Every NPI data type has a C spelling ([`CType`](crate::c_header::CType)): it is what
+/// a C peer reads, and the NPI's C header declares it.
 ///
 /// `()` stands for "none" and travels as NULL.
 ///
@@ -131,9 +138,9 @@ unsafe impl DispatchTable for () {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not NPI data",
     label = "the NMR passes this by pointer to the peer",
-    note = "declare the type `#[repr(C)]` and add `unsafe impl npi_runtime::NpiData for {Self} {{}}`"
+    note = "declare the type with `#[npi_runtime::npi_data]`"
 )]
-pub unsafe trait NpiData: Sync + Sized + 'static {
+pub unsafe trait NpiData: crate::c_header::CType + Sync + Sized + 'static {
     /// False only for `()`, which is passed as NULL.
     const PRESENT: bool = true;
 }

@@ -28,7 +28,7 @@ use npi_runtime::sys::{GUID, NPI_MODULEID, STATUS_INVALID_PARAMETER, STATUS_NOT_
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
     ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding,
-    ProviderDetachRequest, dispatch_table, npi, npi_client, npi_provider,
+    ProviderDetachRequest, dispatch_table, npi, npi_client, npi_data, npi_provider,
 };
 
 use super::{Trace, lock};
@@ -57,8 +57,13 @@ pub struct GlobalVariableSectionInfo {
     _opaque: [u8; 0],
 }
 
+npi_runtime::c_opaque!(ProgramEntry => "PROGRAM_ENTRY");
+npi_runtime::c_opaque!(MapEntry => "MAP_ENTRY");
+npi_runtime::c_opaque!(MapInitialValues => "MAP_INITIAL_VALUES");
+npi_runtime::c_opaque!(GlobalVariableSectionInfo => "GLOBAL_VARIABLE_SECTION_INFO");
+
 /// `bpf2c_version_t`.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Bpf2cVersion {
     /// `major`.

@@ -19,19 +19,22 @@ use std::thread;
 use std::vec::Vec;
 
 use npi_runtime::Status;
-use npi_runtime::generic::NpiData;
 use npi_runtime::sys::{GUID, STATUS_NOINTERFACE};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
     ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
     ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, dispatch_table, npi,
-    npi_client, npi_provider,
+    npi_client, npi_data, npi_provider,
 };
+
+use core::fmt::{self, Display, Write};
+
+use npi_runtime::c_header::{CLayout, CType};
 
 use super::{Trace, lock};
 
 /// `ebpf_extension_header_t`, first in every extension data structure.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EbpfExtensionHeader {
     /// Bumped only for incompatible changes.
@@ -52,8 +55,16 @@ unsafe impl Sync for OpaquePtr {}
 // SAFETY: as above.
 unsafe impl Send for OpaquePtr {}
 
+// SAFETY: `#[repr(transparent)]` over a pointer: spelled and laid out as one.
+unsafe impl CType for OpaquePtr {
+    const LAYOUT: CLayout = <*const c_void as CType>::LAYOUT;
+    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        <*const c_void as CType>::declare(out, qualifier, d)
+    }
+}
+
 /// `ebpf_extension_data_t`: the link's client characteristics (`link->client_data`).
-#[repr(C)]
+#[npi_data]
 #[derive(Debug)]
 pub struct EbpfExtensionData {
     /// `EBPF_ATTACH_CLIENT_DATA_HEADER_VERSION`.
@@ -66,11 +77,8 @@ pub struct EbpfExtensionData {
     pub prog_attach_flags: u64,
 }
 
-// SAFETY: #[repr(C)] plain data, the layout of `ebpf_extension_data_t`.
-unsafe impl NpiData for EbpfExtensionData {}
-
 /// `ebpf_attach_provider_data_t`: the hook provider's characteristics.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug)]
 pub struct EbpfAttachProviderData {
     /// `EBPF_ATTACH_PROVIDER_DATA_CURRENT_VERSION`.
@@ -82,9 +90,6 @@ pub struct EbpfAttachProviderData {
     /// `enum bpf_link_type`.
     pub link_type: u32,
 }
-
-// SAFETY: #[repr(C)] plain data, the layout of `ebpf_attach_provider_data_t`.
-unsafe impl NpiData for EbpfAttachProviderData {}
 
 /// `ebpf_result_t`.
 pub type EbpfResult = i32;

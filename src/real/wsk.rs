@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::vec::Vec;
 
 use npi_runtime::Status;
-use npi_runtime::generic::NpiData;
 use npi_runtime::sys::{
     GUID, NTSTATUS, STATUS_DEVICE_NOT_READY, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE,
     STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
@@ -28,7 +27,7 @@ use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
     ClientTable, Detach, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
     ProviderDetachRequest, ProviderPendingDetach, ProviderTable, dispatch_table, npi, npi_client,
-    npi_provider,
+    npi_data, npi_provider,
 };
 
 use super::Trace;
@@ -71,7 +70,7 @@ pub const WSK_FLAG_DATAGRAM_SOCKET: u32 = 4;
 
 /// `WSK_PROVIDER_CHARACTERISTICS`: what the provider shows the client in
 /// `ProviderRegistrationInstance->NpiSpecificCharacteristics`.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WskProviderCharacteristics {
     /// `HighestVersion`.
@@ -79,9 +78,6 @@ pub struct WskProviderCharacteristics {
     /// `LowestVersion`.
     pub lowest_version: u16,
 }
-
-// SAFETY: #[repr(C)], two USHORTs, the layout of `WSK_PROVIDER_CHARACTERISTICS`.
-unsafe impl NpiData for WskProviderCharacteristics {}
 
 /// `WSK_CLIENT_DISPATCH`.
 #[dispatch_table]

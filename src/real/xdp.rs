@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
 use npi_runtime::Status;
-use npi_runtime::generic::{AsClient, NpiData, Table};
+use npi_runtime::generic::{AsClient, Table};
 use npi_runtime::sys::{
     GUID, HANDLE, NPI_MODULEID, NTSTATUS, NmrIsEqualNpiModuleId, STATUS_DEVICE_NOT_READY,
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
@@ -28,8 +28,12 @@ use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
     ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
     ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, dispatch_table, npi,
-    npi_client, npi_provider,
+    npi_client, npi_data, npi_provider,
 };
+
+use core::fmt::{self, Display, Write};
+
+use npi_runtime::c_header::{CLayout, CType};
 
 use super::{Trace, lock, size32};
 
@@ -47,7 +51,7 @@ pub const XDP_DRIVER_API_VERSION: XdpVersion = XdpVersion { major: 0, minor: 10,
 // ----- the NPI ---------------------------------------------------------------------------------
 
 /// `XDP_OBJECT_HEADER`.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct XdpObjectHeader {
     /// `Revision`.
@@ -57,7 +61,7 @@ pub struct XdpObjectHeader {
 }
 
 /// `XDP_VERSION`.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct XdpVersion {
     /// `Major`.
@@ -69,7 +73,7 @@ pub struct XdpVersion {
 }
 
 /// `XDP_CAPABILITIES_EX`: the client's NPI-specific characteristics. The caller owns it.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug)]
 pub struct XdpCapabilitiesEx {
     /// Revision 1; `Size` grows within the revision.
@@ -90,9 +94,6 @@ pub struct XdpCapabilitiesEx {
     pub tx_timestamp_supported: u8,
 }
 
-// SAFETY: #[repr(C)] plain data, the layout of `XDP_CAPABILITIES_EX`.
-unsafe impl NpiData for XdpCapabilitiesEx {}
-
 /// `XDP_SIZEOF_CAPABILITIES_EX_REVISION_1`: through `InstanceId`.
 pub const XDP_SIZEOF_CAPABILITIES_EX_REVISION_1: usize =
     offset_of!(XdpCapabilitiesEx, instance_id) + size_of::<GUID>();
@@ -103,7 +104,7 @@ pub const SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP: usize =
 /// `XDP_CAPABILITIES`: the single-version wrapper `XdpInitializeCapabilities` fills in. The
 /// version array `DriverApiVersionsOffset` points at is in the same struct, so the NMR must be
 /// given the head of a whole `XdpCapabilities`, not a copy of its `capabilities_ex` alone.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug)]
 pub struct XdpCapabilities {
     /// The characteristics proper.
@@ -146,6 +147,14 @@ pub struct GetInterfaceContext(pub *mut c_void);
 unsafe impl Sync for GetInterfaceContext {}
 // SAFETY: as above.
 unsafe impl Send for GetInterfaceContext {}
+
+// SAFETY: `#[repr(transparent)]` over a pointer: spelled and laid out as one.
+unsafe impl CType for GetInterfaceContext {
+    const LAYOUT: CLayout = <*mut c_void as CType>::LAYOUT;
+    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
+        <*mut c_void as CType>::declare(out, qualifier, d)
+    }
+}
 
 /// `XDP_NPI_CLIENT`: a header, one context pointer and one function.
 #[dispatch_table(abi = "C")]

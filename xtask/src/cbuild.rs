@@ -64,6 +64,9 @@ impl CDriver<'_> {
             clang.arg("-Wno-error");
             clang.args(self.defines.iter().map(|d| format!("-D{d}")));
         }
+        // clang's own freestanding headers (`<stddef.h>` for `offsetof` in generated NPI
+        // headers), and nothing of the host's (`-nostdinc`).
+        clang.arg("-isystem").arg(builtin_include_dir(&self.clang)?);
         clang.arg(self.source_dir.join(source)).arg("-o").arg(&object);
         run_status(&mut clang).with_context(|| format!("compiling {source} for {target}"))?;
 
@@ -217,6 +220,13 @@ pub(crate) fn clang_version(clang: &Path) -> String {
         .ok()
         .and_then(|v| v.lines().next().map(str::to_owned))
         .unwrap_or_else(|| clang.display().to_string())
+}
+
+/// clang's resource directory's `include`: its freestanding C headers (`stddef.h`, …).
+pub(crate) fn builtin_include_dir(clang: &Path) -> anyhow::Result<PathBuf> {
+    let out = run_capture(Command::new(clang).arg("-print-resource-dir"))
+        .context("asking clang for its resource directory")?;
+    Ok(PathBuf::from(out.trim()).join("include"))
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@
  *   EXNPI_BROKEN_UNSUPPORTED_IMPORT    DriverEntry calls IoGetCurrentProcess
  */
 #include "kernel.h"
-#include "exnpi.h"
+/* The header generated from the Rust declaration of EXNPI (npis/exnpi), the same one the
+ * Rust drivers use: regenerated and checked by `cargo test -p exnpi`. */
+#include "../../../npis/exnpi/include/exnpi.h"
 
 #define EXNPI_POOL_TAG 0x2069704EUL
 

@@ -14,7 +14,9 @@
  *   EXNPI_BROKEN_DECLINE          attach declines every client
  */
 #include "kernel.h"
-#include "exnpi.h"
+/* The header generated from the Rust declaration of EXNPI (npis/exnpi), the same one the
+ * Rust drivers use: regenerated and checked by `cargo test -p exnpi`. */
+#include "../../../npis/exnpi/include/exnpi.h"
 
 /* "Npi " in memory order, as the other C drivers. */
 #define EXNPI_POOL_TAG 0x2069704EUL

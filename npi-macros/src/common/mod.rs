@@ -1,5 +1,6 @@
 //! Pieces every macro shares: GUID literals, the one runtime path, error fallback.
 
+pub(crate) mod c;
 pub(crate) mod guid;
 pub(crate) mod tpl;
 

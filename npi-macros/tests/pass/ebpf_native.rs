@@ -42,8 +42,13 @@ pub struct GlobalVariableSectionInfo {
     _opaque: [u8; 0],
 }
 
+npi_runtime::c_opaque!(ProgramEntry => "PROGRAM_ENTRY");
+npi_runtime::c_opaque!(MapEntry => "MAP_ENTRY");
+npi_runtime::c_opaque!(MapInitialValues => "MAP_INITIAL_VALUES");
+npi_runtime::c_opaque!(GlobalVariableSectionInfo => "GLOBAL_VARIABLE_SECTION_INFO");
+
 /// `bpf2c_version_t`.
-#[repr(C)]
+#[npi_runtime::npi_data]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Bpf2cVersion {
     /// `major`.

@@ -28,8 +28,7 @@
 
 use core::ffi::c_void;
 
-use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, npi, npi_client, npi_provider};
-use npi_runtime::generic::NpiData;
+use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, npi, npi_client, npi_data, npi_provider};
 
 /// The provider's table.
 #[dispatch_table]
@@ -50,15 +49,13 @@ pub struct LintClientDispatch {
 }
 
 /// Provider characteristics.
-#[repr(C)]
+#[npi_data]
 #[derive(Debug, Clone, Copy)]
 pub struct LintProviderInfo {
     /// Highest version.
     pub highest: u16,
 }
 
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for LintProviderInfo {}
 
 /// The NPI.
 #[npi(

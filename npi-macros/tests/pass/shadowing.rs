@@ -52,13 +52,11 @@ use ::npi_runtime::generic::{AsProvider};
     }
 
     /// Client characteristics.
-    #[repr(C)]
+    #[::npi_runtime::npi_data]
     pub struct ShadowClientInfo {
         pub flags: i32,
     }
 
-    // SAFETY: #[repr(C)] plain data.
-    unsafe impl ::npi_runtime::generic::NpiData for ShadowClientInfo {}
 
     static CLIENT_INFO: ShadowClientInfo = ShadowClientInfo { flags: 3 };
 

@@ -17,7 +17,6 @@ use std::sync::Mutex;
 
 use npi_runtime::sys::{GUID, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use npi_runtime::{Attach, Client, ClientBinding, ClientBindingRef, ProviderAttachRequest, ClientRegistration, ClientTable, Npi, Provider, ProviderBinding, ClientAttachRequest, ProviderRegistration, ProviderTable, dispatch_table, host, npi, npi_client, npi_provider};
-use npi_runtime::generic::NpiData;
 
 /// `MAKE_WSK_VERSION(Mj, Mn)`.
 const fn make_wsk_version(major: u8, minor: u8) -> u16 {
@@ -36,7 +35,7 @@ const WSK_TRANSPORT_LIST_QUERY: u32 = 2;
 
 /// `WSK_PROVIDER_CHARACTERISTICS`: what the provider shows the client in
 /// `ProviderRegistrationInstance->NpiSpecificCharacteristics`.
-#[repr(C)]
+#[::npi_runtime::npi_data]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WskProviderCharacteristics {
     /// `HighestVersion`.
@@ -45,8 +44,6 @@ pub struct WskProviderCharacteristics {
     pub lowest_version: u16,
 }
 
-// SAFETY: #[repr(C)], two USHORTs, the layout of `WSK_PROVIDER_CHARACTERISTICS`.
-unsafe impl NpiData for WskProviderCharacteristics {}
 
 /// `WSK_CLIENT_DISPATCH`.
 #[dispatch_table]

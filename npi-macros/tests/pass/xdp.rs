@@ -22,7 +22,7 @@ use npi_runtime::sys::{
     STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use npi_runtime::{Attach, Client, ProviderAttachRequest, ClientRegistration, ClientTable, Npi, Provider, ProviderBindingRef, ClientAttachRequest, ProviderRegistration, dispatch_table, host, npi, npi_client, npi_provider};
-use npi_runtime::generic::{AsClient, NpiData, Table};
+use npi_runtime::generic::{AsClient, Table};
 
 /// `XDP_BINDING_VERSION_1`.
 const XDP_BINDING_VERSION_1: u16 = 1;
@@ -38,7 +38,7 @@ const XDP_DRIVER_API_VERSION: XdpVersion = XdpVersion { major: 0, minor: 10, pat
 // ----- the NPI ---------------------------------------------------------------------------------
 
 /// `XDP_OBJECT_HEADER`.
-#[repr(C)]
+#[::npi_runtime::npi_data]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct XdpObjectHeader {
     /// `Revision`.
@@ -48,7 +48,7 @@ pub struct XdpObjectHeader {
 }
 
 /// `XDP_VERSION`.
-#[repr(C)]
+#[::npi_runtime::npi_data]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct XdpVersion {
     /// `Major`.
@@ -60,7 +60,7 @@ pub struct XdpVersion {
 }
 
 /// `XDP_CAPABILITIES_EX`: the client's NPI-specific characteristics. The caller owns it.
-#[repr(C)]
+#[::npi_runtime::npi_data]
 pub struct XdpCapabilitiesEx {
     /// Revision 1; `Size` grows within the revision.
     pub header: XdpObjectHeader,
@@ -80,8 +80,6 @@ pub struct XdpCapabilitiesEx {
     pub tx_timestamp_supported: u8,
 }
 
-// SAFETY: #[repr(C)] plain data, the layout of `XDP_CAPABILITIES_EX`.
-unsafe impl NpiData for XdpCapabilitiesEx {}
 
 /// `XDP_SIZEOF_CAPABILITIES_EX_REVISION_1`: through `InstanceId`.
 const XDP_SIZEOF_CAPABILITIES_EX_REVISION_1: usize =
@@ -91,7 +89,7 @@ const SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP: usize =
     offset_of!(XdpCapabilitiesEx, tx_timestamp_supported) + size_of::<u8>();
 
 /// `XDP_CAPABILITIES`: the single-version wrapper `XdpInitializeCapabilities` fills in.
-#[repr(C)]
+#[::npi_runtime::npi_data]
 pub struct XdpCapabilities {
     /// The characteristics proper.
     pub capabilities_ex: XdpCapabilitiesEx,
@@ -109,6 +107,19 @@ pub struct GetInterfaceContext(pub *mut c_void);
 unsafe impl Sync for GetInterfaceContext {}
 // SAFETY: as above.
 unsafe impl Send for GetInterfaceContext {}
+
+// SAFETY: `#[repr(transparent)]` over a pointer: spelled and laid out as one.
+unsafe impl npi_runtime::c_header::CType for GetInterfaceContext {
+    const LAYOUT: npi_runtime::c_header::CLayout =
+        <*mut c_void as npi_runtime::c_header::CType>::LAYOUT;
+    fn declare(
+        out: &mut dyn core::fmt::Write,
+        qualifier: &str,
+        d: &dyn core::fmt::Display,
+    ) -> core::fmt::Result {
+        <*mut c_void as npi_runtime::c_header::CType>::declare(out, qualifier, d)
+    }
+}
 
 /// `XDP_NPI_CLIENT`: a header, one context pointer and one function.
 #[dispatch_table(abi = "C")]

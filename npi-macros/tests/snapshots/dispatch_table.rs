@@ -196,3 +196,140 @@ impl<'a> ExProviderDispatchCalls<'a> {
         unsafe { (self.0.table().raw_function)(buffer, length) }
     }
 }
+impl ExProviderDispatch {
+    #[doc(hidden)]
+    pub const __C_STRUCT: ::npi_runtime::__private::CStruct = ::npi_runtime::__private::CStruct {
+        name: "EX_PROVIDER_DISPATCH",
+        members: &{
+            let mut m: [::npi_runtime::__private::Option<
+                ::npi_runtime::__private::CMember,
+            >; 4] = [::npi_runtime::__private::None; 4];
+            {
+                m[0] = ::npi_runtime::__private::Some(::npi_runtime::__private::CMember {
+                    name: "Version",
+                    ty: ::npi_runtime::__private::CTypeRef::of::<u16>("u16"),
+                    function: ::npi_runtime::__private::None,
+                    end_of: ::npi_runtime::__private::Some(
+                        "EX_PROVIDER_DISPATCH_END_OF_VERSION",
+                    ),
+                });
+            }
+            {
+                m[1] = ::npi_runtime::__private::Some(::npi_runtime::__private::CMember {
+                    name: "Length",
+                    ty: ::npi_runtime::__private::CTypeRef::of::<u16>("u16"),
+                    function: ::npi_runtime::__private::None,
+                    end_of: ::npi_runtime::__private::Some(
+                        "EX_PROVIDER_DISPATCH_END_OF_LENGTH",
+                    ),
+                });
+            }
+            {
+                m[2] = ::npi_runtime::__private::Some(::npi_runtime::__private::CMember {
+                    name: "ProviderFunction",
+                    ty: ::npi_runtime::__private::CTypeRef::FUNCTION,
+                    function: ::npi_runtime::__private::Some(::npi_runtime::__private::CFunction {
+                        typedef: "EX_PROVIDER_PROVIDER_FUNCTION",
+                        system: true,
+                        ret: ::npi_runtime::__private::Some(
+                            ::npi_runtime::__private::CTypeRef::of::<u32>("u32"),
+                        ),
+                        params: &[
+                            (
+                                "Binding",
+                                ::npi_runtime::__private::CTypeRef::of::<
+                                    *mut c_void,
+                                >("PVOID"),
+                            ),
+                            (
+                                "Value",
+                                ::npi_runtime::__private::CTypeRef::of::<u32>("u32"),
+                            ),
+                        ],
+                    }),
+                    end_of: ::npi_runtime::__private::Some(
+                        "EX_PROVIDER_DISPATCH_END_OF_PROVIDER_FUNCTION",
+                    ),
+                });
+            }
+            {
+                m[3] = ::npi_runtime::__private::Some(::npi_runtime::__private::CMember {
+                    name: "RawFunction",
+                    ty: ::npi_runtime::__private::CTypeRef::FUNCTION,
+                    function: ::npi_runtime::__private::Some(::npi_runtime::__private::CFunction {
+                        typedef: "EX_PROVIDER_RAW_FUNCTION",
+                        system: true,
+                        ret: ::npi_runtime::__private::Some(
+                            ::npi_runtime::__private::CTypeRef::of::<i32>("i32"),
+                        ),
+                        params: &[
+                            (
+                                "Buffer",
+                                ::npi_runtime::__private::CTypeRef::of::<*const u8>(""),
+                            ),
+                            (
+                                "Length",
+                                ::npi_runtime::__private::CTypeRef::of::<usize>("usize"),
+                            ),
+                        ],
+                    }),
+                    end_of: ::npi_runtime::__private::Some(
+                        "EX_PROVIDER_DISPATCH_END_OF_RAW_FUNCTION",
+                    ),
+                });
+            }
+            m
+        },
+    };
+}
+#[automatically_derived]
+unsafe impl ::npi_runtime::__private::CType for ExProviderDispatch {
+    const LAYOUT: ::npi_runtime::__private::CLayout = Self::__C_STRUCT.layout();
+    fn declare(
+        out: &mut dyn ::npi_runtime::__private::Write,
+        qualifier: &::npi_runtime::__private::str,
+        declarator: &dyn ::npi_runtime::__private::Display,
+    ) -> ::npi_runtime::__private::FmtResult {
+        Self::__C_STRUCT.declare(out, qualifier, declarator)
+    }
+    fn define(
+        header: &mut ::npi_runtime::__private::Header<'_>,
+    ) -> ::npi_runtime::__private::FmtResult {
+        Self::__C_STRUCT.define(header)
+    }
+}
+const _: () = {
+    ::npi_runtime::__private::assert!(
+        < ExProviderDispatch as ::npi_runtime::__private::CType >::LAYOUT.is_layout_of::<
+        ExProviderDispatch > (),
+        "the C layout of `ExProviderDispatch` is not its Rust layout"
+    );
+    {
+        ::npi_runtime::__private::assert!(
+            ExProviderDispatch::__C_STRUCT.member_at(0,
+            ::npi_runtime::__private::offset_of!(ExProviderDispatch, version)),
+            "`ExProviderDispatch::version` is not at the offset the C header states"
+        );
+    }
+    {
+        ::npi_runtime::__private::assert!(
+            ExProviderDispatch::__C_STRUCT.member_at(1,
+            ::npi_runtime::__private::offset_of!(ExProviderDispatch, length)),
+            "`ExProviderDispatch::length` is not at the offset the C header states"
+        );
+    }
+    {
+        ::npi_runtime::__private::assert!(
+            ExProviderDispatch::__C_STRUCT.member_at(2,
+            ::npi_runtime::__private::offset_of!(ExProviderDispatch, provider_function)),
+            "`ExProviderDispatch::provider_function` is not at the offset the C header states"
+        );
+    }
+    {
+        ::npi_runtime::__private::assert!(
+            ExProviderDispatch::__C_STRUCT.member_at(3,
+            ::npi_runtime::__private::offset_of!(ExProviderDispatch, raw_function)),
+            "`ExProviderDispatch::raw_function` is not at the offset the C header states"
+        );
+    }
+};

@@ -6,6 +6,8 @@ unsafe impl ::npi_runtime::__private::Npi for Exnpi {
         0xF0B35B9A_3E1C_4C55_9E0B_52A64D5E71C2,
     );
     const NAME: &'static ::npi_runtime::__private::str = "Exnpi";
+    const C_NAME: &'static ::npi_runtime::__private::str = "exnpi";
+    const C_ID: &'static ::npi_runtime::__private::str = "NPI_EXNPI_ID";
     type ClientCharacteristics = ();
     type ProviderCharacteristics = ExProviderCharacteristics;
     type ClientDispatch = ExClientDispatch;

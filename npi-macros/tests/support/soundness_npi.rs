@@ -2,6 +2,7 @@
 // table that reads its binding context, provider characteristics, one provider, one client.
 
 use core::ffi::c_void;
+#[allow(unused_imports)] // shared by cases that need some of it
 use npi_runtime::generic::*;
 use npi_runtime::*;
 
@@ -15,13 +16,11 @@ pub struct SoundProviderDispatch {
 }
 
 /// The provider's NPI-specific characteristics.
-#[repr(C)]
+#[npi_data]
 pub struct SoundCaps {
     /// Anything.
     pub magic: u32,
 }
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for SoundCaps {}
 
 #[npi(
     id = "50C0D000-0000-4000-8000-000000000001",

@@ -13,7 +13,7 @@ use core::ffi::c_void;
 use npi_runtime::{dispatch_table, npi};
 
 /// What the provider offers its clients.
-#[dispatch_table]
+#[dispatch_table(c_name = "EXNPI_PROVIDER_DISPATCH", c_prefix = "EXNPI")]
 pub struct ExProviderDispatch {
     /// Table version ([`VERSION`]).
     pub version: u16,
@@ -24,7 +24,7 @@ pub struct ExProviderDispatch {
 }
 
 /// What a client offers its provider.
-#[dispatch_table]
+#[dispatch_table(c_name = "EXNPI_CLIENT_DISPATCH", c_prefix = "EXNPI")]
 pub struct ExClientDispatch {
     /// Table version ([`VERSION`]).
     pub version: u16,

@@ -14,11 +14,11 @@
 
 use ::core::ffi::c_void;
 
-use ::npi_runtime::generic::{AsClient, NpiData};
+use ::npi_runtime::generic::AsClient;
 use ::npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientTable, Provider,
     ProviderAttachRequest, ProviderBinding, ProviderTable, dispatch_table, npi, npi_client,
-    npi_provider,
+    npi_data, npi_provider,
 };
 
 /// Shadows the `core` crate for relative paths.
@@ -61,14 +61,11 @@ pub struct HygieneClientDispatch {
 }
 
 /// What a provider publishes.
-#[repr(C)]
+#[npi_data]
 pub struct HygieneProviderCharacteristics {
     /// Highest version supported.
     pub highest: u16,
 }
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for HygieneProviderCharacteristics {}
-
 /// The NPI.
 #[npi(
     id = "9E3D7C51-6A2B-4F80-B1C4-5D7E9A0B2C3D",

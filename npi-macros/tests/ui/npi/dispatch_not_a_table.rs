@@ -1,15 +1,12 @@
 use npi_runtime::{npi};
-use npi_runtime::generic::NpiData;
 
 /// A hand-written table: NPI data, but not declared with `#[dispatch_table]`.
-#[repr(C)]
+#[npi_runtime::npi_data]
 pub struct MsQuicNmrDispatch {
     pub version: u16,
     pub reserved: u16,
 }
 
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for MsQuicNmrDispatch {}
 
 #[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA", provider_dispatch = MsQuicNmrDispatch)]
 pub struct MsQuic;

@@ -6,13 +6,11 @@ pub struct MsQuic;
 // declaration of this id in the program.
 unsafe impl ::npi_runtime::NpiLayout for MsQuic {}
 
-#[repr(C)]
+#[npi_runtime::npi_data]
 pub struct QuicClientInfo {
     pub flags: u32,
 }
 
-// SAFETY: #[repr(C)] plain data.
-unsafe impl npi_runtime::generic::NpiData for QuicClientInfo {}
 
 static CLIENT_INFO: QuicClientInfo = QuicClientInfo { flags: 0 };
 

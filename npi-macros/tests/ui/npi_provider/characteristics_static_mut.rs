@@ -1,15 +1,12 @@
 use npi_runtime::{Attach, ProviderAttachRequest, Provider, npi, npi_provider};
-use npi_runtime::generic::NpiData;
 
 /// `WSK_PROVIDER_CHARACTERISTICS`.
-#[repr(C)]
+#[npi_runtime::npi_data]
 pub struct WskProviderCharacteristics {
     pub highest_version: u16,
     pub lowest_version: u16,
 }
 
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for WskProviderCharacteristics {}
 
 #[npi(
     id = "2227E803-8D8B-11D4-ABAD-009027719E09",

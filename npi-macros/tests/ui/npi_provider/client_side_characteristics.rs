@@ -1,25 +1,20 @@
 use npi_runtime::{Attach, ProviderAttachRequest, Provider, npi, npi_provider};
-use npi_runtime::generic::NpiData;
 
 /// The client side's characteristics (the shape of `XDP_CAPABILITIES_EX`, shortened).
-#[repr(C)]
+#[npi_runtime::npi_data]
 pub struct ClientCapabilities {
     pub revision: u32,
     pub size: u32,
 }
 
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for ClientCapabilities {}
 
 /// The provider side's characteristics.
-#[repr(C)]
+#[npi_runtime::npi_data]
 pub struct ProviderInfo {
     pub highest_version: u16,
     pub lowest_version: u16,
 }
 
-// SAFETY: #[repr(C)] plain data.
-unsafe impl NpiData for ProviderInfo {}
 
 #[npi(
     id = "E1CADF68-E3DD-4A4A-932D-386A29399F5E",
