@@ -100,9 +100,11 @@ impl SideKind for ClientKind {
     type NpiCharacteristics<N: Npi> = N::ClientCharacteristics;
     const CALLBACKS: [&'static str; 3] =
         ["ClientAttachProvider", "ClientDetachProvider", "ClientCleanupBindingContext"];
+    #[inline]
     fn instance_mut(c: &mut NPI_CLIENT_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
         &mut c.ClientRegistrationInstance
     }
+    #[inline]
     unsafe fn register(
         c: &NPI_CLIENT_CHARACTERISTICS,
         context: *mut c_void,
@@ -111,14 +113,17 @@ impl SideKind for ClientKind {
         // SAFETY: per the trait's contract (R2).
         unsafe { sys::NmrRegisterClient(c, context, out) }
     }
+    #[inline]
     unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrDeregisterClient(handle) }
     }
+    #[inline]
     unsafe fn wait(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrWaitForClientDeregisterComplete(handle) }
     }
+    #[inline]
     unsafe fn complete(handle: HANDLE) {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrClientDetachProviderComplete(handle) }
@@ -131,9 +136,11 @@ impl SideKind for ProviderKind {
     type NpiCharacteristics<N: Npi> = N::ProviderCharacteristics;
     const CALLBACKS: [&'static str; 3] =
         ["ProviderAttachClient", "ProviderDetachClient", "ProviderCleanupBindingContext"];
+    #[inline]
     fn instance_mut(c: &mut NPI_PROVIDER_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
         &mut c.ProviderRegistrationInstance
     }
+    #[inline]
     unsafe fn register(
         c: &NPI_PROVIDER_CHARACTERISTICS,
         context: *mut c_void,
@@ -142,14 +149,17 @@ impl SideKind for ProviderKind {
         // SAFETY: per the trait's contract (R2).
         unsafe { sys::NmrRegisterProvider(c, context, out) }
     }
+    #[inline]
     unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrDeregisterProvider(handle) }
     }
+    #[inline]
     unsafe fn wait(handle: HANDLE) -> NTSTATUS {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrWaitForProviderDeregisterComplete(handle) }
     }
+    #[inline]
     unsafe fn complete(handle: HANDLE) {
         // SAFETY: per the trait's contract.
         unsafe { sys::NmrProviderDetachClientComplete(handle) }
