@@ -25,6 +25,15 @@ pub(crate) enum Role {
 }
 
 impl Role {
+    /// The side's name, from which the runtime's names for it follow: `ClientKind`,
+    /// `ClientModule`, `AsClient`, `ClientVTableCharacteristics` (and `Provider…`).
+    fn name(self) -> &'static str {
+        match self {
+            Role::Client => "Client",
+            Role::Provider => "Provider",
+        }
+    }
+
     fn noun(self) -> &'static str {
         match self {
             Role::Client => "client",
@@ -296,20 +305,10 @@ fn gen_module_impl(
         Some(npi) => quote!(#npi),
         None => quote!(::npi_runtime::__private::NoNpi),
     };
-    let (module_trait, chars, side_chars, vtable_trait) = match role {
-        Role::Client => (
-            "ClientModule",
-            "NPI_CLIENT_CHARACTERISTICS",
-            "ClientCharacteristics",
-            "ClientVTableCharacteristics",
-        ),
-        Role::Provider => (
-            "ProviderModule",
-            "NPI_PROVIDER_CHARACTERISTICS",
-            "ProviderCharacteristics",
-            "ProviderVTableCharacteristics",
-        ),
-    };
+    // What differs between the sides is the kind's (`Characteristics<Kind>`, …); the traits are
+    // named per side because errors and the driver image's symbols name them.
+    let side = role.name();
+    let kind = format!("{side}Kind");
     let module_id = args
         .module_id
         .as_ref()
@@ -324,24 +323,24 @@ fn gen_module_impl(
         |p| {
             let span = p.span();
             let rt = crate::common::rt();
-            let side_chars = format_ident!("{side_chars}");
+            let kind = format_ident!("{kind}");
             // A typed binding, so a static of another type is one plain "mismatched types"
             // at the path.
             quote_spanned!(span=> #rt::Some({
-                let characteristics: &'static <#npi_ty as #rt::Npi>::#side_chars = &#p;
+                let characteristics: &'static #rt::NpiCharacteristics<#rt::#kind, #npi_ty> = &#p;
                 characteristics
             }))
         },
     );
     // At the struct's name, so a missing `impl Client` is reported there.
     let rt = crate::common::rt();
-    let vtable_trait = format_ident!("{vtable_trait}");
+    let vtable_trait = format_ident!("{side}VTableCharacteristics");
     let vtable_const =
         quote_spanned!(ident.span()=> <#ident as #rt::#vtable_trait>::CHARACTERISTICS);
     let mut out = Out::default();
     out.tokens(item);
     // SAFETY (of the generated impl): the characteristics are the runtime's own for this type
-    // (`ClientVTable`/`ProviderVTable`), kept in an immutable static.
+    // (`VTable<Kind, Self>`), kept in an immutable static.
     tpl!(
         out,
         r"
@@ -352,23 +351,23 @@ fn gen_module_impl(
             const DYNAMIC_MODULE_ID: $rt::bool = $dynamic;
             const NUMBER: $rt::u32 = $number;
             const REGISTRATION_VERSION: $rt::u16 = $version;
-            const CHARACTERISTICS: $rt::Option<&'static <$npi as $rt::Npi>::$side_chars> =
+            const CHARACTERISTICS: $rt::Option<&'static $rt::NpiCharacteristics<$rt::$kind, $npi>> =
                 $characteristics;
-            fn characteristics() -> &'static $rt::$chars {
-                static CHARACTERISTICS: $rt::Static<$rt::$chars> = $rt::Static($vtable_const);
+            fn characteristics() -> &'static $rt::Characteristics<$rt::$kind> {
+                static CHARACTERISTICS: $rt::Static<$rt::Characteristics<$rt::$kind>> =
+                    $rt::Static($vtable_const);
                 &CHARACTERISTICS.0
             }
         }",
-        module_trait = Text(module_trait),
+        module_trait = Text(&format!("{side}Module")),
+        kind = Text(&kind),
         ident = ident,
         npi = &npi_ty,
         module_id = Text(&module_id),
         dynamic = Text(if args.dynamic_module_id.is_present() { "true" } else { "false" }),
         number = Text(&number),
         version = &version,
-        side_chars = Text(side_chars),
         characteristics = &characteristics,
-        chars = Text(chars),
         vtable_const = &vtable_const,
     );
     if sole {
@@ -380,10 +379,7 @@ fn gen_module_impl(
                 type Side = $rt::$side<$ident>;
             }",
             ident = ident,
-            side = Text(match role {
-                Role::Client => "AsClient",
-                Role::Provider => "AsProvider",
-            }),
+            side = Text(&format!("As{side}")),
         );
     }
     out.finish()

@@ -10,13 +10,21 @@ pub use core::option::Option::{self, None, Some};
 pub use core::primitive::{bool, str, u16, u32, usize};
 
 pub use crate::binding::{AsClient, AsProvider, Binding, Side};
-pub use crate::module::{ClientModule, ClientVTable, ProviderModule, ProviderVTable};
+pub use crate::module::{
+    ClientKind, ClientModule, ClientVTable, ProviderKind, ProviderModule, ProviderVTable, SideKind,
+};
 pub use crate::npi::{DispatchTable, Npi, NpiData, Peer};
 pub use crate::npi::{PeerTable, Table};
 pub use crate::sys::{
     GUID, NPI_CLIENT_CHARACTERISTICS, NPI_MODULEID, NPI_PROVIDER_CHARACTERISTICS,
 };
 pub use crate::unwind::dispatch_guard;
+
+/// `NPI_CLIENT_CHARACTERISTICS` or `NPI_PROVIDER_CHARACTERISTICS`, by kind: what a generated
+/// `characteristics()` returns.
+pub type Characteristics<K> = <K as SideKind>::Characteristics;
+/// The NPI-specific characteristics side `K` of NPI `N` publishes.
+pub type NpiCharacteristics<K, N> = <K as SideKind>::NpiCharacteristics<N>;
 
 /// Characteristics in a `static`: the raw struct holds pointers, so it is not `Sync` by itself.
 /// `Sync` only for the two NMR characteristics structs, whose pointers are only ever read (a
@@ -33,7 +41,8 @@ unsafe impl Sync for Static<NPI_PROVIDER_CHARACTERISTICS> {}
 
 /// `<T as ClientVTableCharacteristics>::CHARACTERISTICS`: the same constant as
 /// `ClientVTable::<T>::CHARACTERISTICS`, through a trait, so a module without `impl Client`
-/// gets "`T` does not implement `Client`" rather than an unsatisfied-bounds E0599.
+/// gets "`T` does not implement `Client`" rather than an unsatisfied-bounds E0599. One trait per
+/// side, not one generic over the kind, because the message names the side's trait.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has `#[npi_client]` but does not implement `npi_runtime::Client`",
     label = "add `impl npi_runtime::Client for {Self}`",

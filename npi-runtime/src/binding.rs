@@ -25,9 +25,10 @@ use core::ops::Deref;
 use core::ptr::{self, NonNull};
 
 use crate::heap::{AllocationSite, dealloc_layout, try_alloc_layout};
-use crate::npi::{DispatchTable, NpiData, Peer};
+use crate::module::{ModuleDecl, SideKind};
+use crate::npi::{DispatchTable, Npi, NpiData, Peer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering, fence};
-use crate::sys::{HANDLE, NPI_REGISTRATION_INSTANCE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
+use crate::sys::{HANDLE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 
 pub(crate) mod sealed {
     /// Keeps [`Side`](super::Side) and the attach requests to the runtime's own types: the
@@ -36,80 +37,34 @@ pub(crate) mod sealed {
 }
 
 /// One role of a module: what the runtime needs to know to keep a binding context of it.
-/// Implemented for [`AsClient`] and [`AsProvider`] only (sealed).
-pub trait Side: sealed::Sealed + 'static {
+/// Implemented for [`AsClient`] and [`AsProvider`] only (sealed). What differs between the two
+/// beyond a name is in its [`Kind`](Side::Kind); what the module declares is in
+/// [`ModuleDecl`](crate::generic::ModuleDecl).
+pub trait Side: sealed::Sealed + Sized + 'static {
+    /// [`ClientKind`](crate::generic::ClientKind) or [`ProviderKind`](crate::generic::ProviderKind).
+    type Kind: SideKind;
     /// The registration context type.
-    type Module: Sync + 'static;
+    type Module: ModuleDecl<Self::Kind>;
     /// The module's own per-binding value.
     type Value: Send + Sync + 'static;
     /// The dispatch table the peer offers.
     type PeerDispatch: DispatchTable;
     /// The dispatch table this side offers its peer.
     type OwnDispatch: DispatchTable;
+    /// The NPI-specific characteristics type this side publishes.
+    type NpiCharacteristics: NpiData;
     /// The NPI's id, for diagnostics.
-    const NPI_ID: crate::sys::GUID;
+    const NPI_ID: crate::sys::GUID = <<Self::Module as ModuleDecl<Self::Kind>>::Npi as Npi>::ID;
     /// How many hold-count shards a binding record of this side has (see
     /// `Client::PARALLEL_CALLERS`).
     #[doc(hidden)]
     const SHARDS: usize;
-    /// Completes this side's half of a pending detach (`NmrClientDetachProviderComplete` or
-    /// `NmrProviderDetachClientComplete`).
-    ///
-    /// # Safety
-    /// `handle` is a binding handle of this side whose detach callback returned (or is about to
-    /// return) `STATUS_PENDING`, completed once.
+    /// The module's detach (`Client::detach` or `Provider::detach`).
     #[doc(hidden)]
-    unsafe fn complete(handle: HANDLE);
-
-    // What registering this side takes.
-
-    /// `NPI_CLIENT_CHARACTERISTICS` or `NPI_PROVIDER_CHARACTERISTICS`.
-    type Characteristics: Copy + 'static;
-    /// The NPI-specific characteristics type this side publishes.
-    type NpiCharacteristics: NpiData;
-    /// The module id must be given per registration.
+    fn module_detach(binding: &Binding<'_, Self>, request: DetachRequest<'_, Self>) -> Detach;
+    /// The module's cleanup (`Client::cleanup` or `Provider::cleanup`).
     #[doc(hidden)]
-    const DYNAMIC_MODULE_ID: bool;
-    /// The macro-generated `'static` characteristics.
-    #[doc(hidden)]
-    fn static_characteristics() -> &'static Self::Characteristics;
-    /// The registration instance inside the characteristics.
-    #[doc(hidden)]
-    fn instance_mut(c: &mut Self::Characteristics) -> &mut NPI_REGISTRATION_INSTANCE;
-    /// `NmrRegister*`.
-    ///
-    /// # Safety
-    /// `c` and `context` stay valid and unchanged until the registration's wait returns.
-    #[doc(hidden)]
-    unsafe fn register(
-        c: &Self::Characteristics,
-        context: *mut c_void,
-        out: &mut HANDLE,
-    ) -> NTSTATUS;
-    /// `NmrDeregister*`; its status (an error: the NMR refused, nothing started).
-    ///
-    /// # Safety
-    /// `handle` came from a successful `register` of this role and is deregistered once.
-    #[doc(hidden)]
-    unsafe fn deregister(handle: HANDLE) -> NTSTATUS;
-    /// `NmrWaitFor*DeregisterComplete`; its status.
-    ///
-    /// # Safety
-    /// `handle` came from a successful `register` of this role and was deregistered.
-    #[doc(hidden)]
-    unsafe fn wait(handle: HANDLE) -> NTSTATUS;
-    /// `NmrDeregister*` then `NmrWaitFor*DeregisterComplete`; returns the wait's status.
-    ///
-    /// # Safety
-    /// As [`Side::deregister`].
-    #[doc(hidden)]
-    #[inline]
-    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per this function's contract, which is `deregister`'s.
-        let _ = unsafe { Self::deregister(handle) };
-        // SAFETY: deregistered just above: `wait`'s contract holds.
-        unsafe { Self::wait(handle) }
-    }
+    fn module_cleanup(module: &Self::Module, value: &Self::Value);
 }
 
 /// The client role of `T`.
@@ -426,7 +381,7 @@ impl<S: Side> Record<S> {
             // SAFETY: the last hold after detach began: exactly one caller gets here, and the
             // detach callback has returned or is returning STATUS_PENDING (R21). The record is
             // not touched again.
-            unsafe { S::complete(handle) };
+            unsafe { S::Kind::complete(handle) };
         }
     }
 }

@@ -62,7 +62,8 @@ pub mod generic {
         AsClient, AsProvider, Binding, BindingRef, DetachRequest, PeerCall, PendingDetach, Side,
     };
     pub use crate::module::{
-        Accepted, AttachRequest, ClientModule, PeerRegistration, ProviderModule,
+        Accepted, AttachRequest, ClientKind, ClientModule, ModuleDecl, PeerRegistration,
+        ProviderKind, ProviderModule, SideKind,
     };
     pub use crate::npi::{DispatchTable, NpiData, OwnTable, Peer, PeerTable, Table};
     #[cfg(npi_host)]

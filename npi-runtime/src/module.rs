@@ -1,9 +1,19 @@
 //! Client and provider modules: the traits a module implements, the attach offers it answers,
 //! and the `extern "system"` callbacks the NMR calls, written once here for every module.
+//!
+//! Client and provider are written once wherever they differ only in name: a [`SideKind`]
+//! ([`ClientKind`], [`ProviderKind`]) carries what does differ (the NMR's characteristics struct
+//! and functions, which NPI-specific characteristics apply), and the registration instance, the
+//! detach and cleanup callbacks and the registration code are generic over it. Two of a thing
+//! remain where the sides really differ — the attach protocols (`NmrClientAttachProvider`
+//! against out-parameters) and the field names of the C structs — and where a name is what a
+//! user reads: `Client`/`Provider`, `ClientModule`/`ProviderModule` (each is
+//! [`ModuleDecl`] of its kind, through an impl that fails to compile if the two lists differ).
 
 use core::cell::Cell;
 use core::ffi::c_void;
 use core::fmt;
+use core::marker::PhantomData;
 use core::ptr;
 
 use crate::binding::{
@@ -18,19 +28,160 @@ use crate::sys::{
     STATUS_SUCCESS,
 };
 
-/// The declarations `#[npi_client]` generates for a registration-context type: which NPI it
-/// serves and the characteristics it registers with.
+// ----- the two kinds ------------------------------------------------------------------------
+
+/// Which side a registration is, client or provider: what differs between the two beyond a
+/// name. Implemented by [`ClientKind`] and [`ProviderKind`] only (sealed).
+pub trait SideKind: sealed::Sealed + Sized + 'static {
+    /// `NPI_CLIENT_CHARACTERISTICS` or `NPI_PROVIDER_CHARACTERISTICS`.
+    type Characteristics: Copy + 'static;
+    /// The NPI-specific characteristics this side of NPI `N` publishes.
+    type NpiCharacteristics<N: Npi>: NpiData;
+    /// The names of this side's attach, detach and cleanup callbacks, for diagnostics.
+    #[doc(hidden)]
+    const CALLBACKS: [&'static str; 3];
+    /// The registration instance inside the characteristics.
+    #[doc(hidden)]
+    fn instance_mut(c: &mut Self::Characteristics) -> &mut NPI_REGISTRATION_INSTANCE;
+    /// `NmrRegisterClient` or `NmrRegisterProvider`.
+    ///
+    /// # Safety
+    /// `c` and `context` stay valid and unchanged until the registration's wait returns.
+    #[doc(hidden)]
+    unsafe fn register(
+        c: &Self::Characteristics,
+        context: *mut c_void,
+        out: &mut HANDLE,
+    ) -> NTSTATUS;
+    /// `NmrDeregister*`; its status (an error: the NMR refused, nothing started).
+    ///
+    /// # Safety
+    /// `handle` came from a successful `register` of this kind and is deregistered once.
+    #[doc(hidden)]
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS;
+    /// `NmrWaitFor*DeregisterComplete`; its status.
+    ///
+    /// # Safety
+    /// `handle` came from a successful `register` of this kind and was deregistered.
+    #[doc(hidden)]
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS;
+    /// `NmrDeregister*` then `NmrWaitFor*DeregisterComplete`; returns the wait's status.
+    ///
+    /// # Safety
+    /// As [`SideKind::deregister`].
+    #[doc(hidden)]
+    #[inline]
+    unsafe fn deregister_and_wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per this function's contract, which is `deregister`'s.
+        let _ = unsafe { Self::deregister(handle) };
+        // SAFETY: deregistered just above: `wait`'s contract holds.
+        unsafe { Self::wait(handle) }
+    }
+    /// Completes this side's half of a pending detach (`NmrClientDetachProviderComplete` or
+    /// `NmrProviderDetachClientComplete`).
+    ///
+    /// # Safety
+    /// `handle` is a binding handle of this kind whose detach callback returned (or is about to
+    /// return) `STATUS_PENDING`, completed once.
+    #[doc(hidden)]
+    unsafe fn complete(handle: HANDLE);
+}
+
+/// The client side: `NPI_CLIENT_CHARACTERISTICS`, `NmrRegisterClient`, ….
+#[derive(Debug)]
+pub enum ClientKind {}
+/// The provider side: `NPI_PROVIDER_CHARACTERISTICS`, `NmrRegisterProvider`, ….
+#[derive(Debug)]
+pub enum ProviderKind {}
+
+impl sealed::Sealed for ClientKind {}
+impl SideKind for ClientKind {
+    type Characteristics = NPI_CLIENT_CHARACTERISTICS;
+    type NpiCharacteristics<N: Npi> = N::ClientCharacteristics;
+    const CALLBACKS: [&'static str; 3] =
+        ["ClientAttachProvider", "ClientDetachProvider", "ClientCleanupBindingContext"];
+    #[inline]
+    fn instance_mut(c: &mut NPI_CLIENT_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
+        &mut c.ClientRegistrationInstance
+    }
+    #[inline]
+    unsafe fn register(
+        c: &NPI_CLIENT_CHARACTERISTICS,
+        context: *mut c_void,
+        out: &mut HANDLE,
+    ) -> NTSTATUS {
+        // SAFETY: per the trait's contract (R2).
+        unsafe { sys::NmrRegisterClient(c, context, out) }
+    }
+    #[inline]
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrDeregisterClient(handle) }
+    }
+    #[inline]
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrWaitForClientDeregisterComplete(handle) }
+    }
+    #[inline]
+    unsafe fn complete(handle: HANDLE) {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrClientDetachProviderComplete(handle) }
+    }
+}
+
+impl sealed::Sealed for ProviderKind {}
+impl SideKind for ProviderKind {
+    type Characteristics = NPI_PROVIDER_CHARACTERISTICS;
+    type NpiCharacteristics<N: Npi> = N::ProviderCharacteristics;
+    const CALLBACKS: [&'static str; 3] =
+        ["ProviderAttachClient", "ProviderDetachClient", "ProviderCleanupBindingContext"];
+    #[inline]
+    fn instance_mut(c: &mut NPI_PROVIDER_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
+        &mut c.ProviderRegistrationInstance
+    }
+    #[inline]
+    unsafe fn register(
+        c: &NPI_PROVIDER_CHARACTERISTICS,
+        context: *mut c_void,
+        out: &mut HANDLE,
+    ) -> NTSTATUS {
+        // SAFETY: per the trait's contract (R2).
+        unsafe { sys::NmrRegisterProvider(c, context, out) }
+    }
+    #[inline]
+    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrDeregisterProvider(handle) }
+    }
+    #[inline]
+    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrWaitForProviderDeregisterComplete(handle) }
+    }
+    #[inline]
+    unsafe fn complete(handle: HANDLE) {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::NmrProviderDetachClientComplete(handle) }
+    }
+}
+
+// ----- what a module declares ---------------------------------------------------------------
+
+/// A module's registration settings, for either kind: what the runtime reads from a
+/// [`ClientModule`] (as `ModuleDecl<ClientKind>`) or a [`ProviderModule`] (as
+/// `ModuleDecl<ProviderKind>`). The registration instance, the registration and the
+/// characteristics are built from this trait alone, once for both sides.
+///
+/// Implemented for every `ClientModule` and every `ProviderModule`, item by item: a setting
+/// added here does not compile until both traits declare it, and one added to only one of them
+/// is read by nothing.
 ///
 /// # Safety
-/// Implemented by `#[npi_client]` only: [`ClientModule::characteristics`] must return
-/// characteristics whose callbacks are this runtime's client callbacks for `Self`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an NPI client module",
-    label = "needs `#[npi_client(...)]`",
-    note = "put `#[npi_runtime::npi_client(npi = ..., module_id = \"...\")]` on the struct"
-)]
-pub unsafe trait ClientModule: Sync + Sized + 'static {
-    /// The NPI this module is a client of.
+/// As [`ClientModule`]: [`ModuleDecl::characteristics`] are this runtime's callbacks for
+/// `Self` as a `K`.
+pub unsafe trait ModuleDecl<K: SideKind>: Sync + Sized + 'static {
+    /// The NPI this module serves.
     type Npi: Npi;
     /// The module id (`NPI_MODULEID`), unless supplied per registration.
     const MODULE_ID: NPI_MODULEID;
@@ -41,8 +192,38 @@ pub unsafe trait ClientModule: Sync + Sized + 'static {
     /// The registration instance's `Version`.
     const REGISTRATION_VERSION: u16;
     /// The NPI-specific characteristics published by default, if any.
-    const CHARACTERISTICS: Option<&'static <Self::Npi as Npi>::ClientCharacteristics>;
+    const CHARACTERISTICS: Option<&'static K::NpiCharacteristics<Self::Npi>>;
     /// The `'static` read-only characteristics, built at compile time.
+    fn characteristics() -> &'static K::Characteristics;
+}
+
+/// The declarations `#[npi_client]` generates for a registration-context type: which NPI it
+/// serves and the characteristics it registers with. The runtime reads them as
+/// [`ModuleDecl<ClientKind>`]; this trait of its own is what errors name ("not an NPI client
+/// module") and what a driver image's symbols show.
+///
+/// # Safety
+/// Implemented by `#[npi_client]` only: [`ClientModule::characteristics`] must return
+/// characteristics whose callbacks are this runtime's client callbacks for `Self`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an NPI client module",
+    label = "needs `#[npi_client(...)]`",
+    note = "put `#[npi_runtime::npi_client(npi = ..., module_id = \"...\")]` on the struct"
+)]
+pub unsafe trait ClientModule: Sync + Sized + 'static {
+    /// See [`ModuleDecl::Npi`].
+    type Npi: Npi;
+    /// See [`ModuleDecl::MODULE_ID`].
+    const MODULE_ID: NPI_MODULEID;
+    /// See [`ModuleDecl::DYNAMIC_MODULE_ID`].
+    const DYNAMIC_MODULE_ID: bool;
+    /// See [`ModuleDecl::NUMBER`].
+    const NUMBER: u32;
+    /// See [`ModuleDecl::REGISTRATION_VERSION`].
+    const REGISTRATION_VERSION: u16;
+    /// See [`ModuleDecl::CHARACTERISTICS`].
+    const CHARACTERISTICS: Option<&'static <Self::Npi as Npi>::ClientCharacteristics>;
+    /// See [`ModuleDecl::characteristics`].
     fn characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS;
 }
 
@@ -56,21 +237,53 @@ pub unsafe trait ClientModule: Sync + Sized + 'static {
     note = "put `#[npi_runtime::npi_provider(npi = ..., module_id = \"...\")]` on the struct"
 )]
 pub unsafe trait ProviderModule: Sync + Sized + 'static {
-    /// The NPI this module provides.
+    /// See [`ModuleDecl::Npi`].
     type Npi: Npi;
-    /// The module id (`NPI_MODULEID`), unless supplied per registration.
+    /// See [`ModuleDecl::MODULE_ID`].
     const MODULE_ID: NPI_MODULEID;
-    /// The module id is supplied per registration: registering without one is refused.
+    /// See [`ModuleDecl::DYNAMIC_MODULE_ID`].
     const DYNAMIC_MODULE_ID: bool;
-    /// The registration instance's `Number`.
+    /// See [`ModuleDecl::NUMBER`].
     const NUMBER: u32;
-    /// The registration instance's `Version`.
+    /// See [`ModuleDecl::REGISTRATION_VERSION`].
     const REGISTRATION_VERSION: u16;
-    /// The NPI-specific characteristics published by default, if any.
+    /// See [`ModuleDecl::CHARACTERISTICS`].
     const CHARACTERISTICS: Option<&'static <Self::Npi as Npi>::ProviderCharacteristics>;
-    /// The `'static` read-only characteristics, built at compile time.
+    /// See [`ModuleDecl::characteristics`].
     fn characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS;
 }
+
+// SAFETY: `ClientModule`'s contract is `ModuleDecl<ClientKind>`'s.
+unsafe impl<T: ClientModule> ModuleDecl<ClientKind> for T {
+    type Npi = <T as ClientModule>::Npi;
+    const MODULE_ID: NPI_MODULEID = <T as ClientModule>::MODULE_ID;
+    const DYNAMIC_MODULE_ID: bool = <T as ClientModule>::DYNAMIC_MODULE_ID;
+    const NUMBER: u32 = <T as ClientModule>::NUMBER;
+    const REGISTRATION_VERSION: u16 = <T as ClientModule>::REGISTRATION_VERSION;
+    const CHARACTERISTICS: Option<&'static <Self::Npi as Npi>::ClientCharacteristics> =
+        <T as ClientModule>::CHARACTERISTICS;
+    #[inline]
+    fn characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS {
+        <T as ClientModule>::characteristics()
+    }
+}
+
+// SAFETY: `ProviderModule`'s contract is `ModuleDecl<ProviderKind>`'s.
+unsafe impl<T: ProviderModule> ModuleDecl<ProviderKind> for T {
+    type Npi = <T as ProviderModule>::Npi;
+    const MODULE_ID: NPI_MODULEID = <T as ProviderModule>::MODULE_ID;
+    const DYNAMIC_MODULE_ID: bool = <T as ProviderModule>::DYNAMIC_MODULE_ID;
+    const NUMBER: u32 = <T as ProviderModule>::NUMBER;
+    const REGISTRATION_VERSION: u16 = <T as ProviderModule>::REGISTRATION_VERSION;
+    const CHARACTERISTICS: Option<&'static <Self::Npi as Npi>::ProviderCharacteristics> =
+        <T as ProviderModule>::CHARACTERISTICS;
+    #[inline]
+    fn characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS {
+        <T as ProviderModule>::characteristics()
+    }
+}
+
+// ----- what a module does -------------------------------------------------------------------
 
 /// A client module's behaviour: `ClientAttachProvider`, `ClientDetachProvider` and
 /// `ClientCleanupBindingContext`, with typed arguments. `self` is the registration context.
@@ -146,6 +359,7 @@ pub trait Provider: ProviderModule {
 }
 
 type ClientNpi<T> = <T as ClientModule>::Npi;
+type ProviderNpi<T> = <T as ProviderModule>::Npi;
 
 /// `PARALLEL_CALLERS` clamped to what a record supports.
 const fn shards(callers: usize) -> usize {
@@ -157,83 +371,45 @@ const fn shards(callers: usize) -> usize {
         callers
     }
 }
-type ProviderNpi<T> = <T as ProviderModule>::Npi;
+
+// The two sides: which kind and trait each is, and which of the NPI's types face which way.
+// Everything else a `Side` says follows from its kind and its module's declarations.
 
 impl<T: Client> sealed::Sealed for AsClient<T> {}
 impl<T: Client> Side for AsClient<T> {
+    type Kind = ClientKind;
     type Module = T;
     type Value = T::Binding;
     type PeerDispatch = <ClientNpi<T> as Npi>::ProviderDispatch;
     type OwnDispatch = <ClientNpi<T> as Npi>::ClientDispatch;
-    const NPI_ID: crate::sys::GUID = <ClientNpi<T> as Npi>::ID;
+    type NpiCharacteristics = <ClientNpi<T> as Npi>::ClientCharacteristics;
     const SHARDS: usize = shards(T::PARALLEL_CALLERS);
-    unsafe fn complete(handle: HANDLE) {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrClientDetachProviderComplete(handle) }
+    #[inline]
+    fn module_detach(binding: &Binding<'_, Self>, request: DetachRequest<'_, Self>) -> Detach {
+        Client::detach(binding.module(), binding, request)
     }
-    type Characteristics = NPI_CLIENT_CHARACTERISTICS;
-    type NpiCharacteristics = <<T as ClientModule>::Npi as Npi>::ClientCharacteristics;
-    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
-    fn static_characteristics() -> &'static NPI_CLIENT_CHARACTERISTICS {
-        T::characteristics()
-    }
-    fn instance_mut(c: &mut NPI_CLIENT_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
-        &mut c.ClientRegistrationInstance
-    }
-    unsafe fn register(
-        c: &NPI_CLIENT_CHARACTERISTICS,
-        context: *mut c_void,
-        out: &mut HANDLE,
-    ) -> NTSTATUS {
-        // SAFETY: per the trait's contract (R2).
-        unsafe { sys::NmrRegisterClient(c, context, out) }
-    }
-    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrDeregisterClient(handle) }
-    }
-    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrWaitForClientDeregisterComplete(handle) }
+    #[inline]
+    fn module_cleanup(module: &T, value: &T::Binding) {
+        Client::cleanup(module, value);
     }
 }
 
 impl<T: Provider> sealed::Sealed for AsProvider<T> {}
 impl<T: Provider> Side for AsProvider<T> {
+    type Kind = ProviderKind;
     type Module = T;
     type Value = T::Binding;
     type PeerDispatch = <ProviderNpi<T> as Npi>::ClientDispatch;
     type OwnDispatch = <ProviderNpi<T> as Npi>::ProviderDispatch;
-    const NPI_ID: crate::sys::GUID = <ProviderNpi<T> as Npi>::ID;
+    type NpiCharacteristics = <ProviderNpi<T> as Npi>::ProviderCharacteristics;
     const SHARDS: usize = shards(T::PARALLEL_CALLERS);
-    unsafe fn complete(handle: HANDLE) {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrProviderDetachClientComplete(handle) }
+    #[inline]
+    fn module_detach(binding: &Binding<'_, Self>, request: DetachRequest<'_, Self>) -> Detach {
+        Provider::detach(binding.module(), binding, request)
     }
-    type Characteristics = NPI_PROVIDER_CHARACTERISTICS;
-    type NpiCharacteristics = <<T as ProviderModule>::Npi as Npi>::ProviderCharacteristics;
-    const DYNAMIC_MODULE_ID: bool = T::DYNAMIC_MODULE_ID;
-    fn static_characteristics() -> &'static NPI_PROVIDER_CHARACTERISTICS {
-        T::characteristics()
-    }
-    fn instance_mut(c: &mut NPI_PROVIDER_CHARACTERISTICS) -> &mut NPI_REGISTRATION_INSTANCE {
-        &mut c.ProviderRegistrationInstance
-    }
-    unsafe fn register(
-        c: &NPI_PROVIDER_CHARACTERISTICS,
-        context: *mut c_void,
-        out: &mut HANDLE,
-    ) -> NTSTATUS {
-        // SAFETY: per the trait's contract (R2).
-        unsafe { sys::NmrRegisterProvider(c, context, out) }
-    }
-    unsafe fn deregister(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrDeregisterProvider(handle) }
-    }
-    unsafe fn wait(handle: HANDLE) -> NTSTATUS {
-        // SAFETY: per the trait's contract.
-        unsafe { sys::NmrWaitForProviderDeregisterComplete(handle) }
+    #[inline]
+    fn module_cleanup(module: &T, value: &T::Binding) {
+        Provider::cleanup(module, value);
     }
 }
 
@@ -653,13 +829,15 @@ fn attach_answer(
     }
 }
 
-/// `ClientAttachProvider` for every `T: Client`.
+/// `ClientAttachProvider` for every `T: Client`. (The attach protocols differ: the client
+/// attaches by calling `NmrClientAttachProvider`, the provider by writing out-parameters; so
+/// there are two attach callbacks and two requests.)
 pub(crate) unsafe extern "system" fn client_attach<T: Client>(
     handle: HANDLE,
     context: *mut c_void,
     provider: *const NPI_REGISTRATION_INSTANCE,
 ) -> NTSTATUS {
-    const NAME: &str = "ClientAttachProvider";
+    const NAME: &str = ClientKind::CALLBACKS[0];
     let npi = &<ClientNpi<T> as Npi>::ID;
     let accepted = Cell::new(false);
     let answer = crate::unwind::guard(npi, handle, NAME, || {
@@ -673,22 +851,6 @@ pub(crate) unsafe extern "system" fn client_attach<T: Client>(
     attach_answer(npi, handle, NAME, accepted.get(), answer)
 }
 
-/// `ClientDetachProvider` for every `T: Client`.
-pub(crate) unsafe extern "system" fn client_detach<T: Client>(context: *mut c_void) -> NTSTATUS {
-    // SAFETY: our binding context, alive until cleanup.
-    let record = unsafe { RecordPtr::<AsClient<T>>::from_context(context) };
-    detach_with(record, "ClientDetachProvider", |r| {
-        let _ = r.get().module().detach(&Binding::new(r), DetachRequest::new(r));
-    })
-}
-
-/// `ClientCleanupBindingContext` for every `T: Client`.
-pub(crate) unsafe extern "system" fn client_cleanup<T: Client>(context: *mut c_void) {
-    // SAFETY: our binding context; the NMR's reference ends here (R22).
-    let record = unsafe { RecordRef::<AsClient<T>>::from_context(context) };
-    cleanup_with(record, "ClientCleanupBindingContext", |m, v| m.cleanup(v));
-}
-
 /// `ProviderAttachClient` for every `T: Provider`.
 pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
     handle: HANDLE,
@@ -699,7 +861,7 @@ pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
     out_context: *mut *mut c_void,
     out_dispatch: *mut *const c_void,
 ) -> NTSTATUS {
-    const NAME: &str = "ProviderAttachClient";
+    const NAME: &str = ProviderKind::CALLBACKS[0];
     if out_context.is_null() || out_dispatch.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
@@ -725,114 +887,90 @@ pub(crate) unsafe extern "system" fn provider_attach<T: Provider>(
     attach_answer(npi, handle, NAME, accepted.get(), answer)
 }
 
-/// `ProviderDetachClient` for every `T: Provider`.
-pub(crate) unsafe extern "system" fn provider_detach<T: Provider>(
-    context: *mut c_void,
-) -> NTSTATUS {
+/// `ClientDetachProvider` and `ProviderDetachClient`, for every module of either side.
+pub(crate) unsafe extern "system" fn detach<S: Side>(context: *mut c_void) -> NTSTATUS {
     // SAFETY: our binding context, alive until cleanup.
-    let record = unsafe { RecordPtr::<AsProvider<T>>::from_context(context) };
-    detach_with(record, "ProviderDetachClient", |r| {
-        let _ = r.get().module().detach(&Binding::new(r), DetachRequest::new(r));
-    })
-}
-
-/// `ProviderCleanupBindingContext` for every `T: Provider`.
-pub(crate) unsafe extern "system" fn provider_cleanup<T: Provider>(context: *mut c_void) {
-    // SAFETY: our binding context; the NMR's reference ends here (R22).
-    let record = unsafe { RecordRef::<AsProvider<T>>::from_context(context) };
-    cleanup_with(record, "ProviderCleanupBindingContext", |m, v| m.cleanup(v));
-}
-
-fn detach_with<S: Side>(
-    record: RecordPtr<'_, S>,
-    name: &'static str,
-    f: impl FnOnce(RecordPtr<'_, S>),
-) -> NTSTATUS {
+    let record = unsafe { RecordPtr::<S>::from_context(context) };
     let handle = record.get().handle();
     Record::begin_detach(record);
     // A panic answers as if the callback had returned: a `PendingDetach` it made was dropped
     // while unwinding, which completed it.
-    let _ = crate::unwind::guard(&S::NPI_ID, handle, name, || f(record));
+    let _ = crate::unwind::guard(&S::NPI_ID, handle, S::Kind::CALLBACKS[1], || {
+        let _ = S::module_detach(&Binding::new(record), DetachRequest::new(record));
+    });
     record.get().end_detach_callback()
 }
 
-/// Runs the module's cleanup, then drops the NMR's reference — each under its own panic guard,
-/// so a panicking cleanup and a binding value whose destructor panics are both caught, and the
-/// value is never dropped while a panic unwinds (which would abort).
-fn cleanup_with<S: Side>(
-    record: RecordRef<S>,
-    name: &'static str,
-    f: impl FnOnce(&S::Module, &S::Value),
-) {
+/// `ClientCleanupBindingContext` and `ProviderCleanupBindingContext`, for every module of either
+/// side. Runs the module's cleanup, then drops the NMR's reference — each under its own panic
+/// guard, so a panicking cleanup and a binding value whose destructor panics are both caught,
+/// and the value is never dropped while a panic unwinds (which would abort).
+pub(crate) unsafe extern "system" fn cleanup<S: Side>(context: *mut c_void) {
+    // SAFETY: our binding context; the NMR's reference ends here (R22).
+    let record = unsafe { RecordRef::<S>::from_context(context) };
+    let name = S::Kind::CALLBACKS[2];
     let handle = record.borrow().get().handle();
     let _ = crate::unwind::guard(&S::NPI_ID, handle, name, || {
         let r = record.borrow().get();
-        f(r.module(), r.value());
+        S::module_cleanup(r.module(), r.value());
     });
     let _ = crate::unwind::guard(&S::NPI_ID, handle, name, move || drop(record));
 }
 
-/// The characteristics of `T`'s client registration, as a constant (the macro puts it in a
-/// `static`).
-pub struct ClientVTable<T>(core::marker::PhantomData<T>);
+/// The characteristics of `T`'s registration as a `K`, as constants (the macro puts them in a
+/// `static`): the registration instance, written once for both kinds, and the characteristics
+/// around it, one per kind (their C structs name the fields differently).
+pub struct VTable<K, T>(PhantomData<(K, T)>);
 
-impl<T> fmt::Debug for ClientVTable<T> {
+/// The characteristics of `T`'s client registration.
+pub type ClientVTable<T> = VTable<ClientKind, T>;
+/// The characteristics of `T`'s provider registration.
+pub type ProviderVTable<T> = VTable<ProviderKind, T>;
+
+impl<K, T> fmt::Debug for VTable<K, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClientVTable<{}>", core::any::type_name::<T>())
+        let (kind, module) = (core::any::type_name::<K>(), core::any::type_name::<T>());
+        write!(f, "VTable<{kind}, {module}>")
     }
 }
 
-impl<T: Client> ClientVTable<T> {
-    /// The characteristics: `Version` 0, `Length` and `Size` from `size_of`, the runtime's
-    /// callbacks for `T`, and the registration instance from `T`'s declarations.
-    pub const CHARACTERISTICS: NPI_CLIENT_CHARACTERISTICS = NPI_CLIENT_CHARACTERISTICS {
-        Version: 0,
-        Length: len::<NPI_CLIENT_CHARACTERISTICS>(),
-        ClientAttachProvider: Some(client_attach::<T>),
-        ClientDetachProvider: Some(client_detach::<T>),
-        ClientCleanupBindingContext: Some(client_cleanup::<T>),
-        ClientRegistrationInstance: NPI_REGISTRATION_INSTANCE {
-            Version: T::REGISTRATION_VERSION,
-            Size: len::<NPI_REGISTRATION_INSTANCE>(),
-            NpiId: &<T::Npi as Npi>::ID,
-            ModuleId: &T::MODULE_ID,
-            Number: T::NUMBER,
-            NpiSpecificCharacteristics: match T::CHARACTERISTICS {
-                Some(c) => ptr::from_ref(c).cast(),
-                None => ptr::null(),
-            },
+impl<K: SideKind, T: ModuleDecl<K>> VTable<K, T> {
+    /// The registration instance: `Size` from `size_of`, the rest from `T`'s declarations.
+    pub const INSTANCE: NPI_REGISTRATION_INSTANCE = NPI_REGISTRATION_INSTANCE {
+        Version: T::REGISTRATION_VERSION,
+        Size: len::<NPI_REGISTRATION_INSTANCE>(),
+        NpiId: &<T::Npi as Npi>::ID,
+        ModuleId: &T::MODULE_ID,
+        Number: T::NUMBER,
+        NpiSpecificCharacteristics: match T::CHARACTERISTICS {
+            Some(c) => ptr::from_ref(c).cast(),
+            None => ptr::null(),
         },
     };
 }
 
-/// The characteristics of `T`'s provider registration; see [`ClientVTable`].
-pub struct ProviderVTable<T>(core::marker::PhantomData<T>);
-
-impl<T> fmt::Debug for ProviderVTable<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProviderVTable<{}>", core::any::type_name::<T>())
-    }
+impl<T: Client> VTable<ClientKind, T> {
+    /// The characteristics: `Version` 0, `Length` from `size_of`, the runtime's callbacks for
+    /// `T` and [`VTable::INSTANCE`].
+    pub const CHARACTERISTICS: NPI_CLIENT_CHARACTERISTICS = NPI_CLIENT_CHARACTERISTICS {
+        Version: 0,
+        Length: len::<NPI_CLIENT_CHARACTERISTICS>(),
+        ClientAttachProvider: Some(client_attach::<T>),
+        ClientDetachProvider: Some(detach::<AsClient<T>>),
+        ClientCleanupBindingContext: Some(cleanup::<AsClient<T>>),
+        ClientRegistrationInstance: Self::INSTANCE,
+    };
 }
 
-impl<T: Provider> ProviderVTable<T> {
-    /// As [`ClientVTable::CHARACTERISTICS`].
+impl<T: Provider> VTable<ProviderKind, T> {
+    /// As for a client.
     pub const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS = NPI_PROVIDER_CHARACTERISTICS {
         Version: 0,
         Length: len::<NPI_PROVIDER_CHARACTERISTICS>(),
         ProviderAttachClient: Some(provider_attach::<T>),
-        ProviderDetachClient: Some(provider_detach::<T>),
-        ProviderCleanupBindingContext: Some(provider_cleanup::<T>),
-        ProviderRegistrationInstance: NPI_REGISTRATION_INSTANCE {
-            Version: T::REGISTRATION_VERSION,
-            Size: len::<NPI_REGISTRATION_INSTANCE>(),
-            NpiId: &<T::Npi as Npi>::ID,
-            ModuleId: &T::MODULE_ID,
-            Number: T::NUMBER,
-            NpiSpecificCharacteristics: match T::CHARACTERISTICS {
-                Some(c) => ptr::from_ref(c).cast(),
-                None => ptr::null(),
-            },
-        },
+        ProviderDetachClient: Some(detach::<AsProvider<T>>),
+        ProviderCleanupBindingContext: Some(cleanup::<AsProvider<T>>),
+        ProviderRegistrationInstance: Self::INSTANCE,
     };
 }
 

@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::binding::{AsClient, AsProvider, Side};
 use crate::heap::{AllocationSite, RtBox};
+use crate::module::{ModuleDecl, SideKind};
 use crate::npi::NpiData;
 use crate::status::Status;
 use crate::sys::{GUID, HANDLE, MIT_GUID, MIT_IF_LUID, NPI_MODULEID, NTSTATUS, STATUS_SUCCESS};
@@ -137,6 +138,19 @@ impl<M> From<Arc<M>> for ModuleRef<M> {
     }
 }
 
+/// `NPI_CLIENT_CHARACTERISTICS` or `NPI_PROVIDER_CHARACTERISTICS`, for side `R`.
+type Characteristics<R> = <<R as Side>::Kind as SideKind>::Characteristics;
+
+/// The module's declared settings, for side `R`: whether its module id is per registration.
+const fn dynamic_module_id<R: Side>() -> bool {
+    <R::Module as ModuleDecl<R::Kind>>::DYNAMIC_MODULE_ID
+}
+
+/// The macro's `'static` characteristics of the module of side `R`.
+fn static_characteristics<R: Side>() -> &'static Characteristics<R> {
+    <R::Module as ModuleDecl<R::Kind>>::characteristics()
+}
+
 /// Per-registration characteristics: a copy of the static template, patched (the pattern of
 /// eBPF's link objects), kept at a fixed address for the life of the registration.
 struct Patched<C> {
@@ -147,7 +161,7 @@ struct Patched<C> {
 /// What a registration made with per-registration values keeps alive, in one block.
 struct BuilderParts<R: Side> {
     // Never read after registering: it only has to stay where the NMR points (R2).
-    patched: Patched<R::Characteristics>,
+    patched: Patched<Characteristics<R>>,
     _module: Option<Keep>,
     // The owner of characteristics the registration keeps alive (per-object data); only the
     // NMR reads them, through the pointer in the characteristics.
@@ -190,13 +204,13 @@ impl<R: Side> Registration<R> {
     /// The status of `NmrRegister*` if it fails; `STATUS_INVALID_PARAMETER` without calling
     /// the NMR if the module declared `dynamic_module_id` (use [`Registration::builder`]).
     pub fn register(module: impl IntoModule<R::Module>) -> Result<Self, Status> {
-        if R::DYNAMIC_MODULE_ID {
+        if dynamic_module_id::<R>() {
             return Err(Status::INVALID_PARAMETER);
         }
         let (module, keep) = module.into_parts();
         // SAFETY: the characteristics are the macro's `'static` ones; the module is `'static`
         // or kept alive by `keep`, which the registration holds until its wait returns.
-        unsafe { Self::register_with(R::static_characteristics(), module, keep) }
+        unsafe { Self::register_with(static_characteristics::<R>(), module, keep) }
     }
 
     /// `NmrRegister*`, then the registration that keeps `keep`; `keep` is released if the
@@ -206,13 +220,14 @@ impl<R: Side> Registration<R> {
     /// `characteristics` and what they point to stay valid until the wait returns, kept alive
     /// by `keep` if they are not `'static`; `module` is `'static` or kept alive by `keep`.
     unsafe fn register_with(
-        characteristics: &R::Characteristics,
+        characteristics: &Characteristics<R>,
         module: *const R::Module,
         keep: Option<Keep>,
     ) -> Result<Self, Status> {
         let mut handle = ptr::null_mut();
         // SAFETY: per this function's contract (R2).
-        let status = unsafe { R::register(characteristics, module.cast_mut().cast(), &mut handle) };
+        let status =
+            unsafe { R::Kind::register(characteristics, module.cast_mut().cast(), &mut handle) };
         if status != STATUS_SUCCESS {
             return Err(Status::from_raw(status));
         }
@@ -270,7 +285,7 @@ impl<R: Side> Registration<R> {
     unsafe fn finish(&mut self) -> NTSTATUS {
         // SAFETY: our handle, from a successful registration, deregistered once (the caller's
         // contract).
-        let status = unsafe { R::deregister_and_wait(self.handle) };
+        let status = unsafe { R::Kind::deregister_and_wait(self.handle) };
         if status == STATUS_SUCCESS {
             // SAFETY: the wait returned, so the NMR reads none of what is kept any more (R26);
             // this runs once (the caller's contract).
@@ -296,7 +311,7 @@ impl<R: Side> Registration<R> {
         let this = ManuallyDrop::new(self);
         // SAFETY: our handle, from a successful registration, deregistered once: `this` is never
         // dropped, and `Deregistering` only waits.
-        let status = unsafe { R::deregister(this.handle) };
+        let status = unsafe { R::Kind::deregister(this.handle) };
         // SAFETY: read once out of a value that is never used or dropped again.
         let keep = unsafe { ptr::read(&this.keep) };
         if status < 0 {
@@ -373,7 +388,7 @@ impl<R: Side> Drop for Deregistering<R> {
     fn drop(&mut self) {
         // SAFETY: a deregistered handle of this role; waiting again is allowed (the host NMR
         // keeps the handle valid until a wait succeeds).
-        if unsafe { R::wait(self.handle) } == STATUS_SUCCESS {
+        if unsafe { R::Kind::wait(self.handle) } == STATUS_SUCCESS {
             // SAFETY: the wait returned (R26); `drop` runs once.
             unsafe { ManuallyDrop::drop(&mut self.keep) };
         }
@@ -498,7 +513,7 @@ impl<R: Side> StaticRegistration<R> {
     /// without calling the NMR if the module declared `dynamic_module_id` (use
     /// [`Registration::builder`]).
     pub fn register(&self, module: &'static R::Module) -> Result<(), Status> {
-        if R::DYNAMIC_MODULE_ID {
+        if dynamic_module_id::<R>() {
             return Err(Status::INVALID_PARAMETER);
         }
         if !claim_empty(&self.handle) {
@@ -508,8 +523,8 @@ impl<R: Side> StaticRegistration<R> {
         // SAFETY: the macro's `'static` characteristics and a `'static` module: valid for as
         // long as the NMR may use them, whatever happens to this value (R2, R26).
         let status = unsafe {
-            R::register(
-                R::static_characteristics(),
+            R::Kind::register(
+                static_characteristics::<R>(),
                 ptr::from_ref(module).cast_mut().cast(),
                 &mut handle,
             )
@@ -546,7 +561,7 @@ impl<R: Side> StaticRegistration<R> {
         };
         // SAFETY: the handle of a successful registration of this role, taken out of the word
         // by the exchange above, so deregistered once.
-        let status = unsafe { R::deregister(handle) };
+        let status = unsafe { R::Kind::deregister(handle) };
         if status < 0 {
             // Refused, so not started (the host NMR refuses a handle of another registrar): the
             // registration is still live and the word keeps its handle.
@@ -554,7 +569,7 @@ impl<R: Side> StaticRegistration<R> {
             return Err(Status::from_raw(status));
         }
         // SAFETY: deregistered just above.
-        let status = unsafe { R::wait(handle) };
+        let status = unsafe { R::Kind::wait(handle) };
         self.handle.store(ptr::null_mut(), Ordering::Release);
         match status {
             STATUS_SUCCESS => Ok(()),
@@ -720,13 +735,13 @@ impl<R: Side> RegistrationBuilder<R> {
     /// of its characteristics could not be allocated; `STATUS_INVALID_PARAMETER` without
     /// calling the NMR for a module id of an unknown `Type`.
     pub fn register(self) -> Result<Registration<R>, Status> {
-        if R::DYNAMIC_MODULE_ID && self.module_id.is_none() {
+        if dynamic_module_id::<R>() && self.module_id.is_none() {
             return Err(Status::INVALID_PARAMETER);
         }
         if self.module_id.is_some_and(|id| !matches!(id.Type, MIT_GUID | MIT_IF_LUID)) {
             return Err(Status::INVALID_PARAMETER);
         }
-        let template = R::static_characteristics();
+        let template = static_characteristics::<R>();
         if self.module_id.is_none()
             && self.number.is_none()
             && self.characteristics.is_none()
@@ -739,7 +754,7 @@ impl<R: Side> RegistrationBuilder<R> {
             patched: Patched {
                 characteristics: *template,
                 // SAFETY: the static template's module id is a valid `'static` NPI_MODULEID.
-                module_id: unsafe { *R::instance_mut(&mut { *template }).ModuleId },
+                module_id: unsafe { *R::Kind::instance_mut(&mut { *template }).ModuleId },
             },
             _module: self.keep,
             _owned: self.owned,
@@ -753,7 +768,7 @@ impl<R: Side> RegistrationBuilder<R> {
             p.module_id = id;
         }
         let module_id = ptr::from_ref(&p.module_id);
-        let instance = R::instance_mut(&mut p.characteristics);
+        let instance = R::Kind::instance_mut(&mut p.characteristics);
         instance.ModuleId = module_id;
         if let Some(n) = self.number {
             instance.Number = n;

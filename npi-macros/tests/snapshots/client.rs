@@ -12,11 +12,18 @@ unsafe impl ::npi_runtime::__private::ClientModule for ExClient {
     const NUMBER: ::npi_runtime::__private::u32 = 1u32;
     const REGISTRATION_VERSION: ::npi_runtime::__private::u16 = <Exnpi as ::npi_runtime::__private::Npi>::REGISTRATION_VERSION;
     const CHARACTERISTICS: ::npi_runtime::__private::Option<
-        &'static <Exnpi as ::npi_runtime::__private::Npi>::ClientCharacteristics,
+        &'static ::npi_runtime::__private::NpiCharacteristics<
+            ::npi_runtime::__private::ClientKind,
+            Exnpi,
+        >,
     > = ::npi_runtime::__private::None;
-    fn characteristics() -> &'static ::npi_runtime::__private::NPI_CLIENT_CHARACTERISTICS {
+    fn characteristics() -> &'static ::npi_runtime::__private::Characteristics<
+        ::npi_runtime::__private::ClientKind,
+    > {
         static CHARACTERISTICS: ::npi_runtime::__private::Static<
-            ::npi_runtime::__private::NPI_CLIENT_CHARACTERISTICS,
+            ::npi_runtime::__private::Characteristics<
+                ::npi_runtime::__private::ClientKind,
+            >,
         > = ::npi_runtime::__private::Static(
             <ExClient as ::npi_runtime::__private::ClientVTableCharacteristics>::CHARACTERISTICS,
         );

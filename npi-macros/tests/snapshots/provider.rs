@@ -10,14 +10,24 @@ unsafe impl ::npi_runtime::__private::ProviderModule for ExProvider {
     const NUMBER: ::npi_runtime::__private::u32 = 0u32;
     const REGISTRATION_VERSION: ::npi_runtime::__private::u16 = <Exnpi as ::npi_runtime::__private::Npi>::REGISTRATION_VERSION;
     const CHARACTERISTICS: ::npi_runtime::__private::Option<
-        &'static <Exnpi as ::npi_runtime::__private::Npi>::ProviderCharacteristics,
+        &'static ::npi_runtime::__private::NpiCharacteristics<
+            ::npi_runtime::__private::ProviderKind,
+            Exnpi,
+        >,
     > = ::npi_runtime::__private::Some({
-        let characteristics: &'static <Exnpi as ::npi_runtime::__private::Npi>::ProviderCharacteristics = &PROVIDER_CHARACTERISTICS;
+        let characteristics: &'static ::npi_runtime::__private::NpiCharacteristics<
+            ::npi_runtime::__private::ProviderKind,
+            Exnpi,
+        > = &PROVIDER_CHARACTERISTICS;
         characteristics
     });
-    fn characteristics() -> &'static ::npi_runtime::__private::NPI_PROVIDER_CHARACTERISTICS {
+    fn characteristics() -> &'static ::npi_runtime::__private::Characteristics<
+        ::npi_runtime::__private::ProviderKind,
+    > {
         static CHARACTERISTICS: ::npi_runtime::__private::Static<
-            ::npi_runtime::__private::NPI_PROVIDER_CHARACTERISTICS,
+            ::npi_runtime::__private::Characteristics<
+                ::npi_runtime::__private::ProviderKind,
+            >,
         > = ::npi_runtime::__private::Static(
             <ExProvider as ::npi_runtime::__private::ProviderVTableCharacteristics>::CHARACTERISTICS,
         );

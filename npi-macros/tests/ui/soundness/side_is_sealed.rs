@@ -1,5 +1,5 @@
 // The runtime trusts what a `Side` says about a binding context: only its own roles implement it.
-use npi_runtime::sys::{GUID, HANDLE};
+use npi_runtime::sys::GUID;
 
 struct MySide;
 
@@ -10,7 +10,6 @@ impl npi_runtime::generic::Side for MySide {
     type OwnDispatch = ();
     const NPI_ID: GUID = GUID::from_u128(1);
     const SHARDS: usize = 1;
-    unsafe fn complete(_: HANDLE) {}
 }
 
 fn main() {}
