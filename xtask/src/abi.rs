@@ -75,13 +75,122 @@ pub(crate) fn run(options: &AbiOptions) -> anyhow::Result<()> {
             target.rust_target_name()
         );
     }
-    if mismatches.is_empty() {
-        let values = measured.first().map_or(0, |(_, c, _)| c.len());
-        println!("abi-check: all {values} values agree on each of {} target(s)", measured.len());
-        Ok(())
-    } else {
-        bail!("C and Rust layouts differ:\n  {}", mismatches.join("\n  "))
+    if !mismatches.is_empty() {
+        bail!("C and Rust layouts differ:\n  {}", mismatches.join("\n  "));
     }
+    let values = measured.first().map_or(0, |(_, c, _)| c.len());
+    println!("abi-check: all {values} values agree on each of {} target(s)", measured.len());
+    check_npi_headers(&clang, &options.targets, &source_dir, &target_dir.join("npi-headers"))
+}
+
+/// The generated C header of every NPI crate (`npis/*/include/*.h`), compiled by clang for
+/// each target with only `wdk_base.h` before it. Each header `_Static_assert`s every size and
+/// offset of its structs on 32- and 64-bit Windows, with the numbers the Rust declaration
+/// computed, and the Rust side asserts the same numbers against its own layout wherever the
+/// NPI crate is compiled (the probe depends on the NPI crates, so that includes both Windows
+/// targets here): a header that compiles is the Rust layout. A copy of the first header with
+/// one asserted size changed must fail first, so the check is seen to catch a wrong layout.
+fn check_npi_headers(
+    clang: &Path,
+    targets: &[Target],
+    source_dir: &Path,
+    out_dir: &Path,
+) -> anyhow::Result<()> {
+    let headers = npi_headers(&workspace_root().join("npis"))?;
+    if headers.is_empty() {
+        bail!("no generated NPI headers under npis/*/include");
+    }
+    fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let include = crate::cbuild::builtin_include_dir(clang)?;
+
+    // The self-test: one asserted size off by 8 must be a compile error naming the assert.
+    let broken = out_dir.join("broken.h");
+    let text = fs::read_to_string(&headers[0])?;
+    let (wrong, what) = break_a_size(&text).context("no sizeof assert to break")?;
+    fs::write(&broken, wrong)?;
+    for &target in targets {
+        match compile_header(clang, &include, target, source_dir, &broken, out_dir) {
+            Ok(()) => bail!(
+                "the header check passed {} with `{what}` off by 8 for {target}: it would pass a \
+                 wrong layout",
+                headers[0].display()
+            ),
+            Err(e) if format!("{e:#}").contains("static assertion failed") => {}
+            Err(e) => return Err(e.context("the broken header failed, but not on its assert")),
+        }
+    }
+    println!("npi headers: a copy with `{what}` off by 8 is rejected, as it must be");
+
+    for header in &headers {
+        for &target in targets {
+            compile_header(clang, &include, target, source_dir, header, out_dir)?;
+        }
+        println!(
+            "npi headers: {} compiles and its asserts hold on {}",
+            header.strip_prefix(workspace_root()).unwrap_or(header).display(),
+            targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `npis/<crate>/include/*.h`, sorted.
+fn npi_headers(npis: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut headers = Vec::new();
+    for entry in fs::read_dir(npis).with_context(|| format!("listing {}", npis.display()))? {
+        let include = entry?.path().join("include");
+        let Ok(files) = fs::read_dir(&include) else { continue };
+        for file in files {
+            let path = file?.path();
+            if path.extension().is_some_and(|e| e == "h") {
+                headers.push(path);
+            }
+        }
+    }
+    headers.sort();
+    Ok(headers)
+}
+
+/// The header with the first `sizeof` assert's expected value raised by 8 (on every width),
+/// and that assert.
+fn break_a_size(text: &str) -> Option<(String, String)> {
+    let start = text.find("_Static_assert(sizeof(")?;
+    let line_end = start + text[start..].find('\n')?;
+    let line = &text[start..line_end];
+    // `_Static_assert(sizeof(T) == <expected>, "...")`: `+` binds tighter than `==`.
+    let message = line.rfind(", \"")?;
+    let broken_line = format!("{} + 8{}", &line[..message], &line[message..]);
+    let what = line[..message].trim_start_matches("_Static_assert(").to_owned();
+    Some((format!("{}{broken_line}{}", &text[..start], &text[line_end..]), what))
+}
+
+fn compile_header(
+    clang: &Path,
+    include: &Path,
+    target: Target,
+    source_dir: &Path,
+    header: &Path,
+    out_dir: &Path,
+) -> anyhow::Result<()> {
+    let unit = out_dir.join(format!(
+        "{}-{}.c",
+        header.file_stem().and_then(|s| s.to_str()).unwrap_or("header"),
+        target.name()
+    ));
+    fs::write(&unit, format!("#include \"wdk_base.h\"\n#include \"{}\"\n", header.display()))?;
+    let mut command = Command::new(clang);
+    command
+        .arg(format!("--target={}", target.clang_triple()))
+        .args(["-ffreestanding", "-nostdinc", "-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(["-Wno-unused-const-variable", "-fsyntax-only"])
+        .arg("-isystem")
+        .arg(include)
+        .arg("-I")
+        .arg(source_dir)
+        .arg(&unit);
+    crate::toolchain::run_capture(&mut command)
+        .map(drop)
+        .with_context(|| format!("compiling {} for {target}", header.display()))
 }
 
 fn compile_c(clang: &Path, target: Target, source_dir: &Path, object: &Path) -> anyhow::Result<()> {
@@ -243,5 +352,16 @@ mod tests {
         assert!(mismatches.iter().any(|m| m.contains("sizeof(LUID): C 8, Rust -")));
         assert!(mismatches.iter().any(|m| m.contains("alignof(NPI): C -, Rust 8")));
         assert!(table.contains("sizeof(GUID)") && table.contains("MISMATCH"));
+    }
+
+    #[test]
+    fn a_size_assert_is_broken_on_both_widths() {
+        let text =
+            "x\n_Static_assert(sizeof(T) == (sizeof(void *) == 8 ? 16 : 8), \"sizeof(T)\");\ny\n";
+        let (broken, what) = super::break_a_size(text).unwrap();
+        assert_eq!(what, "sizeof(T) == (sizeof(void *) == 8 ? 16 : 8)");
+        assert!(broken.contains("== (sizeof(void *) == 8 ? 16 : 8) + 8, \"sizeof(T)\");"));
+        assert!(broken.starts_with("x\n") && broken.ends_with("\ny\n"));
+        assert!(super::break_a_size("no asserts").is_none());
     }
 }

@@ -10,6 +10,9 @@
 //! the C ones: the Rust union member `Anonymous` of `NPI_MODULEID` is C's anonymous union.
 #![no_std]
 
+// Linked for its compile-time layout asserts only (see Cargo.toml).
+use exnpi as _;
+
 use core::mem::{align_of, offset_of, size_of};
 
 use npi_runtime::sys::{
