@@ -50,7 +50,7 @@ unsafe impl Sync for Static<NPI_PROVIDER_CHARACTERISTICS> {}
             `npi_runtime::Client`"
 )]
 pub trait ClientVTableCharacteristics {
-    /// See [`ClientVTable::CHARACTERISTICS`].
+    /// The characteristics `ClientVTable::<Self>` builds: the runtime's callbacks for `Self`.
     const CHARACTERISTICS: NPI_CLIENT_CHARACTERISTICS;
 }
 impl<T: crate::Client> ClientVTableCharacteristics for T {
@@ -64,7 +64,7 @@ impl<T: crate::Client> ClientVTableCharacteristics for T {
             of `npi_runtime::Provider`"
 )]
 pub trait ProviderVTableCharacteristics {
-    /// See [`ProviderVTable::CHARACTERISTICS`].
+    /// The characteristics `ProviderVTable::<Self>` builds: the runtime's callbacks for `Self`.
     const CHARACTERISTICS: NPI_PROVIDER_CHARACTERISTICS;
 }
 impl<T: crate::Provider> ProviderVTableCharacteristics for T {

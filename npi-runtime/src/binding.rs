@@ -39,7 +39,7 @@ pub(crate) mod sealed {
 /// One role of a module: what the runtime needs to know to keep a binding context of it.
 /// Implemented for [`AsClient`] and [`AsProvider`] only (sealed). What differs between the two
 /// beyond a name is in its [`Kind`](Side::Kind); what the module declares is in
-/// [`ModuleDecl`](crate::generic::ModuleDecl).
+/// [`ModuleDecl`].
 pub trait Side: sealed::Sealed + Sized + 'static {
     /// [`ClientKind`](crate::generic::ClientKind) or [`ProviderKind`](crate::generic::ProviderKind).
     type Kind: SideKind;
