@@ -21,8 +21,11 @@ use npi_runtime::{
 };
 use npi_suite::real::Trace;
 use npi_suite::real::xdp::{
-    INTERFACE_OBJECT, NPI_CLIENT, XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities, XdpCapabilitiesEx,
-    XdpInterface, XdpNpiClient, XdpNpiClientImpl, XdpVersion, open_provider, register_interface,
+    INTERFACE_OBJECT, NPI_CLIENT, XdpInterface, open_provider, register_interface,
+};
+use npi_xdp::{
+    XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities, XdpCapabilitiesEx, XdpNpiClient,
+    XdpNpiClientImpl, XdpVersion,
 };
 
 const INSTANCE: GUID = GUID::from_u128(0x3F2B_9C41_7D0E_4A8B_B1C2_5E6F_7A8B_9C0D);
