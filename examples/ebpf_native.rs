@@ -10,12 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use npi_ebpf::native::EbpfNative;
 use npi_runtime::generic::ClientModule;
 use npi_runtime::sys::GUID;
 use npi_runtime::{Npi, ProviderRegistration, host};
 use npi_suite::real::Trace;
 use npi_suite::real::ebpf::{
-    Bpf2cClient, EbpfCore, EbpfNative, NPI_MODULE_ID_ENV, ServiceParameters, driver_entry,
+    Bpf2cClient, EbpfCore, NPI_MODULE_ID_ENV, ServiceParameters, driver_entry,
 };
 
 fn main() {

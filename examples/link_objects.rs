@@ -7,9 +7,10 @@
 //! cargo run --example link_objects
 //! ```
 
+use npi_ebpf::hook::EbpfHook;
 use npi_runtime::{Npi, host};
 use npi_suite::real::Trace;
-use npi_suite::real::link::{EbpfHook, hook_npi_is_empty, run_churn};
+use npi_suite::real::link::{hook_npi_is_empty, run_churn};
 
 fn main() {
     println!("EBPF_HOOK_EXTENSION_IID = {}", EbpfHook::ID);

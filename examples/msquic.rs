@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use npi_msquic::{MSQUIC_MODULE_ID, MsQuic};
 use npi_runtime::{Npi, ProviderRegistration, host};
 use npi_suite::real::Trace;
-use npi_suite::real::msquic::{
-    MSQUIC_MODULE_ID, MsQuic, MsQuicProvider, msquic_nmr_client_register,
-};
+use npi_suite::real::msquic::{MsQuicProvider, msquic_nmr_client_register};
 
 fn main() {
     let trace = Arc::new(Trace::echoing());

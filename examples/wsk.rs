@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use npi_runtime::{ClientRegistration, Npi, ProviderRegistration, host};
 use npi_suite::real::Trace;
-use npi_suite::real::wsk::{
-    Wsk, WskClient, WskProvider, WskProviderCharacteristics, make_wsk_version, show_version,
-};
+use npi_suite::real::wsk::{WskClient, WskProvider, show_version};
+use npi_wsk::{Wsk, WskProviderCharacteristics, make_wsk_version};
 
 /// What this WSK subsystem advertises (a static: its registration outlives `main`'s frame on
 /// the unloading thread).

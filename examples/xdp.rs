@@ -15,9 +15,8 @@ use std::time::Duration;
 use npi_runtime::sys::GUID;
 use npi_runtime::{Npi, host};
 use npi_suite::real::Trace;
-use npi_suite::real::xdp::{
-    XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities, open_provider, register_interface,
-};
+use npi_suite::real::xdp::{open_provider, register_interface};
+use npi_xdp::{XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities};
 
 fn main() {
     let trace = Arc::new(Trace::echoing());

@@ -13,7 +13,8 @@ use npi_runtime::host::{self, HalfState, Registrar, ViolationKind};
 use npi_runtime::sys::{self, STATUS_INVALID_PARAMETER};
 use npi_runtime::{ClientRegistration, Npi, ProviderRegistration};
 use npi_suite::real::Trace;
-use npi_suite::real::wsk::{Wsk, WskClient, WskProvider};
+use npi_suite::real::wsk::{WskClient, WskProvider};
+use npi_wsk::Wsk;
 
 /// Two "tests" at once, each in its own registrar, both registering a WSK provider and client
 /// under the one real WSK id. Each must see exactly its own pair bound, while the other pair is

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
+use npi_ebpf::native::EbpfNative;
 use npi_runtime::Status;
 use npi_runtime::generic::ClientModule;
 use npi_runtime::host::{self, HalfState};
@@ -17,8 +18,8 @@ use npi_runtime::sys::{
 use npi_runtime::{Npi, ProviderRegistration};
 use npi_suite::real::Trace;
 use npi_suite::real::ebpf::{
-    Bpf2cClient, EbpfCore, EbpfNative, NPI_MODULE_ID_ENV, ServiceParameters, driver_entry,
-    parse_guid, query_npi_module_id,
+    Bpf2cClient, EbpfCore, NPI_MODULE_ID_ENV, ServiceParameters, driver_entry, parse_guid,
+    query_npi_module_id,
 };
 
 const MODULE_ID: GUID = GUID::from_u128(0x0B7F_3E2A_51C4_4D8E_9A06_7C21_E4F5_A9D3);

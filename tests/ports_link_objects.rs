@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
+use npi_ebpf::hook::EbpfHook;
 use npi_runtime::host;
 use npi_runtime::sys::GUID;
 use npi_runtime::{ClientRegistration, Npi, ProviderRegistration};
 use npi_suite::real::Trace;
 use npi_suite::real::link::{
-    Counters, EbpfHook, HookProvider, LinkObject, SAMPLE_ATTACH_TYPE, SAMPLE_PROGRAM_TYPE,
-    hook_npi_is_empty, run_churn,
+    Counters, HookProvider, LinkObject, SAMPLE_ATTACH_TYPE, SAMPLE_PROGRAM_TYPE, hook_npi_is_empty,
+    run_churn,
 };
 
 #[test]

@@ -7,14 +7,13 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use npi_msquic::{MSQUIC_MODULE_ID, MsQuic};
 use npi_runtime::Status;
 use npi_runtime::host::Handle;
 use npi_runtime::host::{self, HalfState, Registrar};
 use npi_runtime::{Npi, ProviderRegistration};
 use npi_suite::real::Trace;
-use npi_suite::real::msquic::{
-    MSQUIC_MODULE_ID, MsQuic, MsQuicProvider, OPEN_API_HANDLES, msquic_nmr_client_register,
-};
+use npi_suite::real::msquic::{MsQuicProvider, OPEN_API_HANDLES, msquic_nmr_client_register};
 
 fn assert_clean() {
     assert!(host::registrations_of(&MsQuic::ID).is_empty());

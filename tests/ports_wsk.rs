@@ -10,10 +10,8 @@ use npi_runtime::host::{self, HalfState};
 use npi_runtime::sys::STATUS_NOINTERFACE;
 use npi_runtime::{ClientRegistration, Npi, ProviderRegistration};
 use npi_suite::real::Trace;
-use npi_suite::real::wsk::{
-    WSK_PROVIDER_CHARACTERISTICS, Wsk, WskClient, WskProvider, WskProviderCharacteristics,
-    make_wsk_version,
-};
+use npi_suite::real::wsk::{WSK_PROVIDER_CHARACTERISTICS, WskClient, WskProvider};
+use npi_wsk::{Wsk, WskProviderCharacteristics, make_wsk_version};
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -21,8 +21,11 @@ use npi_runtime::{
 };
 use npi_suite::real::Trace;
 use npi_suite::real::xdp::{
-    INTERFACE_OBJECT, NPI_CLIENT, XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities, XdpCapabilitiesEx,
-    XdpInterface, XdpNpiClient, XdpNpiClientImpl, XdpVersion, open_provider, register_interface,
+    INTERFACE_OBJECT, NPI_CLIENT, XdpInterface, open_provider, register_interface,
+};
+use npi_xdp::{
+    XDP_DRIVER_API_VERSION, Xdp, XdpCapabilities, XdpCapabilitiesEx, XdpNpiClient,
+    XdpNpiClientImpl, XdpVersion,
 };
 
 const INSTANCE: GUID = GUID::from_u128(0x3F2B_9C41_7D0E_4A8B_B1C2_5E6F_7A8B_9C0D);
@@ -119,8 +122,10 @@ fn the_provider_checks_number_module_id_and_binds_once() {
     client_dispatch = XdpNpiClient
 )]
 struct XdpVersion0;
-// SAFETY: the types this declaration gives the NPI are its layouts, and it is the only
-// declaration of this id in the program.
+// SAFETY: a second declaration of NPI_XDP_ID in this program, on purpose (an older client), with
+// the very types of `npi_xdp::Xdp` (its characteristics and table): a peer of either reads the
+// layouts the other wrote. Only the registration-instance version differs, which the NMR passes
+// by value.
 unsafe impl ::npi_runtime::NpiLayout for XdpVersion0 {}
 
 #[npi_client(npi = XdpVersion0, dynamic_module_id, number = 7)]

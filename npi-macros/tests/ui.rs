@@ -2,7 +2,8 @@
 //!
 //! - `tests/ui/<macro>/*.rs`: one mistake per file; each must fail to compile with the message
 //!   in the `.stderr` file next to it.
-//! - `tests/pass/*.rs`: programs that must compile and run (real NPIs, name shadowing).
+//! - `tests/pass/*.rs`: programs that must compile and run (name shadowing, lints, cfg-gated
+//!   members). The real NPIs are declared once, in `npis/`, and run by the ports in `src/real/`.
 //!
 //! The `.stderr` files are the exact output of one compiler, the one CI uses (rustc 1.95
 //! stable); any other compiler words and spans its diagnostics differently. On another compiler

@@ -1,16 +1,9 @@
-//! eBPF for Windows, the native-module NPI between a bpf2c-generated driver (the client) and
-//! ebpfcore (the provider): `tools/bpf2c/bpf2c_driver.c`, `include/bpf2c.h`,
-//! `libs/execution_context/ebpf_native.c`.
+//! The eBPF native-module port (`tools/bpf2c/bpf2c_driver.c`,
+//! `libs/execution_context/ebpf_native.c`) on the NPI declared in `npi-ebpf`
+//! ([`npi_ebpf::native::EbpfNative`]). The generated client's module id is read from
+//! `<service key>\Parameters\NpiModuleId` at load ([`ServiceParameters`]).
 //!
-//! - NPI id `{c847aac8-a6f2-4b53-aea3-f4a94b9a80cb}`.
-//! - The client dispatch is [`MetadataTable`] (`metadata_table_t`): a data table whose first
-//!   member is its own size, with C-convention functions.
-//! - The provider dispatch is `NULL`; neither side has NPI-specific characteristics.
-//! - ebpfcore's module id is `{5e24d2f5-f799-42c3-a945-87feefd930a7}`; the generated client's
-//!   module id is read from `<service key>\Parameters\NpiModuleId` at load
-//!   ([`ServiceParameters`]), so the client is `dynamic_module_id`.
-//!
-//! The port: [`Bpf2cClient`] is the generated driver (single provider, synchronous detach);
+//! [`Bpf2cClient`] is the generated driver (single provider, synchronous detach);
 //! [`EbpfCore`] validates the module's table and always detaches with `STATUS_PENDING`,
 //! completing from another thread once the module's last reference is gone.
 
@@ -23,115 +16,19 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 use std::vec::Vec;
 
+use npi_ebpf::native::{
+    Bpf2cVersion, EBPF_NATIVE_MINIMUM_VERSION, EbpfNative, GlobalVariableSectionInfo, MapEntry,
+    MapInitialValues, MetadataTable, MetadataTableImpl, ProgramEntry,
+};
 use npi_runtime::Status;
 use npi_runtime::sys::{GUID, NPI_MODULEID, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
-    ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding,
-    ProviderDetachRequest, dispatch_table, npi, npi_client, npi_data, npi_provider,
+    ClientTable, Detach, Provider, ProviderAttachRequest, ProviderBinding, ProviderDetachRequest,
+    npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
-
-/// `program_entry_t` (opaque here).
-#[repr(C)]
-pub struct ProgramEntry {
-    _opaque: [u8; 0],
-}
-
-/// `map_entry_t` (opaque here).
-#[repr(C)]
-pub struct MapEntry {
-    _opaque: [u8; 0],
-}
-
-/// `map_initial_values_t` (opaque here).
-#[repr(C)]
-pub struct MapInitialValues {
-    _opaque: [u8; 0],
-}
-
-/// `global_variable_section_info_t` (opaque here).
-#[repr(C)]
-pub struct GlobalVariableSectionInfo {
-    _opaque: [u8; 0],
-}
-
-npi_runtime::c_opaque!(ProgramEntry => "PROGRAM_ENTRY");
-npi_runtime::c_opaque!(MapEntry => "MAP_ENTRY");
-npi_runtime::c_opaque!(MapInitialValues => "MAP_INITIAL_VALUES");
-npi_runtime::c_opaque!(GlobalVariableSectionInfo => "GLOBAL_VARIABLE_SECTION_INFO");
-
-/// `bpf2c_version_t`.
-#[npi_data]
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Bpf2cVersion {
-    /// `major`.
-    pub major: u32,
-    /// `minor`.
-    pub minor: u32,
-    /// `revision`.
-    pub revision: u32,
-}
-
-/// `metadata_table_t`.
-#[dispatch_table(abi = "C")]
-pub struct MetadataTable {
-    /// `sizeof(metadata_table_t)`: the table's own size, for versioning.
-    pub size: usize,
-    /// `void (*)(program_entry_t** programs, size_t* count)`.
-    pub programs: fn(programs: *mut *mut ProgramEntry, count: *mut usize),
-    /// `void (*)(map_entry_t** maps, size_t* count)`.
-    pub maps: fn(maps: *mut *mut MapEntry, count: *mut usize),
-    /// `void (*)(const uint8_t** hash, size_t* size)`.
-    pub hash: fn(hash: *mut *const u8, size: *mut usize),
-    /// `void (*)(bpf2c_version_t* version)`.
-    pub version: fn(version: *mut Bpf2cVersion),
-    /// `void (*)(map_initial_values_t** map_initial_values, size_t* count)`.
-    pub map_initial_values: fn(map_initial_values: *mut *mut MapInitialValues, count: *mut usize),
-    /// `void (*)(global_variable_section_info_t** global_variable_sections, size_t* count)`.
-    pub global_variable_sections:
-        fn(global_variable_sections: *mut *mut GlobalVariableSectionInfo, count: *mut usize),
-}
-
-/// The native-module NPI.
-#[npi(id = "c847aac8-a6f2-4b53-aea3-f4a94b9a80cb", client_dispatch = MetadataTable)]
-pub struct EbpfNative;
-// SAFETY: the layouts are ebpf_nmr.h's and bpf2c's output, asserted field by field above;
-// this module is the only declaration of this id in the crate.
-unsafe impl ::npi_runtime::NpiLayout for EbpfNative {}
-
-/// ebpfcore's module id.
-pub const EBPF_CORE_MODULE_ID: GUID = GUID::from_u128(0x5E24_D2F5_F799_42C3_A945_87FE_EFD9_30A7);
-
-const _: () = assert!(EbpfNative::ID.to_u128() == 0xC847_AAC8_A6F2_4B53_AEA3_F4A9_4B9A_80CB);
-const _: () = assert!(size_of::<Bpf2cVersion>() == 12);
-const _: () = assert!(offset_of!(MetadataTable, size) == 0);
-const _: () = assert!(MetadataTable::END_OF_GLOBAL_VARIABLE_SECTIONS == size_of::<MetadataTable>());
-const _: () = assert!(size_of::<<EbpfNative as Npi>::ProviderDispatch>() == 0);
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(size_of::<MetadataTable>() == 56);
-    assert!(offset_of!(MetadataTable, programs) == 8);
-    assert!(offset_of!(MetadataTable, maps) == 16);
-    assert!(offset_of!(MetadataTable, hash) == 24);
-    assert!(offset_of!(MetadataTable, version) == 32);
-    assert!(offset_of!(MetadataTable, map_initial_values) == 40);
-    assert!(offset_of!(MetadataTable, global_variable_sections) == 48);
-    // EBPF_NATIVE_METADATA_TABLE_CURRENT_VERSION_SIZE runs through map_initial_values only.
-    assert!(MetadataTable::END_OF_MAP_INITIAL_VALUES == 48);
-};
-#[cfg(target_pointer_width = "32")]
-const _: () = {
-    assert!(size_of::<MetadataTable>() == 28);
-    assert!(offset_of!(MetadataTable, programs) == 4);
-    assert!(offset_of!(MetadataTable, maps) == 8);
-    assert!(offset_of!(MetadataTable, hash) == 12);
-    assert!(offset_of!(MetadataTable, version) == 16);
-    assert!(offset_of!(MetadataTable, map_initial_values) == 20);
-    assert!(offset_of!(MetadataTable, global_variable_sections) == 24);
-    assert!(MetadataTable::END_OF_MAP_INITIAL_VALUES == 24);
-};
 
 // ----- configuration: the registry value, in place of RtlQueryRegistryValues -------------------
 
@@ -381,9 +278,6 @@ pub struct EbpfCore {
     pub cleaned: AtomicUsize,
 }
 
-/// The minimum bpf2c version ebpfcore accepts.
-pub const MINIMUM_VERSION: Bpf2cVersion = Bpf2cVersion { major: 0, minor: 21, revision: 0 };
-
 impl EbpfCore {
     /// ebpfcore with no module loaded.
     #[must_use]
@@ -443,7 +337,7 @@ impl Provider for EbpfCore {
         let mut version = Bpf2cVersion::default();
         // SAFETY: the module's own table, at least through `version` (checked above).
         unsafe { (table.version)(&mut version) };
-        if version < MINIMUM_VERSION {
+        if version < EBPF_NATIVE_MINIMUM_VERSION {
             self.trace.note("ebpfcore: module too old -> STATUS_NOT_SUPPORTED");
             return request.fail(STATUS_NOT_SUPPORTED);
         }

@@ -1,4 +1,5 @@
-//! eBPF for Windows' hook NPI (`EBPF_HOOK_EXTENSION_IID`) as link objects use it: every link
+//! eBPF for Windows' hook NPI (`EBPF_HOOK_EXTENSION_IID`, declared in `npi-ebpf` as
+//! [`npi_ebpf::hook::EbpfHook`]) as link objects use it: every link
 //! registers its own client at run time (`libs/execution_context/ebpf_link.c`), with a copy of a
 //! `static const` template whose module id is the link's GUID and whose NPI-specific
 //! characteristics point at the link's `client_data`, which the registration owns; the
@@ -9,7 +10,6 @@
 //! counts what happened.
 
 use core::ffi::c_void;
-use core::mem::offset_of;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use core::time::Duration;
@@ -18,155 +18,33 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::vec::Vec;
 
+use npi_ebpf::hook::{
+    EBPF_ATTACH_CLIENT_DATA_CURRENT_VERSION_SIZE, EBPF_ATTACH_CLIENT_DATA_HEADER_VERSION,
+    EBPF_ATTACH_PROVIDER_DATA_CURRENT_VERSION, EBPF_ATTACH_PROVIDER_DATA_CURRENT_VERSION_SIZE,
+    EBPF_LINK_DISPATCH_TABLE_FUNCTION_COUNT_1, EBPF_LINK_DISPATCH_TABLE_VERSION_1, EBPF_SUCCESS,
+    EbpfAttachProviderData, EbpfExtensionData, EbpfExtensionHeader, EbpfHook, EbpfLinkDispatch,
+    EbpfLinkDispatchImpl, EbpfResult, OpaquePtr,
+};
 use npi_runtime::Status;
 use npi_runtime::sys::{GUID, STATUS_NOINTERFACE};
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
     ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
-    ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, dispatch_table, npi,
-    npi_client, npi_data, npi_provider,
+    ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, npi_client, npi_provider,
 };
-
-use core::fmt::{self, Display, Write};
-
-use npi_runtime::c_header::{CLayout, CType};
 
 use super::{Trace, lock};
-
-/// `ebpf_extension_header_t`, first in every extension data structure.
-#[npi_data]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EbpfExtensionHeader {
-    /// Bumped only for incompatible changes.
-    pub version: u16,
-    /// Bytes through the last field, without tail padding.
-    pub size: usize,
-    /// `sizeof` the struct.
-    pub total_size: usize,
-}
-
-/// A `const void*` carried in NPI data: only passed along, never dereferenced here.
-#[repr(transparent)]
-#[derive(Debug, Clone, Copy)]
-pub struct OpaquePtr(pub *const c_void);
-
-// SAFETY: an opaque value, never dereferenced by this crate.
-unsafe impl Sync for OpaquePtr {}
-// SAFETY: as above.
-unsafe impl Send for OpaquePtr {}
-
-// SAFETY: `#[repr(transparent)]` over a pointer: spelled and laid out as one.
-unsafe impl CType for OpaquePtr {
-    const LAYOUT: CLayout = <*const c_void as CType>::LAYOUT;
-    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
-        <*const c_void as CType>::declare(out, qualifier, d)
-    }
-}
-
-/// `ebpf_extension_data_t`: the link's client characteristics (`link->client_data`).
-#[npi_data]
-#[derive(Debug)]
-pub struct EbpfExtensionData {
-    /// `EBPF_ATTACH_CLIENT_DATA_HEADER_VERSION`.
-    pub header: EbpfExtensionHeader,
-    /// Attach parameters.
-    pub data: OpaquePtr,
-    /// Their size.
-    pub data_size: usize,
-    /// `prog_attach_flags`.
-    pub prog_attach_flags: u64,
-}
-
-/// `ebpf_attach_provider_data_t`: the hook provider's characteristics.
-#[npi_data]
-#[derive(Debug)]
-pub struct EbpfAttachProviderData {
-    /// `EBPF_ATTACH_PROVIDER_DATA_CURRENT_VERSION`.
-    pub header: EbpfExtensionHeader,
-    /// The program type the hook runs.
-    pub supported_program_type: GUID,
-    /// `bpf_attach_type_t`.
-    pub bpf_attach_type: u32,
-    /// `enum bpf_link_type`.
-    pub link_type: u32,
-}
-
-/// `ebpf_result_t`.
-pub type EbpfResult = i32;
-/// `EBPF_SUCCESS`.
-pub const EBPF_SUCCESS: EbpfResult = 0;
-
-/// `ebpf_extension_program_dispatch_table_t`: the link's table, `{u16 version, u16 count}`
-/// then four C-convention functions.
-#[dispatch_table(abi = "C")]
-pub struct EbpfLinkDispatch {
-    /// `EBPF_LINK_DISPATCH_TABLE_VERSION_1`.
-    pub version: u16,
-    /// `EBPF_LINK_DISPATCH_TABLE_FUNCTION_COUNT_1` = 4.
-    pub count: u16,
-    /// `ebpf_program_invoke_function_t`.
-    pub ebpf_program_invoke_function: fn(
-        #[context] client_binding_context: *mut c_void,
-        program_context: *mut c_void,
-        result: *mut u32,
-    ) -> EbpfResult,
-    /// `ebpf_program_batch_begin_invoke_function_t`.
-    pub ebpf_program_batch_begin_invoke_function:
-        fn(state_size: usize, state: *mut c_void) -> EbpfResult,
-    /// `ebpf_program_batch_invoke_function_t`.
-    pub ebpf_program_batch_invoke_function: fn(
-        #[context] client_binding_context: *mut c_void,
-        program_context: *mut c_void,
-        result: *mut u32,
-        state: *const c_void,
-    ) -> EbpfResult,
-    /// `ebpf_program_batch_end_invoke_function_t`.
-    pub ebpf_program_batch_end_invoke_function: fn(state: *mut c_void) -> EbpfResult,
-}
-
-/// The hook NPI: `EBPF_HOOK_EXTENSION_IID`.
-#[npi(
-    id = "5d564054-2736-406d-8b22-12bcffaf0a9f",
-    client_characteristics = EbpfExtensionData,
-    provider_characteristics = EbpfAttachProviderData,
-    client_dispatch = EbpfLinkDispatch
-)]
-pub struct EbpfHook;
-// SAFETY: the layouts are ebpfcore's hook NPI (ebpf_extension.h), asserted above; this is
-// the only declaration of this id in the crate.
-unsafe impl ::npi_runtime::NpiLayout for EbpfHook {}
-
-const _: () = assert!(EbpfHook::ID.to_u128() == 0x5D56_4054_2736_406D_8B22_12BC_FFAF_0A9F);
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(size_of::<EbpfExtensionHeader>() == 24);
-    assert!(offset_of!(EbpfExtensionHeader, size) == 8);
-    assert!(offset_of!(EbpfExtensionHeader, total_size) == 16);
-    assert!(size_of::<EbpfExtensionData>() == 48);
-    assert!(size_of::<EbpfAttachProviderData>() == 48);
-    assert!(size_of::<EbpfLinkDispatch>() == 40);
-    assert!(offset_of!(EbpfLinkDispatch, ebpf_program_invoke_function) == 8);
-};
-#[cfg(target_pointer_width = "32")]
-const _: () = {
-    assert!(size_of::<EbpfExtensionHeader>() == 12);
-    assert!(size_of::<EbpfLinkDispatch>() == 20);
-    assert!(offset_of!(EbpfLinkDispatch, ebpf_program_invoke_function) == 4);
-};
 
 /// A sample attach type: the hook provider's module id (any GUID will do for the port).
 pub const SAMPLE_ATTACH_TYPE: GUID = GUID::from_u128(0x7D8F_3A5E_2C41_4B7A_9E60_1F2D_3C4B_5A69);
 /// A sample program type the hook runs.
 pub const SAMPLE_PROGRAM_TYPE: GUID = GUID::from_u128(0x2B6C_0E1F_9A34_4D58_8C7B_6E5D_4C3B_2A19);
 
-const fn header<T>(size: usize) -> EbpfExtensionHeader {
-    EbpfExtensionHeader { version: 1, size, total_size: size_of::<T>() }
-}
-
 /// The hook provider's characteristics.
 pub static SAMPLE_ATTACH_PROVIDER_DATA: EbpfAttachProviderData = EbpfAttachProviderData {
-    header: header::<EbpfAttachProviderData>(
-        offset_of!(EbpfAttachProviderData, link_type) + size_of::<u32>(),
+    header: EbpfExtensionHeader::new::<EbpfAttachProviderData>(
+        EBPF_ATTACH_PROVIDER_DATA_CURRENT_VERSION,
+        EBPF_ATTACH_PROVIDER_DATA_CURRENT_VERSION_SIZE,
     ),
     supported_program_type: SAMPLE_PROGRAM_TYPE,
     bpf_attach_type: 1,
@@ -228,8 +106,9 @@ impl LinkObject {
     #[must_use]
     pub fn client_data(flags: u64) -> EbpfExtensionData {
         EbpfExtensionData {
-            header: header::<EbpfExtensionData>(
-                offset_of!(EbpfExtensionData, prog_attach_flags) + size_of::<u64>(),
+            header: EbpfExtensionHeader::new::<EbpfExtensionData>(
+                EBPF_ATTACH_CLIENT_DATA_HEADER_VERSION,
+                EBPF_ATTACH_CLIENT_DATA_CURRENT_VERSION_SIZE,
             ),
             data: OpaquePtr(ptr::null()),
             data_size: 0,
@@ -261,7 +140,7 @@ impl Client for LinkObject {
     fn attach(&self, request: ClientAttachRequest<'_, Self>) -> Attach {
         let provider = request.provider();
         let valid = provider.characteristics().is_some_and(|d| {
-            d.header.version == 1
+            d.header.version == EBPF_ATTACH_PROVIDER_DATA_CURRENT_VERSION
                 && d.header.size <= d.header.total_size
                 && d.supported_program_type != GUID::default()
         });
@@ -353,7 +232,10 @@ impl EbpfLinkDispatchImpl for LinkObject {
 }
 
 /// `_ebpf_link_dispatch_table`.
-pub static LINK_DISPATCH: ClientTable<LinkObject> = EbpfLinkDispatch::new::<LinkObject>(1, 4);
+pub static LINK_DISPATCH: ClientTable<LinkObject> = EbpfLinkDispatch::new::<LinkObject>(
+    EBPF_LINK_DISPATCH_TABLE_VERSION_1,
+    EBPF_LINK_DISPATCH_TABLE_FUNCTION_COUNT_1,
+);
 
 // ----- the hook provider (an extension such as netebpfext) -------------------------------------
 

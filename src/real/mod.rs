@@ -1,7 +1,7 @@
-//! Real NPIs, defined with npi from the facts in the project's notes on them: ids, layouts,
-//! versions. Each module holds one NPI and the types its two sides exchange, plus the modules
-//! of the port (a mock or faithful provider and client) that `examples/` run with a trace and
-//! `tests/ports_*.rs` check.
+//! The ports of the real NPIs: for each, the modules (a mock or faithful provider and client)
+//! that `examples/` run with a trace and `tests/ports_*.rs` check. The NPIs themselves (ids,
+//! layouts, versions) are declared once, in the definition crates under `npis/` (`npi-wsk`,
+//! `npi-msquic`, `npi-ebpf`, `npi-xdp`), which these modules import as any driver would.
 //!
 //! The NPIs keep their real ids, as the real drivers do. The default NMR is process-wide, so
 //! each test of a port runs in a registrar of its own (`npi_runtime::host::isolated`): the tests

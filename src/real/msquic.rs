@@ -1,79 +1,30 @@
-//! MsQuic's NMR interface (`src/inc/msquic.h`, `src/bin/winkernel/nmrprovider.c`).
+//! The msquic port (`src/bin/winkernel/nmrprovider.c`, the client helper of `src/inc/msquic.h`)
+//! on the NPI declared in `npi-msquic` ([`npi_msquic::MsQuic`]).
 //!
-//! - `MSQUIC_NPI_ID` = `{C43138E3-CD13-4CB1-9CAE-E005C8557ABA}`.
-//! - `MSQUIC_MODULE_ID` = `{698F7C72-C2E6-49CD-8C39-98851D501901}`, the provider's module id; the
-//!   test driver registers its client with the same GUID.
-//! - [`MsQuicNmrDispatch`] (provider → client); `QUIC_API` is `NTAPI` in kernel mode.
-//! - No client dispatch (`NULL`), no NPI-specific characteristics on either side, `Number` 0.
-//!
-//! The port: [`MsQuicProvider`] accepts every client and detaches synchronously;
+//! [`MsQuicProvider`] accepts every client and detaches synchronously;
 //! [`msquic_nmr_client_register`] is the header's `MsQuicNmrClientRegister` helper: first
 //! provider only, a wait for the first attach with a timeout, and a client detach that pends
 //! until the owner deregisters ([`MsQuicClientHandle`]).
 
 use core::ffi::c_void;
-use core::mem::offset_of;
 use core::ptr;
 use core::time::Duration;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
+use npi_msquic::{MsQuic, MsQuicNmrDispatch, MsQuicNmrDispatchImpl, QUIC_API_VERSION_2};
 use npi_runtime::Status;
 use npi_runtime::sys::{
     GUID, HANDLE, NTSTATUS, STATUS_NOINTERFACE, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
-    ClientPendingDetach, ClientRegistration, Detach, Npi, Provider, ProviderAttachRequest,
-    ProviderTable, dispatch_table, npi, npi_client, npi_provider,
+    ClientPendingDetach, ClientRegistration, Detach, Provider, ProviderAttachRequest,
+    ProviderTable, npi_client, npi_provider,
 };
 
 use super::{Trace, lock};
-
-/// `QUIC_API_VERSION_2`.
-pub const QUIC_API_VERSION_2: u32 = 2;
-/// `MSQUIC_MODULE_ID`.
-pub const MSQUIC_MODULE_ID: GUID = GUID::from_u128(0x698F_7C72_C2E6_49CD_8C39_9885_1D50_1901);
-
-/// `MSQUIC_NMR_DISPATCH`.
-#[dispatch_table]
-pub struct MsQuicNmrDispatch {
-    /// The provider sets 0.
-    pub version: u16,
-    /// The provider sets 0.
-    pub reserved: u16,
-    /// `MsQuicOpenVersionFn`: `QUIC_STATUS (uint32_t Version, const void** QuicApi)`.
-    pub open_version: fn(version: u32, quic_api: *mut *const c_void) -> NTSTATUS,
-    /// `MsQuicCloseFn`: `void (const void* QuicApi)`.
-    pub close: fn(quic_api: *const c_void),
-}
-
-/// MsQuic over NMR: `MSQUIC_NPI_ID`.
-#[npi(id = "C43138E3-CD13-4CB1-9CAE-E005C8557ABA", provider_dispatch = MsQuicNmrDispatch)]
-pub struct MsQuic;
-// SAFETY: the layouts are msquic.h's MSQUIC_NMR_DISPATCH, asserted above; this is the only
-// declaration of this id in the crate.
-unsafe impl ::npi_runtime::NpiLayout for MsQuic {}
-
-const _: () = assert!(MsQuic::ID.to_u128() == 0xC431_38E3_CD13_4CB1_9CAE_E005_C855_7ABA);
-const _: () = assert!(offset_of!(MsQuicNmrDispatch, reserved) == 2);
-const _: () = assert!(MsQuicNmrDispatch::END_OF_CLOSE == size_of::<MsQuicNmrDispatch>());
-const _: () = assert!(size_of::<<MsQuic as Npi>::ClientDispatch>() == 0);
-const _: () = assert!(size_of::<<MsQuic as Npi>::ClientCharacteristics>() == 0);
-const _: () = assert!(size_of::<<MsQuic as Npi>::ProviderCharacteristics>() == 0);
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(size_of::<MsQuicNmrDispatch>() == 24);
-    assert!(offset_of!(MsQuicNmrDispatch, open_version) == 8);
-    assert!(offset_of!(MsQuicNmrDispatch, close) == 16);
-};
-#[cfg(target_pointer_width = "32")]
-const _: () = {
-    assert!(size_of::<MsQuicNmrDispatch>() == 12);
-    assert!(offset_of!(MsQuicNmrDispatch, open_version) == 4);
-    assert!(offset_of!(MsQuicNmrDispatch, close) == 8);
-};
 
 // ----- the provider (msquic.sys) ---------------------------------------------------------------
 

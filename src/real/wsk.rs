@@ -1,19 +1,13 @@
-//! Winsock Kernel (`wsk.h`) over the NMR, with a mock WSK subsystem as the provider.
+//! The WSK port: a WSK application and a mock WSK subsystem over the NMR, on the NPI declared
+//! in `npi-wsk` ([`npi_wsk::Wsk`]).
 //!
-//! - `NPI_WSK_INTERFACE_ID` = `{2227E803-8D8B-11D4-ABAD-009027719E09}`.
-//! - [`WskClientDispatch`] (client → provider) and the Win7 [`WskProviderDispatch`] (provider →
-//!   client); every function is `WSKAPI` = `NTAPI`, so `extern "system"`.
-//! - [`WskProviderCharacteristics`] are the provider's NPI-specific characteristics; the client
-//!   has none.
-//!
-//! The port: [`WskClient`] reads the provider's version range, attaches with the highest
+//! [`WskClient`] reads the provider's version range, attaches with the highest
 //! version both support and retries with the next lower one after `STATUS_NOINTERFACE`
 //! (nmr-contract §6.3). Its detach is pending while a call into the provider is in flight (a
 //! held [`npi_runtime::generic::PeerCall`]). [`WskProvider`] refuses majors it does not implement and
 //! pends its detach while mock sockets are open (§6.4, §6.6).
 
 use core::ffi::c_void;
-use core::mem::offset_of;
 use core::ptr;
 use std::sync::Arc;
 use std::vec::Vec;
@@ -26,34 +20,17 @@ use npi_runtime::sys::{
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientBindingRef, ClientDetachRequest,
     ClientTable, Detach, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
-    ProviderDetachRequest, ProviderPendingDetach, ProviderTable, dispatch_table, npi, npi_client,
-    npi_data, npi_provider,
+    ProviderDetachRequest, ProviderPendingDetach, ProviderTable, npi_client, npi_provider,
+};
+use npi_wsk::{
+    WSK_FLAG_DATAGRAM_SOCKET, WSK_TRANSPORT_LIST_QUERY, Wsk, WskClientDispatch,
+    WskClientDispatchImpl, WskProviderCharacteristics, WskProviderDispatch,
+    WskProviderDispatchImpl, make_wsk_version, wsk_major_version, wsk_minor_version,
 };
 
 use super::Trace;
 use super::sync::{AtomicUsize, Condvar, Mutex, Ordering, lock};
 
-/// `MAKE_WSK_VERSION(Mj, Mn)`.
-#[must_use]
-pub const fn make_wsk_version(major: u8, minor: u8) -> u16 {
-    ((major as u16) << 8) | minor as u16
-}
-
-/// `WSK_MAJOR_VERSION(V)`.
-#[must_use]
-pub const fn wsk_major_version(v: u16) -> u8 {
-    (v >> 8) as u8
-}
-
-/// `WSK_MINOR_VERSION(V)`.
-#[must_use]
-#[allow(clippy::cast_possible_truncation)] // the low byte, as the C macro
-pub const fn wsk_minor_version(v: u16) -> u8 {
-    v as u8
-}
-
-/// `WSK_TRANSPORT_LIST_QUERY`, a client-level control code.
-pub const WSK_TRANSPORT_LIST_QUERY: u32 = 2;
 /// A control code of the mock provider only: the call blocks at the provider's [`Gate`], so a
 /// test can keep a call in flight.
 pub const MOCK_WSK_BLOCKING_QUERY: u32 = 0x8000_0001;
@@ -63,166 +40,6 @@ pub const AF_INET6: u16 = 23;
 pub const SOCK_DGRAM: u16 = 2;
 /// `IPPROTO_UDP`.
 pub const IPPROTO_UDP: u32 = 17;
-/// `WSK_FLAG_DATAGRAM_SOCKET`.
-pub const WSK_FLAG_DATAGRAM_SOCKET: u32 = 4;
-
-// ----- the NPI ---------------------------------------------------------------------------------
-
-/// `WSK_PROVIDER_CHARACTERISTICS`: what the provider shows the client in
-/// `ProviderRegistrationInstance->NpiSpecificCharacteristics`.
-#[npi_data]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WskProviderCharacteristics {
-    /// `HighestVersion`.
-    pub highest_version: u16,
-    /// `LowestVersion`.
-    pub lowest_version: u16,
-}
-
-/// `WSK_CLIENT_DISPATCH`.
-#[dispatch_table]
-pub struct WskClientDispatch {
-    /// `MAKE_WSK_VERSION(major, minor)` the client wants.
-    pub version: u16,
-    /// 0.
-    pub reserved: u16,
-    /// `PFN_WSK_CLIENT_EVENT`; the header defines no event types yet. May be NULL.
-    #[optional]
-    pub wsk_client_event: fn(
-        #[context] client_context: *mut c_void,
-        event_type: u32,
-        information: *mut c_void,
-        information_length: usize,
-    ) -> NTSTATUS,
-}
-
-/// `WSK_PROVIDER_DISPATCH`, Win7 and later: the Vista table plus three functions at the end.
-/// The first parameter of each is the `PWSK_CLIENT`, the provider's binding context.
-#[dispatch_table]
-pub struct WskProviderDispatch {
-    /// The version the provider grants (its minor may be higher than the one asked for).
-    pub version: u16,
-    /// 0.
-    pub reserved: u16,
-    /// `PFN_WSK_SOCKET` (Vista).
-    pub wsk_socket: fn(
-        #[context] client: *mut c_void,
-        address_family: u16,
-        socket_type: u16,
-        protocol: u32,
-        flags: u32,
-        socket_context: *mut c_void,
-        dispatch: *const c_void,
-        owning_process: *mut c_void,
-        owning_thread: *mut c_void,
-        security_descriptor: *mut c_void,
-        irp: *mut c_void,
-    ) -> NTSTATUS,
-    /// `PFN_WSK_SOCKET_CONNECT` (Vista).
-    pub wsk_socket_connect: fn(
-        #[context] client: *mut c_void,
-        socket_type: u16,
-        protocol: u32,
-        local_address: *mut c_void,
-        remote_address: *mut c_void,
-        flags: u32,
-        socket_context: *mut c_void,
-        dispatch: *const c_void,
-        owning_process: *mut c_void,
-        owning_thread: *mut c_void,
-        security_descriptor: *mut c_void,
-        irp: *mut c_void,
-    ) -> NTSTATUS,
-    /// `PFN_WSK_CONTROL_CLIENT` (Vista).
-    pub wsk_control_client: fn(
-        #[context] client: *mut c_void,
-        control_code: u32,
-        input_size: usize,
-        input_buffer: *mut c_void,
-        output_size: usize,
-        output_buffer: *mut c_void,
-        output_size_returned: *mut usize,
-        irp: *mut c_void,
-    ) -> NTSTATUS,
-    /// `PFN_WSK_GET_ADDRESS_INFO` (Win7).
-    pub wsk_get_address_info: fn(
-        #[context] client: *mut c_void,
-        node_name: *mut c_void,
-        service_name: *mut c_void,
-        name_space: u32,
-        provider: *mut GUID,
-        hints: *mut c_void,
-        result: *mut *mut c_void,
-        owning_process: *mut c_void,
-        owning_thread: *mut c_void,
-        irp: *mut c_void,
-    ) -> NTSTATUS,
-    /// `PFN_WSK_FREE_ADDRESS_INFO` (Win7), returns `VOID`.
-    pub wsk_free_address_info: fn(#[context] client: *mut c_void, addr_info: *mut c_void),
-    /// `PFN_WSK_GET_NAME_INFO` (Win7).
-    pub wsk_get_name_info: fn(
-        #[context] client: *mut c_void,
-        sock_addr: *mut c_void,
-        sock_addr_length: u32,
-        node_name: *mut c_void,
-        service_name: *mut c_void,
-        flags: u32,
-        owning_process: *mut c_void,
-        owning_thread: *mut c_void,
-        irp: *mut c_void,
-    ) -> NTSTATUS,
-}
-
-/// Winsock Kernel: `NPI_WSK_INTERFACE_ID`.
-#[npi(
-    id = "2227E803-8D8B-11D4-ABAD-009027719E09",
-    provider_characteristics = WskProviderCharacteristics,
-    client_dispatch = WskClientDispatch,
-    provider_dispatch = WskProviderDispatch
-)]
-pub struct Wsk;
-// SAFETY: the layouts are wsk.h's (Win7 dispatch, characteristics), with size and offset
-// asserts above; this is the only declaration of NPI_WSK_INTERFACE_ID in the crate.
-unsafe impl ::npi_runtime::NpiLayout for Wsk {}
-
-// ----- layouts ---------------------------------------------------------------------------------
-
-const _: () = assert!(size_of::<WskProviderCharacteristics>() == 4);
-const _: () = assert!(offset_of!(WskProviderCharacteristics, lowest_version) == 2);
-const _: () = assert!(offset_of!(WskClientDispatch, reserved) == 2);
-const _: () = assert!(offset_of!(WskProviderDispatch, reserved) == 2);
-const _: () = assert!(WskProviderDispatch::END_OF_RESERVED == 4);
-const _: () = assert!(align_of::<WskProviderDispatch>() == size_of::<usize>());
-const _: () =
-    assert!(<Wsk as npi_runtime::Npi>::ID.to_u128() == 0x2227_E803_8D8B_11D4_ABAD_0090_2771_9E09);
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(size_of::<WskClientDispatch>() == 16);
-    assert!(offset_of!(WskClientDispatch, wsk_client_event) == 8);
-    // Win7+ layout.
-    assert!(size_of::<WskProviderDispatch>() == 56);
-    assert!(offset_of!(WskProviderDispatch, wsk_socket) == 8);
-    assert!(offset_of!(WskProviderDispatch, wsk_socket_connect) == 16);
-    assert!(offset_of!(WskProviderDispatch, wsk_control_client) == 24);
-    assert!(offset_of!(WskProviderDispatch, wsk_get_address_info) == 32);
-    assert!(offset_of!(WskProviderDispatch, wsk_free_address_info) == 40);
-    assert!(offset_of!(WskProviderDispatch, wsk_get_name_info) == 48);
-    // The Vista layout ends with WskControlClient.
-    assert!(WskProviderDispatch::END_OF_WSK_CONTROL_CLIENT == 32);
-};
-#[cfg(target_pointer_width = "32")]
-const _: () = {
-    assert!(size_of::<WskClientDispatch>() == 8);
-    assert!(offset_of!(WskClientDispatch, wsk_client_event) == 4);
-    assert!(size_of::<WskProviderDispatch>() == 28);
-    assert!(offset_of!(WskProviderDispatch, wsk_socket) == 4);
-    assert!(offset_of!(WskProviderDispatch, wsk_socket_connect) == 8);
-    assert!(offset_of!(WskProviderDispatch, wsk_control_client) == 12);
-    assert!(offset_of!(WskProviderDispatch, wsk_get_address_info) == 16);
-    assert!(offset_of!(WskProviderDispatch, wsk_free_address_info) == 20);
-    assert!(offset_of!(WskProviderDispatch, wsk_get_name_info) == 24);
-    assert!(WskProviderDispatch::END_OF_WSK_CONTROL_CLIENT == 16);
-};
 
 // ----- the mock WSK subsystem (provider) -------------------------------------------------------
 

@@ -1,18 +1,16 @@
-//! XDP for Windows, the interface NPI (`src/nmr/{common,client,provider}.c`,
-//! `published/external/xdp/{control,objectheader,apiversion,driverapi}.h`).
+//! The XDP port (`src/nmr/{client,provider}.c`) on the interface NPI declared in `npi-xdp`
+//! ([`npi_xdp::Xdp`]).
 //!
-//! - `NPI_XDP_ID` = `{E1CADF68-E3DD-4A4A-932D-386A29399F5E}`.
 //! - Roles are inverted: the NIC driver is the client ([`XdpInterface`]), XDP core the
 //!   provider ([`XdpProvider`]), which registers one provider per interface, with the client's
 //!   `InstanceId` as its module id and the interface index as `Number` on both sides.
 //! - `NPI_REGISTRATION_INSTANCE.Version = XDP_BINDING_VERSION_1 = 1` on both sides.
-//! - Client dispatch [`XdpNpiClient`], client characteristics [`XdpCapabilitiesEx`] (the head
+//! - Client dispatch `XDP_NPI_CLIENT`, client characteristics `XDP_CAPABILITIES_EX` (the head
 //!   of the interface's [`XdpCapabilities`], shared by the interface module and its
 //!   registration), provider dispatch `NULL`, no provider characteristics.
 //! - No calling convention anywhere in XDP's tables: `abi = "C"`.
 
 use core::ffi::c_void;
-use core::mem::offset_of;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,221 +24,17 @@ use npi_runtime::sys::{
 };
 use npi_runtime::{
     Attach, Client, ClientAttachRequest, ClientBinding, ClientDetachRequest, ClientRegistration,
-    ClientTable, Detach, Npi, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
-    ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, dispatch_table, npi,
-    npi_client, npi_data, npi_provider,
+    ClientTable, Detach, Provider, ProviderAttachRequest, ProviderBinding, ProviderBindingRef,
+    ProviderDetachRequest, ProviderPendingDetach, ProviderRegistration, npi_client, npi_provider,
 };
-
-use core::fmt::{self, Display, Write};
-
-use npi_runtime::c_header::{CLayout, CType};
+use npi_xdp::{
+    GetInterfaceContext, XDP_BINDING_VERSION_1, XDP_CAPABILITIES_EX_REVISION_1,
+    XDP_DRIVER_API_VERSION, XDP_INTERFACE_DISPATCH_REVISION_1, XDP_NPI_CLIENT_REVISION_1,
+    XDP_SIZEOF_CAPABILITIES_EX_REVISION_1, Xdp, XdpCapabilities, XdpInterfaceDispatch,
+    XdpInterfaceDispatchImpl, XdpNpiClient, XdpNpiClientImpl, XdpObjectHeader, XdpVersion,
+};
 
 use super::{Trace, lock, size32};
-
-/// `XDP_BINDING_VERSION_1`.
-pub const XDP_BINDING_VERSION_1: u16 = 1;
-/// `XDP_NPI_CLIENT_REVISION_1`.
-pub const XDP_NPI_CLIENT_REVISION_1: u32 = 1;
-/// `XDP_CAPABILITIES_EX_REVISION_1`.
-pub const XDP_CAPABILITIES_EX_REVISION_1: u32 = 1;
-/// `XDP_INTERFACE_DISPATCH_REVISION_1`.
-pub const XDP_INTERFACE_DISPATCH_REVISION_1: u32 = 1;
-/// `XDP_DRIVER_API_MAJOR/MINOR/PATCH_VER`.
-pub const XDP_DRIVER_API_VERSION: XdpVersion = XdpVersion { major: 0, minor: 10, patch: 0 };
-
-// ----- the NPI ---------------------------------------------------------------------------------
-
-/// `XDP_OBJECT_HEADER`.
-#[npi_data]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct XdpObjectHeader {
-    /// `Revision`.
-    pub revision: u32,
-    /// `Size`.
-    pub size: u32,
-}
-
-/// `XDP_VERSION`.
-#[npi_data]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct XdpVersion {
-    /// `Major`.
-    pub major: u32,
-    /// `Minor`.
-    pub minor: u32,
-    /// `Patch`.
-    pub patch: u32,
-}
-
-/// `XDP_CAPABILITIES_EX`: the client's NPI-specific characteristics. The caller owns it.
-#[npi_data]
-#[derive(Debug)]
-pub struct XdpCapabilitiesEx {
-    /// Revision 1; `Size` grows within the revision.
-    pub header: XdpObjectHeader,
-    /// Byte offset, from this struct, of an `XDP_VERSION` array.
-    pub driver_api_versions_offset: u32,
-    /// Entries in that array.
-    pub driver_api_version_count: u32,
-    /// The DDK's driver API version.
-    pub ddk_driver_api_version: XdpVersion,
-    /// The ModuleId GUID both sides register with.
-    pub instance_id: GUID,
-    /// `BOOLEAN`, appended later within revision 1.
-    pub rx_checksum_supported: u8,
-    /// `BOOLEAN`.
-    pub rx_timestamp_supported: u8,
-    /// `BOOLEAN`.
-    pub tx_timestamp_supported: u8,
-}
-
-/// `XDP_SIZEOF_CAPABILITIES_EX_REVISION_1`: through `InstanceId`.
-pub const XDP_SIZEOF_CAPABILITIES_EX_REVISION_1: usize =
-    offset_of!(XdpCapabilitiesEx, instance_id) + size_of::<GUID>();
-/// `RTL_SIZEOF_THROUGH_FIELD(XDP_CAPABILITIES_EX, TxTimestampSupported)`, what the LWF sets.
-pub const SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP: usize =
-    offset_of!(XdpCapabilitiesEx, tx_timestamp_supported) + size_of::<u8>();
-
-/// `XDP_CAPABILITIES`: the single-version wrapper `XdpInitializeCapabilities` fills in. The
-/// version array `DriverApiVersionsOffset` points at is in the same struct, so the NMR must be
-/// given the head of a whole `XdpCapabilities`, not a copy of its `capabilities_ex` alone.
-#[npi_data]
-#[derive(Debug)]
-pub struct XdpCapabilities {
-    /// The characteristics proper.
-    pub capabilities_ex: XdpCapabilitiesEx,
-    /// The one driver API version, at `DriverApiVersionsOffset`.
-    pub driver_api_version: XdpVersion,
-}
-
-impl XdpCapabilities {
-    /// `XdpInitializeCapabilities` plus the LWF's appended fields (`Size` = 47).
-    #[must_use]
-    #[allow(clippy::cast_possible_truncation)] // offsets of a 60-byte struct
-    pub const fn new(instance_id: GUID) -> Self {
-        Self {
-            capabilities_ex: XdpCapabilitiesEx {
-                header: XdpObjectHeader {
-                    revision: XDP_CAPABILITIES_EX_REVISION_1,
-                    size: SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP as u32,
-                },
-                driver_api_versions_offset: offset_of!(XdpCapabilities, driver_api_version) as u32,
-                driver_api_version_count: 1,
-                ddk_driver_api_version: XDP_DRIVER_API_VERSION,
-                instance_id,
-                rx_checksum_supported: 0,
-                rx_timestamp_supported: 0,
-                tx_timestamp_supported: 1,
-            },
-            driver_api_version: XDP_DRIVER_API_VERSION,
-        }
-    }
-}
-
-/// `VOID *GetInterfaceContext`, as a data member of the client's table. A raw pointer is not
-/// `Sync`, and a dispatch table must be; the wrapper says the pointer is only passed back.
-#[repr(transparent)]
-#[derive(Debug, Clone, Copy)]
-pub struct GetInterfaceContext(pub *mut c_void);
-
-// SAFETY: an opaque value handed back to the client's own function, never dereferenced here.
-unsafe impl Sync for GetInterfaceContext {}
-// SAFETY: as above.
-unsafe impl Send for GetInterfaceContext {}
-
-// SAFETY: `#[repr(transparent)]` over a pointer: spelled and laid out as one.
-unsafe impl CType for GetInterfaceContext {
-    const LAYOUT: CLayout = <*mut c_void as CType>::LAYOUT;
-    fn declare(out: &mut dyn Write, qualifier: &str, d: &dyn Display) -> fmt::Result {
-        <*mut c_void as CType>::declare(out, qualifier, d)
-    }
-}
-
-/// `XDP_NPI_CLIENT`: a header, one context pointer and one function.
-#[dispatch_table(abi = "C")]
-pub struct XdpNpiClient {
-    /// `Revision = XDP_NPI_CLIENT_REVISION_1`, `Size = RTL_SIZEOF_THROUGH_FIELD(.., GetInterfaceDispatch)`.
-    pub header: XdpObjectHeader,
-    /// Passed back as `GetInterfaceDispatch`'s second argument.
-    pub get_interface_context: GetInterfaceContext,
-    /// `XDP_GET_INTERFACE_DISPATCH`.
-    pub get_interface_dispatch: fn(
-        version: *const XdpVersion,
-        get_interface_context: *mut c_void,
-        interface_context: *mut *mut c_void,
-        interface_dispatch: *mut *const c_void,
-    ) -> NTSTATUS,
-}
-
-/// `XDP_INTERFACE_DISPATCH`, returned by `GetInterfaceDispatch` outside NMR; the functions'
-/// parameters are abbreviated to the interface context.
-#[dispatch_table(abi = "C")]
-pub struct XdpInterfaceDispatch {
-    /// `Revision = XDP_INTERFACE_DISPATCH_REVISION_1`.
-    pub header: XdpObjectHeader,
-    /// `OpenInterface`.
-    pub open_interface: fn(interface_context: *mut c_void) -> NTSTATUS,
-    /// `CloseInterface`.
-    pub close_interface: fn(interface_context: *mut c_void),
-    /// `CreateRxQueue`.
-    pub create_rx_queue: fn(interface_context: *mut c_void) -> NTSTATUS,
-    /// `ActivateRxQueue`.
-    pub activate_rx_queue: fn(interface_context: *mut c_void),
-    /// `DeleteRxQueue`.
-    pub delete_rx_queue: fn(interface_context: *mut c_void),
-    /// `CreateTxQueue`.
-    pub create_tx_queue: fn(interface_context: *mut c_void) -> NTSTATUS,
-    /// `ActivateTxQueue`.
-    pub activate_tx_queue: fn(interface_context: *mut c_void),
-    /// `DeleteTxQueue`.
-    pub delete_tx_queue: fn(interface_context: *mut c_void),
-}
-
-/// The XDP interface NPI: `NPI_XDP_ID`.
-#[npi(
-    id = "E1CADF68-E3DD-4A4A-932D-386A29399F5E",
-    client_characteristics = XdpCapabilitiesEx,
-    client_dispatch = XdpNpiClient,
-    registration_version = 1
-)]
-pub struct Xdp;
-// SAFETY: the layouts are XDP's xdp/interface headers (capabilities, dispatch), asserted
-// above; this is the only declaration of this id in the crate.
-unsafe impl ::npi_runtime::NpiLayout for Xdp {}
-
-const _: () = assert!(Xdp::ID.to_u128() == 0xE1CA_DF68_E3DD_4A4A_932D_386A_2939_9F5E);
-const _: () = assert!(<Xdp as Npi>::REGISTRATION_VERSION == XDP_BINDING_VERSION_1);
-const _: () = assert!(size_of::<<Xdp as Npi>::ProviderDispatch>() == 0);
-const _: () = assert!(size_of::<XdpObjectHeader>() == 8);
-const _: () = assert!(size_of::<XdpVersion>() == 12);
-const _: () = assert!(size_of::<XdpCapabilitiesEx>() == 48);
-const _: () = assert!(align_of::<XdpCapabilitiesEx>() == 4);
-const _: () = assert!(offset_of!(XdpCapabilitiesEx, driver_api_versions_offset) == 8);
-const _: () = assert!(offset_of!(XdpCapabilitiesEx, driver_api_version_count) == 12);
-const _: () = assert!(offset_of!(XdpCapabilitiesEx, ddk_driver_api_version) == 16);
-const _: () = assert!(offset_of!(XdpCapabilitiesEx, instance_id) == 28);
-const _: () = assert!(offset_of!(XdpCapabilitiesEx, rx_checksum_supported) == 44);
-const _: () = assert!(XDP_SIZEOF_CAPABILITIES_EX_REVISION_1 == 44);
-const _: () = assert!(SIZEOF_CAPABILITIES_EX_THROUGH_TX_TIMESTAMP == 47);
-const _: () = assert!(size_of::<XdpCapabilities>() == 60);
-const _: () = assert!(offset_of!(XdpCapabilities, driver_api_version) == 48);
-const _: () = assert!(offset_of!(XdpNpiClient, get_interface_context) == 8);
-const _: () =
-    assert!(XdpInterfaceDispatch::END_OF_DELETE_TX_QUEUE == size_of::<XdpInterfaceDispatch>());
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(size_of::<XdpNpiClient>() == 24);
-    assert!(offset_of!(XdpNpiClient, get_interface_dispatch) == 16);
-    assert!(XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH == 24);
-    assert!(size_of::<XdpInterfaceDispatch>() == 72);
-};
-#[cfg(target_pointer_width = "32")]
-const _: () = {
-    assert!(size_of::<XdpNpiClient>() == 16);
-    assert!(offset_of!(XdpNpiClient, get_interface_dispatch) == 12);
-    assert!(XdpNpiClient::END_OF_GET_INTERFACE_DISPATCH == 16);
-    assert!(size_of::<XdpInterfaceDispatch>() == 40);
-};
 
 // ----- the NIC driver (client) -----------------------------------------------------------------
 

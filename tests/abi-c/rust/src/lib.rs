@@ -12,6 +12,10 @@
 
 // Linked for its compile-time layout asserts only (see Cargo.toml).
 use exnpi as _;
+use npi_ebpf as _;
+use npi_msquic as _;
+use npi_wsk as _;
+use npi_xdp as _;
 
 use core::mem::{align_of, offset_of, size_of};
 
