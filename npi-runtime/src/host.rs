@@ -249,7 +249,7 @@ impl core::fmt::Debug for AllocationFaults {
 /// // ... register a client: its first NmrClientAttachProvider is refused; a retry goes through ...
 /// assert_eq!((refusals.attempts(), refusals.refused()), (0, 0)); // nothing registered here
 /// ```
-/// `tests/ports_wsk.rs::wsk_client_retries_when_the_provider_refuses` shows the WSK client
+/// `suite/tests/ports_wsk.rs::wsk_client_retries_when_the_provider_refuses` shows the WSK client
 /// retrying with version 1.0 when its 2.0 table is refused, and declining when every attempt is.
 #[must_use = "the plan is disarmed when the guard is dropped"]
 pub struct AttachFaults {
@@ -328,7 +328,7 @@ impl core::fmt::Debug for AttachFaults {
 /// default hides both. Dropping the guard restores the plan it replaced; deregistrations
 /// already handed over still run late. Not available under loom.
 ///
-/// `tests/conformance.rs` (`detach_faults`) shows a C-style unload that frees its client state
+/// `suite/tests/conformance.rs` (`detach_faults`) shows a C-style unload that frees its client state
 /// before waiting: it passes against the synchronous default and is caught with this guard.
 #[cfg(not(loom))]
 #[must_use = "the plan is disarmed when the guard is dropped"]

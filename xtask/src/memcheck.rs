@@ -74,7 +74,7 @@ pub(crate) struct DeliberateLeak {
 }
 
 /// Every deliberate leak of the test suite. Prefer making a test's `'static` data reachable
-/// (as `tests/conformance/support.rs` and `tests/alloc_faults.rs` do) to adding an entry here.
+/// (as `suite/tests/conformance/support.rs` and `suite/tests/alloc_faults.rs` do) to adding an entry here.
 pub(crate) const DELIBERATE_LEAKS: &[DeliberateLeak] = &[
     DeliberateLeak {
         test: "soundness::a_forgotten_peer_call_keeps_the_detach_pending_forever_instead_of_freeing_the_peer",
@@ -1460,8 +1460,8 @@ mod tests {
 
     fn workspace() -> Vec<TestBinary> {
         vec![
-            binary("soundness", "tests/soundness.rs"),
-            binary("conformance", "tests/conformance.rs"),
+            binary("soundness", "suite/tests/soundness.rs"),
+            binary("conformance", "suite/tests/conformance.rs"),
             binary("ui", "npi-macros/tests/ui.rs"),
             binary("npi_macros", "npi-macros/src/lib.rs"),
         ]
@@ -1559,9 +1559,9 @@ mod tests {
             labels,
             [
                 "npi_macros (npi-macros/src/lib.rs)",
-                "conformance (tests/conformance.rs)",
+                "conformance (suite/tests/conformance.rs)",
                 "conformance: aborting children (strict::strict_mode_aborts_*)",
-                "soundness (tests/soundness.rs)",
+                "soundness (suite/tests/soundness.rs)",
             ]
         );
         let conformance = &plan.passes[1];
@@ -1612,15 +1612,15 @@ mod tests {
 
     #[test]
     fn cargo_json_gives_test_executables_once() {
-        let json = r#"{"reason":"compiler-artifact","target":{"name":"soundness","src_path":"/r/tests/soundness.rs"},"profile":{"test":true},"executable":"/r/target/debug/deps/soundness-1"}
+        let json = r#"{"reason":"compiler-artifact","target":{"name":"soundness","src_path":"/r/suite/tests/soundness.rs"},"profile":{"test":true},"executable":"/r/target/debug/deps/soundness-1"}
 {"reason":"compiler-artifact","target":{"name":"npi_runtime","src_path":"/r/npi-runtime/src/lib.rs"},"profile":{"test":false},"executable":null}
-{"reason":"compiler-artifact","target":{"name":"exnpi","src_path":"/r/examples/exnpi.rs"},"profile":{"test":false},"executable":"/r/target/debug/examples/exnpi"}
-{"reason":"compiler-artifact","target":{"name":"soundness","src_path":"/r/tests/soundness.rs"},"profile":{"test":true},"executable":"/r/target/debug/deps/soundness-1"}
+{"reason":"compiler-artifact","target":{"name":"exnpi","src_path":"/r/suite/examples/exnpi.rs"},"profile":{"test":false},"executable":"/r/target/debug/examples/exnpi"}
+{"reason":"compiler-artifact","target":{"name":"soundness","src_path":"/r/suite/tests/soundness.rs"},"profile":{"test":true},"executable":"/r/target/debug/deps/soundness-1"}
 {"reason":"build-finished","success":true}"#;
         let found = parse_test_executables(json, Path::new("/r")).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "soundness");
-        assert_eq!(found[0].src, "tests/soundness.rs");
+        assert_eq!(found[0].src, "suite/tests/soundness.rs");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! EXNPI, the example NPI of Microsoft's NMR documentation, as a Windows kernel driver: the
-//! provider and client of `examples/exnpi.rs` written with the same macros, registered from
+//! provider and client of `suite/examples/exnpi.rs` written with the same macros, registered from
 //! `DriverEntry` and deregistered from `DriverUnload`, with npi-runtime's `NETIO.SYS` backend.
 //!
 //! ```text
@@ -31,7 +31,7 @@ use npi_runtime::{
 use kernel::{trace, trace_value};
 
 // ---------------------------------------------------------------------------------------------
-// The NPI: what both sides agree on (as in examples/exnpi.rs).
+// The NPI: what both sides agree on (as in suite/examples/exnpi.rs).
 
 // EXNPI's tables and id come from its definition crate, `npis/exnpi`: this module only
 // implements them.

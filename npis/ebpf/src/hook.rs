@@ -19,7 +19,7 @@
 //! Using it: a link is `#[npi_client(npi = EbpfHook, dynamic_module_id)]` implementing
 //! `EbpfLinkDispatchImpl`, registered with its own GUID and owned `client_data`; a hook
 //! provider is `#[npi_provider(npi = EbpfHook, module_id = "<attach type>", characteristics =
-//! …)]`. `examples/link_objects.rs` in the npi repository runs a thousand links against one.
+//! …)]`. `suite/examples/link_objects.rs` in the npi repository runs a thousand links against one.
 //!
 //! In the C header (`include/ebpf_hook.h`) the NPI id is `EBPF_HOOK_EXTENSION_IID`, the structs
 //! keep eBPF's names, and the members are PascalCase (see the crate docs).

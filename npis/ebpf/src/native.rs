@@ -16,7 +16,7 @@
 //!
 //! Using it: the client implements `MetadataTableImpl` and offers
 //! `MetadataTable::new::<Client>(size_of::<MetadataTable>())`; the provider reads the client's
-//! table in its attach and accepts with no table of its own (`&()`). `examples/ebpf_native.rs`
+//! table in its attach and accepts with no table of its own (`&()`). `suite/examples/ebpf_native.rs`
 //! in the npi repository runs such a pair.
 //!
 //! In the C header (`include/ebpf_native.h`) the NPI id is `_ebpf_native_npi_id`, ebpfcore's

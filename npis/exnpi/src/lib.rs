@@ -1,7 +1,7 @@
 //! EXNPI, the example NPI of Microsoft's NMR documentation ("Example Network Programming
 //! Interface"): a provider function the client calls and a notification the provider sends
 //! back, declared once, here, for every module that speaks it. Its providers and clients (the
-//! host example `examples/exnpi.rs`, the kernel driver `examples/kernel-driver/`) depend on this
+//! host example `suite/examples/exnpi.rs`, the kernel driver `examples/kernel-driver/`) depend on this
 //! crate and implement `ExProviderDispatchImpl` / `ExClientDispatchImpl` for their modules.
 //!
 //! Both tables start with the documentation's `Version` and `Length`; [`VERSION`] and

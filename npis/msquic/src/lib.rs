@@ -31,7 +31,7 @@
 //! with no table of its own (`&()`), and calls `open_version(QUIC_API_VERSION_2, …)` through
 //! the provider's table. A provider is `#[npi_provider(npi = npi_msquic::MsQuic, module_id =
 //! "698F7C72-C2E6-49CD-8C39-98851D501901")]` implementing `MsQuicNmrDispatchImpl`, and hands
-//! out `MsQuicNmrDispatch::new::<Provider>(0, 0)`. `examples/msquic.rs` in the npi repository
+//! out `MsQuicNmrDispatch::new::<Provider>(0, 0)`. `suite/examples/msquic.rs` in the npi repository
 //! runs both, with the header helper's wait for the first attach.
 //!
 //! # The C header

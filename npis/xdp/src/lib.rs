@@ -34,7 +34,7 @@
 //! with its `InstanceId`, its interface index and its capabilities
 //! ([`XdpCapabilities::new`]); XDP core is an `#[npi_provider(npi = npi_xdp::Xdp,
 //! dynamic_module_id)]` that checks the client's instance version, `Number`, module id and
-//! table, and calls `GetInterfaceDispatch` once bound. `examples/xdp.rs` in the npi repository
+//! table, and calls `GetInterfaceDispatch` once bound. `suite/examples/xdp.rs` in the npi repository
 //! runs such a pair.
 //!
 //! # The C header

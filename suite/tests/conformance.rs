@@ -13,7 +13,7 @@
     reason = "the conformance suite drives the raw ABI in C-shaped sequences, each block under one SAFETY argument; the library itself keeps one operation per block"
 )]
 
-// The crate root is `tests/conformance.rs`, so its modules live in `tests/conformance/`.
+// The crate root is `suite/tests/conformance.rs`, so its modules live in `suite/tests/conformance/`.
 #[path = "conformance/support.rs"]
 mod support;
 

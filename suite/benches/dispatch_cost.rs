@@ -2,7 +2,7 @@
 //! write, in one run:
 //!
 //! - **safe, per call**: `binding.peer()?.add(v)` — a guard taken and dropped around every call
-//!   (how `examples/exnpi.rs` and the README call);
+//!   (how `suite/examples/exnpi.rs` and the README call);
 //! - **safe, held**: one `PeerCall` guard, many calls through it;
 //! - **raw**: `(table.add)(context, v)` — the bare indirect call, no protection at all;
 //! - **C rundown**: the raw call inside `ExAcquireRundownProtection`/`ExReleaseRundownProtection`

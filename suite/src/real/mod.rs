@@ -1,5 +1,5 @@
 //! The ports of the real NPIs: for each, the modules (a mock or faithful provider and client)
-//! that `examples/` run with a trace and `tests/ports_*.rs` check. The NPIs themselves (ids,
+//! that `examples/` run with a trace and `suite/tests/ports_*.rs` check. The NPIs themselves (ids,
 //! layouts, versions) are declared once, in the definition crates under `npis/` (`npi-wsk`,
 //! `npi-msquic`, `npi-ebpf`, `npi-xdp`), which these modules import as any driver would.
 //!
@@ -62,7 +62,7 @@ impl Trace {
 }
 
 /// What the ports' modules share between threads: std's primitives, or loom's under
-/// `cfg(loom)` so that a port's own modules can be model-checked (`tests/model.rs` runs the WSK
+/// `cfg(loom)` so that a port's own modules can be model-checked (`suite/tests/model.rs` runs the WSK
 /// port's provider and client). `Trace` keeps std's: it never holds its lock across anything
 /// loom schedules.
 pub(crate) mod sync {

@@ -30,7 +30,7 @@ const TEXT_EXTENSIONS: &[&str] = &["rs", "md", "toml", "c", "h", "stderr"];
 
 /// Where to look when git is not available (a source tarball, say).
 const WALK_ROOTS: &[&str] =
-    &["src", "tests", "npi-runtime", "npi-macros", "examples", "benches", "xtask", "docs"];
+    &["suite", "tests", "npi-runtime", "npi-macros", "npis", "examples", "xtask", "docs"];
 
 /// The contract's ids: rules R1–R35, open questions OQ-1–OQ-20 and scenarios T1–T12. The
 /// contract itself is not in the repository, so its id set is pinned here; if it grows, this
@@ -67,8 +67,9 @@ impl fmt::Display for Id {
     }
 }
 
+/// The repository: this package is its `suite/`.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 fn is_word(b: u8) -> bool {
@@ -312,9 +313,9 @@ fn test_location(path: &str) -> Option<(PathBuf, &str)> {
             Some((PathBuf::from(format!("xtask/src/{module}.rs")), function))
         }
         [binary, module, function] => {
-            Some((PathBuf::from(format!("tests/{binary}/{module}.rs")), function))
+            Some((PathBuf::from(format!("suite/tests/{binary}/{module}.rs")), function))
         }
-        [binary, function] => Some((PathBuf::from(format!("tests/{binary}.rs")), function)),
+        [binary, function] => Some((PathBuf::from(format!("suite/tests/{binary}.rs")), function)),
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! Model checks of the host NMR and the runtime with loom, on the repo's own scenarios: EXNPI's
 //! provider detach that pends until another thread completes it, WSK's calls in flight that keep
 //! the client's detach pending (with WSK-shaped test modules that can tell a call after cleanup,
-//! and with the WSK port's own modules from `src/real/wsk.rs`), and a client registering while
+//! and with the WSK port's own modules from `suite/src/real/wsk.rs`), and a client registering while
 //! its provider deregisters (R28). And a seeded bug in a module (its own in-flight count
 //! checked before it is raised, so its detach can complete while its worker still uses what
 //! cleanup tears down) that loom finds and an ordinary threaded test of the same scenario
@@ -349,7 +349,7 @@ fn wsk_calls_in_flight() {
     assert_eq!(provider.flags.cleaned.load(Ordering::SeqCst), 1);
 }
 
-/// The WSK port itself (`src/real/wsk.rs`, whose modules use `real::sync`): the client
+/// The WSK port itself (`suite/src/real/wsk.rs`, whose modules use `real::sync`): the client
 /// deregisters while a call of its is in flight on another thread; the call either went
 /// through or was refused, and both sides are cleaned up once.
 fn wsk_port_client_leaves_during_a_call() {
