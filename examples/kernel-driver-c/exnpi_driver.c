@@ -36,26 +36,9 @@
 
 /* ---- the NPI ------------------------------------------------------------------------------ */
 
-/* {F0B35B9A-3E1C-4C55-9E0B-52A64D5E71C2} */
-static const NPIID NPI_EXNPI_ID = {
-    0xF0B35B9A, 0x3E1C, 0x4C55, {0x9E, 0x0B, 0x52, 0xA6, 0x4D, 0x5E, 0x71, 0xC2}};
-
-typedef ULONG(NTAPI EXNPI_PROVIDER_FUNCTION)(PVOID ProviderBindingContext, ULONG Value);
-typedef VOID(NTAPI EXNPI_CLIENT_NOTIFY)(PVOID ClientBindingContext, ULONG Value);
-
-/* What the provider offers its clients. */
-typedef struct _EXNPI_PROVIDER_DISPATCH {
-    USHORT Version;
-    USHORT Length;
-    EXNPI_PROVIDER_FUNCTION *ProviderFunction;
-} EXNPI_PROVIDER_DISPATCH;
-
-/* What a client offers its provider. */
-typedef struct _EXNPI_CLIENT_DISPATCH {
-    USHORT Version;
-    USHORT Length;
-    EXNPI_CLIENT_NOTIFY *ClientNotify;
-} EXNPI_CLIENT_DISPATCH;
+/* EXNPI's id, tables and function types: the header generated from its one definition,
+ * npis/exnpi (`cargo test -p exnpi` keeps it current), as the Rust driver uses the crate. */
+#include "../../npis/exnpi/include/exnpi.h"
 
 /* ---- calls into the peer: the per-binding count ------------------------------------------ */
 
@@ -108,7 +91,7 @@ static NPI_PROVIDER_DETACH_CLIENT_FN ProviderDetachClient;
 static NPI_PROVIDER_CLEANUP_BINDING_CONTEXT_FN ProviderCleanupBindingContext;
 
 static const EXNPI_PROVIDER_DISPATCH ProviderDispatch = {
-    1, sizeof(EXNPI_PROVIDER_DISPATCH), ProviderFunction};
+    EXNPI_VERSION, sizeof(EXNPI_PROVIDER_DISPATCH), ProviderFunction};
 
 /* {6D6C7F54-80C6-4A52-B0C8-4C9A1D0E3F21} */
 static const NPI_MODULEID ProviderModuleId = {
@@ -203,7 +186,7 @@ static NPI_CLIENT_DETACH_PROVIDER_FN ClientDetachProvider;
 static NPI_CLIENT_CLEANUP_BINDING_CONTEXT_FN ClientCleanupBindingContext;
 
 static const EXNPI_CLIENT_DISPATCH ClientDispatch = {
-    1, sizeof(EXNPI_CLIENT_DISPATCH), ClientNotify};
+    EXNPI_VERSION, sizeof(EXNPI_CLIENT_DISPATCH), ClientNotify};
 
 /* {1B0E58E1-0A8F-4E2A-8B6A-0D3577B4C9E0} */
 static const NPI_MODULEID ClientModuleId = {

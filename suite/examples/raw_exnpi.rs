@@ -20,23 +20,14 @@ use npi_runtime::sys::*;
 // ---------------------------------------------------------------------------------------------
 // The NPI: id and the two dispatch tables both sides agree on.
 
-const NPI_EXNPI_ID: NPIID = GUID::from_u128(0xF0B3_5B9A_3E1C_4C55_9E0B_52A6_4D5E_71C2);
+// EXNPI comes from its one definition, the `exnpi` crate, as a C module takes it from the
+// NPI's header: its id, and the two tables as the plain `#[repr(C)]` structs they are.
+use exnpi::{
+    ExClientDispatch as EXNPI_CLIENT_DISPATCH, ExProviderDispatch as EXNPI_PROVIDER_DISPATCH,
+};
+use npi_runtime::Npi;
 
-/// What the provider offers: `ProviderFunction(ProviderBindingContext, value) -> value * 2`.
-#[repr(C)]
-struct EXNPI_PROVIDER_DISPATCH {
-    Version: u16,
-    Length: u16,
-    ProviderFunction: unsafe extern "system" fn(*mut c_void, u32) -> u32,
-}
-
-/// What the client offers: a notification the provider calls.
-#[repr(C)]
-struct EXNPI_CLIENT_DISPATCH {
-    Version: u16,
-    Length: u16,
-    ClientNotify: unsafe extern "system" fn(*mut c_void, u32),
-}
+const NPI_EXNPI_ID: NPIID = exnpi::Exnpi::ID;
 
 /// Immutable statics that hold raw pointers: Sync by construction, as in C's `const` tables.
 #[repr(transparent)]
@@ -63,9 +54,9 @@ struct ProviderBinding {
 }
 
 static PROVIDER_DISPATCH: EXNPI_PROVIDER_DISPATCH = EXNPI_PROVIDER_DISPATCH {
-    Version: 1,
-    Length: len::<EXNPI_PROVIDER_DISPATCH>(),
-    ProviderFunction,
+    version: exnpi::VERSION,
+    length: len::<EXNPI_PROVIDER_DISPATCH>(),
+    provider_function: ProviderFunction,
 };
 
 static PROVIDER_CHARACTERISTICS: Static<NPI_PROVIDER_CHARACTERISTICS> =
@@ -94,7 +85,7 @@ unsafe extern "system" fn ProviderFunction(binding: *mut c_void, value: u32) -> 
     let b = unsafe { &*binding.cast::<ProviderBinding>() };
     println!("  provider: ProviderFunction({value}) called by client #{}", b.client_name);
     // SAFETY: the client's dispatch table stays valid while the binding exists.
-    let notify = unsafe { (*b.client_dispatch).ClientNotify };
+    let notify = unsafe { (*b.client_dispatch).client_notify };
     // SAFETY: called with the client's own binding context, valid while the binding exists.
     unsafe { notify(b.client_context, value * 2) };
     value * 2
@@ -181,8 +172,11 @@ struct ClientBinding {
 static CLIENT_MODULE_ID: NPI_MODULEID =
     NPI_MODULEID::from_guid(GUID::from_u128(0x1B0E_58E1_0A8F_4E2A_8B6A_0D35_77B4_C9E0));
 
-static CLIENT_DISPATCH: EXNPI_CLIENT_DISPATCH =
-    EXNPI_CLIENT_DISPATCH { Version: 1, Length: len::<EXNPI_CLIENT_DISPATCH>(), ClientNotify };
+static CLIENT_DISPATCH: EXNPI_CLIENT_DISPATCH = EXNPI_CLIENT_DISPATCH {
+    version: exnpi::VERSION,
+    length: len::<EXNPI_CLIENT_DISPATCH>(),
+    client_notify: ClientNotify,
+};
 
 const fn client_characteristics(number: u32) -> NPI_CLIENT_CHARACTERISTICS {
     NPI_CLIENT_CHARACTERISTICS {
@@ -317,7 +311,7 @@ fn main() {
         let b = unsafe { &*(*b as *const ClientBinding) };
         let (dispatch, context) = (b.provider_dispatch, b.provider_context);
         // SAFETY: as above: the provider's table is live.
-        let function = unsafe { (*dispatch).ProviderFunction };
+        let function = unsafe { (*dispatch).provider_function };
         // SAFETY: as above: called with the provider's own binding context.
         let doubled = unsafe { function(context, 10 + i as u32) };
         println!("  -> returned {doubled}");
