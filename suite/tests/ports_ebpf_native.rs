@@ -138,7 +138,7 @@ fn the_characteristics_match_the_bpf2c_template_field_by_field() {
 fn ebpfcore_detach_pends_and_completes_on_another_thread() {
     host::isolated(|| {
         let trace = Arc::new(Trace::new());
-        let core = Arc::new(EbpfCore::new(Duration::from_millis(80), Arc::clone(&trace)));
+        let core = Arc::new(EbpfCore::new(Duration::from_millis(500), Arc::clone(&trace)));
         let p = ProviderRegistration::register(Arc::clone(&core)).unwrap();
         let client = Arc::new(Bpf2cClient::new(Arc::clone(&trace)));
         let c = driver_entry(Arc::clone(&client), &ServiceParameters::with_module_id(MODULE_ID))
@@ -163,11 +163,19 @@ fn ebpfcore_detach_pends_and_completes_on_another_thread() {
         drop(p2);
 
         // The driver unloads: ebpfcore's half pends until its worker completes it.
+        // Watched, not slept on: under valgrind the detach callbacks take far longer than they
+        // do natively, and ebpfcore's worker completes only after its delay (500 ms).
         let unload = thread::spawn(move || c.deregister());
-        thread::sleep(Duration::from_millis(20));
+        let halves = || {
+            let b = host::bindings_of(&EbpfNative::ID);
+            b.first().map(|b| (b.client_half, b.provider_half))
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while halves() != Some((HalfState::Done, HalfState::Pending)) {
+            assert!(std::time::Instant::now() < deadline, "never pending: {:?}", halves());
+            thread::sleep(Duration::from_millis(1));
+        }
         assert!(!unload.is_finished(), "ebpfcore's detach is pending");
-        let b = host::bindings_of(&EbpfNative::ID);
-        assert_eq!((b[0].client_half, b[0].provider_half), (HalfState::Done, HalfState::Pending));
         assert!(client.provider_handle().is_none(), "the client's detach cleared its handle");
         assert_eq!(unload.join().unwrap(), Ok(()));
         let completers = core.completers();
