@@ -353,6 +353,9 @@ pub const WDK_TYPEDEFS: &[(&str, CLayout)] = &[
 /// The layout of the WDK typedef `name`, if [`WDK_TYPEDEFS`] lists it.
 #[must_use]
 pub const fn wdk_typedef(name: &str) -> Option<CLayout> {
+    if name.is_empty() {
+        return None;
+    }
     let mut i = 0;
     while i < WDK_TYPEDEFS.len() {
         if str_eq(WDK_TYPEDEFS[i].0, name) {

@@ -67,9 +67,14 @@ pub(crate) fn written(ty: &Type) -> String {
     }
 }
 
-/// `$rt::CTypeRef::of::<ty>("written")`.
+/// `$rt::CTypeRef::of::<ty>("written")`. Only a name in the WDK's style (upper case, digits,
+/// `_`) can be one of its typedefs, so any other is passed as `""`: the runtime then does not
+/// look it up, which keeps the compile-time work per member small.
 pub(crate) fn type_ref(ty: &Type) -> TokenStream {
-    let written = string_literal(&written(ty));
+    let name = written(ty);
+    let wdk_style = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    let written = string_literal(if wdk_style { &name } else { "" });
     let written: TokenStream = written.parse().unwrap_or_default();
     quote!(::npi_runtime::__private::CTypeRef::of::<#ty>(#written))
 }

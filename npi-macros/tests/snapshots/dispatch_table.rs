@@ -207,7 +207,7 @@ impl ExProviderDispatch {
             {
                 m[0] = ::npi_runtime::__private::Some(::npi_runtime::__private::CMember {
                     name: "Version",
-                    ty: ::npi_runtime::__private::CTypeRef::of::<u16>("u16"),
+                    ty: ::npi_runtime::__private::CTypeRef::of::<u16>(""),
                     function: ::npi_runtime::__private::None,
                     end_of: ::npi_runtime::__private::Some(
                         "EX_PROVIDER_DISPATCH_END_OF_VERSION",
@@ -217,7 +217,7 @@ impl ExProviderDispatch {
             {
                 m[1] = ::npi_runtime::__private::Some(::npi_runtime::__private::CMember {
                     name: "Length",
-                    ty: ::npi_runtime::__private::CTypeRef::of::<u16>("u16"),
+                    ty: ::npi_runtime::__private::CTypeRef::of::<u16>(""),
                     function: ::npi_runtime::__private::None,
                     end_of: ::npi_runtime::__private::Some(
                         "EX_PROVIDER_DISPATCH_END_OF_LENGTH",
@@ -232,7 +232,7 @@ impl ExProviderDispatch {
                         typedef: "EX_PROVIDER_PROVIDER_FUNCTION",
                         system: true,
                         ret: ::npi_runtime::__private::Some(
-                            ::npi_runtime::__private::CTypeRef::of::<u32>("u32"),
+                            ::npi_runtime::__private::CTypeRef::of::<u32>(""),
                         ),
                         params: &[
                             (
@@ -241,10 +241,7 @@ impl ExProviderDispatch {
                                     *mut c_void,
                                 >("PVOID"),
                             ),
-                            (
-                                "Value",
-                                ::npi_runtime::__private::CTypeRef::of::<u32>("u32"),
-                            ),
+                            ("Value", ::npi_runtime::__private::CTypeRef::of::<u32>("")),
                         ],
                     }),
                     end_of: ::npi_runtime::__private::Some(
@@ -260,7 +257,7 @@ impl ExProviderDispatch {
                         typedef: "EX_PROVIDER_RAW_FUNCTION",
                         system: true,
                         ret: ::npi_runtime::__private::Some(
-                            ::npi_runtime::__private::CTypeRef::of::<i32>("i32"),
+                            ::npi_runtime::__private::CTypeRef::of::<i32>(""),
                         ),
                         params: &[
                             (
@@ -269,7 +266,7 @@ impl ExProviderDispatch {
                             ),
                             (
                                 "Length",
-                                ::npi_runtime::__private::CTypeRef::of::<usize>("usize"),
+                                ::npi_runtime::__private::CTypeRef::of::<usize>(""),
                             ),
                         ],
                     }),
