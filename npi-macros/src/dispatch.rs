@@ -27,11 +27,11 @@ struct TableArgs {
     #[darling(default, with = abi_literal)]
     abi: Option<LitStr>,
     /// The table's name in the NPI's C header (default: the struct's name in SCREAMING_CASE).
-    #[darling(default)]
-    c_name: Option<LitStr>,
+    #[darling(default, with = c::c_ident)]
+    c_name: Option<String>,
     /// What its function types' C names start with (default: `c_name` without `_DISPATCH`).
-    #[darling(default)]
-    c_prefix: Option<LitStr>,
+    #[darling(default, with = c::c_ident)]
+    c_prefix: Option<String>,
 }
 
 /// One parameter of a table function.
@@ -129,7 +129,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 })
                 .and_then(|a| {
                     let abi = parse_abi(a.abi.as_ref())?;
-                    Ok((abi, a.c_name.map(|n| n.value()), a.c_prefix.map(|n| n.value())))
+                    Ok((abi, a.c_name, a.c_prefix))
                 }),
         )
         .unwrap_or_else(|| (LitStr::new("system", Span::call_site()), None, None));

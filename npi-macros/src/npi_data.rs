@@ -8,7 +8,7 @@ use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{Fields, Item, ItemStruct, LitStr};
+use syn::{Fields, Item, ItemStruct};
 
 use crate::common::tpl::{Out, tpl};
 use crate::common::{c, check_keys, fallback};
@@ -17,8 +17,8 @@ use crate::npi_def::item_keyword;
 #[derive(FromMeta)]
 struct DataArgs {
     /// The struct's name in the C header (default: its name in SCREAMING_CASE).
-    #[darling(default)]
-    c_name: Option<LitStr>,
+    #[darling(default, with = c::c_ident)]
+    c_name: Option<String>,
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -40,7 +40,7 @@ fn try_expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStre
     let (Some(args), Some(s)) = (args, parsed) else {
         return Err(Error::custom("unreachable: errors were reported"));
     };
-    let c_name = args.c_name.map_or_else(|| c::screaming(&s.ident.to_string()), |n| n.value());
+    let c_name = args.c_name.unwrap_or_else(|| c::screaming(&s.ident.to_string()));
     Ok(generate(&s, &c_name))
 }
 

@@ -45,11 +45,11 @@ struct NpiArgs {
     #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
     /// The NPI's name in its C header's name and guard (default: the struct's, lowercase).
-    #[darling(default)]
-    c_name: Option<syn::LitStr>,
+    #[darling(default, with = crate::common::c::c_ident)]
+    c_name: Option<String>,
     /// The C name of the NPI id's constant (default: `NPI_<NAME>_ID`).
-    #[darling(default)]
-    c_id: Option<syn::LitStr>,
+    #[darling(default, with = crate::common::c::c_ident)]
+    c_id: Option<String>,
 }
 
 /// The arguments read leniently, for a stand-in impl when only the id is wrong or missing.
@@ -68,11 +68,11 @@ struct LenientArgs {
     #[darling(default, with = crate::common::opt_u16)]
     registration_version: Option<u16>,
     /// The NPI's name in its C header's name and guard (default: the struct's, lowercase).
-    #[darling(default)]
-    c_name: Option<syn::LitStr>,
+    #[darling(default, with = crate::common::c::c_ident)]
+    c_name: Option<String>,
     /// The C name of the NPI id's constant (default: `NPI_<NAME>_ID`).
-    #[darling(default)]
-    c_id: Option<syn::LitStr>,
+    #[darling(default, with = crate::common::c::c_ident)]
+    c_id: Option<String>,
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -195,12 +195,9 @@ fn gen_npi_impl(args: &NpiArgs, parsed: &ItemStruct, item: TokenStream) -> Token
     let version = args
         .registration_version
         .map(|v| format!("const REGISTRATION_VERSION: {RT}::u16 = {v}u16;"));
-    let c_name =
-        args.c_name.as_ref().map_or_else(|| ident.to_string().to_lowercase(), syn::LitStr::value);
-    let c_id = args
-        .c_id
-        .as_ref()
-        .map_or_else(|| format!("NPI_{}_ID", screaming(&ident.to_string())), syn::LitStr::value);
+    let c_name = args.c_name.clone().unwrap_or_else(|| ident.to_string().to_lowercase());
+    let c_id =
+        args.c_id.clone().unwrap_or_else(|| format!("NPI_{}_ID", screaming(&ident.to_string())));
     let mut out = Out::default();
     out.tokens(item);
     // SAFETY (of the generated impl): each associated type is checked to implement `NpiData`

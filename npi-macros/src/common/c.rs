@@ -2,11 +2,28 @@
 //! `#[dispatch_table]` and `#[npi_data]` hand to the runtime's header writer, with the
 //! compile-time asserts that tie it to the Rust layout.
 
+use darling::FromMeta;
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{Ident, Type};
+use syn::{Ident, LitStr, Type};
 
 use crate::common::tpl::{Out, Text, string_literal, tpl};
+
+/// A `c_name = "…"`-style argument: a C identifier, since it goes into the NPI's C header as is.
+pub(crate) fn c_ident(meta: &syn::Meta) -> darling::Result<Option<String>> {
+    let lit = LitStr::from_meta(meta)?;
+    let value = lit.value();
+    let first_ok = value.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(Some(value))
+    } else {
+        Err(darling::Error::custom(format!(
+            "`{value}` is not a C identifier: this name goes into the NPI's C header as it is, so \
+             it may hold only ASCII letters, digits and `_`, and may not start with a digit"
+        ))
+        .with_span(&lit))
+    }
+}
 
 /// `ExProviderDispatch` → `EX_PROVIDER_DISPATCH`, `XDPInterface` → `XDP_INTERFACE`.
 pub(crate) fn screaming(name: &str) -> String {
